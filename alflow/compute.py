@@ -1,0 +1,113 @@
+"""The Dask owner: the cluster, and the scoring pass as one Dask graph.
+
+A ``LocalCluster`` by default; any scheduler address (``tcp://…``) when configured. The model and
+the excluded-id set reach each worker once (scattered); partitions are scored where they are read;
+per-partition candidates are merged by a tree reduction, so only ``top_m`` rows reach the driver.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+
+import pyarrow as pa
+from distributed import Client, LocalCluster, as_completed
+
+from alflow.config import ComputeConfig
+from alflow.scoring import PartitionScores, score_partition
+
+
+@contextmanager
+def dask_client(cfg: ComputeConfig) -> Iterator[Client]:
+    """A client to the configured scheduler, or to a fresh LocalCluster closed on exit."""
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    if cfg.scheduler_address:
+        with Client(cfg.scheduler_address) as client:
+            yield client
+        return
+    with (
+        LocalCluster(
+            n_workers=cfg.n_workers,
+            threads_per_worker=cfg.threads_per_worker,
+            memory_limit=cfg.memory_limit,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        ) as cluster,
+        Client(cluster) as client,
+    ):
+        yield client
+
+
+def _merge(a: PartitionScores, b: PartitionScores, top_m: int, rank_by: str) -> PartitionScores:
+    return a.merge(b, top_m, rank_by)
+
+
+def score_pool(
+    client: Client,
+    partition_urls: Sequence[str],
+    model,
+    *,
+    feature_kind: str,
+    excluded_ids: Sequence[str],
+    rank_by: str,
+    top_m: int,
+    seed: int,
+    round_id: int,
+    on_partition: Callable[[], None] | None = None,
+) -> PartitionScores:
+    """Score every partition on the cluster and return the merged top-``top_m`` candidates."""
+    if not partition_urls:
+        raise ValueError("the pool is empty: ingest a file first")
+    [model_f, excluded_f] = client.scatter(
+        [model, pa.array(sorted(excluded_ids), pa.string())], broadcast=True, hash=False
+    )
+    futures = client.map(
+        score_partition,
+        list(partition_urls),
+        model=model_f,
+        feature_kind=feature_kind,
+        excluded=excluded_f,
+        rank_by=rank_by,
+        top_m=top_m,
+        seed=seed,
+        round_id=round_id,
+        pure=False,
+    )
+    if on_partition is not None:
+        for _ in as_completed(futures):
+            on_partition()
+    level = futures
+    while len(level) > 1:
+        nxt = [
+            client.submit(_merge, level[i], level[i + 1], top_m, rank_by, pure=False)
+            for i in range(0, len(level) - 1, 2)
+        ]
+        if len(level) % 2:
+            nxt.append(level[-1])
+        level = nxt
+    return level[0].result()
+
+
+_SHARED: dict[tuple, tuple[Client, object]] = {}
+
+
+def shared_client(cfg: ComputeConfig) -> Client:
+    """One client per process and compute config, reused across rounds, closed at exit."""
+    key = (cfg.scheduler_address, cfg.n_workers, cfg.threads_per_worker, cfg.memory_limit)
+    entry = _SHARED.get(key)
+    if entry is not None and entry[0].status == "running":
+        return entry[0]
+    ctx = dask_client(cfg)
+    client = ctx.__enter__()
+    _SHARED[key] = (client, ctx)
+    return client
+
+
+@atexit.register
+def close_shared_clients() -> None:
+    while _SHARED:
+        _, (_, ctx) = _SHARED.popitem()
+        ctx.__exit__(None, None, None)

@@ -1,0 +1,252 @@
+"""Configuration: YAML files validated by pydantic, with environment-variable substitution.
+
+Every location is a URL so that an embedded default (a folder, a SQLite file, a LocalCluster) can
+be replaced by a real service (``s3://``, ``postgresql://``, ``http://``, ``tcp://``).
+
+Environment variables reach the config in two ways:
+
+* ``${NAME}`` or ``${NAME:-default}`` inside any YAML string value;
+* ``ALFLOW__SECTION__KEY=value`` overrides (``ALFLOW__STORAGE__LEDGER_URL=postgresql://…``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from alflow.errors import ConfigError
+
+ENV_PREFIX = "ALFLOW__"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class StorageConfig(_Section):
+    """Where each piece of state lives; ``None`` means "inside the workspace"."""
+
+    pool_url: str | None = None
+    ledger_url: str | None = None
+    mlflow_tracking_uri: str | None = None
+    mlflow_artifact_location: str | None = None
+
+
+class ComputeConfig(_Section):
+    """The Dask cluster: a scheduler address, or a LocalCluster of this shape."""
+
+    scheduler_address: str | None = None
+    n_workers: Annotated[int, Field(ge=1)] = 2
+    threads_per_worker: Annotated[int, Field(ge=1)] = 1
+    memory_limit: str = "4GiB"
+
+
+class FeaturesConfig(_Section):
+    """How model features are read from the input: numeric columns, a text or an embedding."""
+
+    kind: Literal["numeric", "text", "embedding"] = "numeric"
+    columns: list[str] = Field(default_factory=list)
+    text_column: str | None = None
+    embedding_column: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FeaturesConfig:
+        if self.kind == "numeric" and not self.columns:
+            raise ValueError("kind 'numeric' needs 'columns'")
+        if self.kind == "text" and not self.text_column:
+            raise ValueError("kind 'text' needs 'text_column'")
+        if self.kind == "embedding" and not self.embedding_column:
+            raise ValueError("kind 'embedding' needs 'embedding_column'")
+        return self
+
+
+class DataConfig(_Section):
+    """The pool's schema: id, features, label schema and an optional ground-truth column."""
+
+    id_column: str | None = None
+    truth_column: str | None = None
+    features: FeaturesConfig
+    labels: Annotated[list[str], Field(min_length=2)]
+    partition_rows: Annotated[int, Field(ge=100)] = 100_000
+    read_chunk_rows: Annotated[int, Field(ge=100)] = 100_000
+
+    @model_validator(mode="after")
+    def _unique_labels(self) -> DataConfig:
+        if len(set(self.labels)) != len(self.labels):
+            raise ValueError("labels must be unique")
+        return self
+
+
+class GateConfig(_Section):
+    """The champion moves only when the new model beats it by ``min_delta`` on ``metric``."""
+
+    metric: Literal["accuracy", "macro_f1"] = "macro_f1"
+    min_delta: float = 0.0
+
+
+class ModelConfig(_Section):
+    """The scikit-learn pipeline built for the features and its registry name."""
+
+    estimator: Literal["logistic_regression", "random_forest", "sgd"] = "logistic_regression"
+    params: dict[str, Any] = Field(default_factory=dict)
+    text_vectorizer: Literal["tfidf", "hashing"] = "tfidf"
+    registered_name: str | None = None
+    gate: GateConfig = Field(default_factory=GateConfig)
+
+
+class EvaluationConfig(_Section):
+    """A labeled evaluation set, or a stable hash-based holdout of the resolved labels."""
+
+    holdout_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.2
+    min_eval_labels: Annotated[int, Field(ge=1)] = 10
+
+
+class StrategyConfig(_Section):
+    """The query strategy, chosen by name from the registry."""
+
+    name: str = "margin"
+    params: dict[str, Any] = Field(default_factory=dict)
+    cold_start: str = "random"
+    candidate_factor: Annotated[int, Field(ge=1)] = 5
+
+
+class VendorConfig(_Section):
+    """Where batches go and labels come from."""
+
+    kind: Literal["file", "simulated"] = "file"
+    format: Literal["jsonl", "csv"] = "jsonl"
+    noise_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+
+
+class CampaignConfig(_Section):
+    """When a campaign stops: a label budget, a round cap or a target metric."""
+
+    batch_size: Annotated[int, Field(ge=1)] = 20
+    max_rounds: Annotated[int, Field(ge=1)] = 10
+    label_budget: Annotated[int, Field(ge=1)] | None = None
+    target_metric: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+
+
+class AlflowConfig(_Section):
+    """The whole configuration of one project's workspace."""
+
+    project: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "alflow"
+    workspace: str = "./workspace"
+    seed: int = 0
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    compute: ComputeConfig = Field(default_factory=ComputeConfig)
+    data: DataConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
+    strategy: StrategyConfig = Field(default_factory=StrategyConfig)
+    vendor: VendorConfig = Field(default_factory=VendorConfig)
+    campaign: CampaignConfig = Field(default_factory=CampaignConfig)
+
+    @model_validator(mode="after")
+    def _known_strategies(self) -> AlflowConfig:
+        from alflow.strategies import REGISTRY
+
+        for field, name in (("name", self.strategy.name), ("cold_start", self.strategy.cold_start)):
+            if name not in REGISTRY:
+                raise ValueError(
+                    f"strategy.{field}: unknown strategy {name!r}; known: {sorted(REGISTRY)}"
+                )
+        return self
+
+    @property
+    def registered_model_name(self) -> str:
+        return self.model.registered_name or f"{self.project}-model"
+
+    def hash(self) -> str:
+        """A short, stable hash of the resolved config (for the audit trail)."""
+        blob = json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+
+def _substitute_env(value: Any, where: str) -> Any:
+    if isinstance(value, dict):
+        return {k: _substitute_env(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if not isinstance(value, str):
+        return value
+
+    def repl(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(f"{where}: environment variable {name} is not set")
+
+    return _ENV_REF.sub(repl, value)
+
+
+def _apply_env_overrides(raw: dict[str, Any], environ: dict[str, str]) -> dict[str, Any]:
+    for key, value in environ.items():
+        if not key.startswith(ENV_PREFIX):
+            continue
+        path = [p.lower() for p in key[len(ENV_PREFIX) :].split("__") if p]
+        node = raw
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{key}: {'.'.join(path)} does not name a config section")
+        node[path[-1]] = yaml.safe_load(value) if value else value
+    return raw
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    """Turn a pydantic error into one line per problem, each with its dotted path."""
+    lines = []
+    for e in err.errors():
+        dotted = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        msg = e["msg"].removeprefix("Value error, ")
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"{source}: {dotted}: {msg}")
+    return "invalid configuration\n" + "\n".join(f"  - {line}" for line in lines)
+
+
+def config_from_dict(
+    raw: dict[str, Any], source: str = "<dict>", environ: dict[str, str] | None = None
+) -> AlflowConfig:
+    """Validate a config mapping, after ``${VAR}`` substitution and ``ALFLOW__`` overrides."""
+    environ = dict(os.environ) if environ is None else environ
+    raw = _apply_env_overrides(_substitute_env(raw, ""), environ)
+    try:
+        return AlflowConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(format_validation_error(err, source)) from None
+
+
+def load_config(path: str | Path) -> AlflowConfig:
+    """Read and validate a YAML config; relative workspace paths resolve against the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found (create one with 'alflow init')")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark else ""
+        raise ConfigError(f"{path}{line}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    config = config_from_dict(raw, source=str(path))
+    if "://" not in config.workspace and not Path(config.workspace).is_absolute():
+        config.workspace = str((path.parent / config.workspace).resolve())
+    return config
+
+
+def dump_config(config: AlflowConfig) -> str:
+    """The resolved config as YAML (what MLflow records for each round)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,447 @@
+"""The ledger: the one module that talks to the database.
+
+Every state transition is one transaction guarded by unique constraints and state checks, so a
+retried task, a rerun flow or a re-imported file never selects an item twice, exports a batch twice
+or counts an annotation twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from alflow.errors import LedgerError
+from alflow.ledger import migrate
+from alflow.ledger.schema import (
+    AnnotationEvent,
+    EvalItem,
+    Export,
+    Import,
+    Ingest,
+    Item,
+    Partition,
+    ResolvedLabel,
+    Round,
+    Selection,
+    Training,
+    utcnow,
+)
+
+IN_FLIGHT = ("selected", "exported")
+_IN_CHUNK = 900  # stays under every backend's bound-parameter limit
+
+
+def _chunks(seq: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(seq), size):
+        yield seq[i : i + size]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+@dataclass(frozen=True)
+class EventRecord:
+    """One annotation ready for the ledger (already validated against the schema)."""
+
+    event_key: str
+    item_id: str
+    kind: str
+    label: str | None
+    annotator: str | None
+
+
+class Ledger:
+    """Item states, rounds, selections, exports, annotation events and resolved labels."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine: Engine = create_engine(url, future=True)
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        migrate.upgrade(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: committed on success, rolled back on any error."""
+        with self._sessions.begin() as session:
+            yield session
+
+    def _insert_ignore(self, table: Any) -> Any:
+        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
+        return dialect.insert(table).on_conflict_do_nothing()
+
+    # ----------------------------------------------------------------- ingest
+    def start_ingest(self, session: Session, source: str, target: str) -> Ingest:
+        ingest = Ingest(source=source, target=target)
+        session.add(ingest)
+        session.flush()
+        return ingest
+
+    def content_hashes(self, session: Session, item_ids: Sequence[str], target: str) -> dict:
+        """Known ``item_id -> content_hash`` among ``item_ids`` (pool or eval set)."""
+        table = Item if target == "pool" else EvalItem
+        found: dict[str, str] = {}
+        for chunk in _chunks(list(item_ids)):
+            rows = session.execute(
+                select(table.item_id, table.content_hash).where(table.item_id.in_(chunk))
+            )
+            found.update(dict(rows.tuples().all()))
+        return found
+
+    def add_partition(
+        self,
+        session: Session,
+        *,
+        name: str,
+        target: str,
+        ingest_id: int,
+        sha256: str,
+        items: pd.DataFrame,
+    ) -> None:
+        """Register a written partition and its items (``item_id``, ``content_hash``)."""
+        session.add(
+            Partition(name=name, target=target, ingest_id=ingest_id, n_rows=len(items), sha256=sha256)
+        )
+        session.flush()
+        table = Item if target == "pool" else EvalItem
+        rows = [
+            {"item_id": i, "content_hash": h, "partition": name}
+            for i, h in zip(items["item_id"], items["content_hash"], strict=True)
+        ]
+        if rows:
+            session.execute(table.__table__.insert(), rows)
+
+    def partitions(self, target: str = "pool") -> list[tuple[str, str]]:
+        """Committed partitions as ``(name, sha256)``, in a stable order."""
+        with self.transaction() as s:
+            rows = s.execute(
+                select(Partition.name, Partition.sha256)
+                .where(Partition.target == target)
+                .order_by(Partition.name)
+            )
+            return [tuple(r) for r in rows]
+
+    # ------------------------------------------------------------------ items
+    def state_counts(self) -> dict[str, int]:
+        with self.transaction() as s:
+            rows = s.execute(select(Item.state, func.count()).group_by(Item.state))
+            return dict(rows.tuples().all())
+
+    def excluded_ids(self) -> list[str]:
+        """Items that must not be scored: labeled, skipped or in flight (grows with labels)."""
+        with self.transaction() as s:
+            rows = s.execute(select(Item.item_id).where(Item.state != "unlabeled"))
+            return list(rows.scalars())
+
+    def locations(self, item_ids: Sequence[str], target: str = "pool") -> pd.DataFrame:
+        """``item_id -> partition`` for the given items."""
+        table = Item if target == "pool" else EvalItem
+        out: list[tuple[str, str]] = []
+        with self.transaction() as s:
+            for chunk in _chunks(list(item_ids)):
+                rows = s.execute(
+                    select(table.item_id, table.partition).where(table.item_id.in_(chunk))
+                )
+                out.extend(rows.tuples())
+        return pd.DataFrame(out, columns=["item_id", "partition"])
+
+    def eval_ids(self) -> list[str]:
+        with self.transaction() as s:
+            return list(s.execute(select(EvalItem.item_id)).scalars())
+
+    # ----------------------------------------------------------------- rounds
+    def open_round(
+        self, *, strategy: str, batch_size: int, seed: int, config_hash: str
+    ) -> tuple[Round, bool]:
+        """The round to work on: an unfinished one (resumed) or a new one. Returns (round, new)."""
+        with self.transaction() as s:
+            last = s.execute(select(Round).order_by(Round.id.desc()).limit(1)).scalar()
+            if last is not None and last.status in ("open", "selected"):
+                return last, False
+            r = Round(
+                id=(last.id + 1) if last else 1,
+                strategy=strategy,
+                batch_size=batch_size,
+                seed=seed,
+                config_hash=config_hash,
+            )
+            s.add(r)
+            return r, True
+
+    def update_round(self, round_id: int, **fields: Any) -> None:
+        with self.transaction() as s:
+            s.execute(update(Round).where(Round.id == round_id).values(**fields))
+
+    def get_round(self, round_id: int) -> Round:
+        with self.transaction() as s:
+            r = s.get(Round, round_id)
+            if r is None:
+                raise LedgerError(f"round {round_id} does not exist")
+            return r
+
+    def rounds(self) -> pd.DataFrame:
+        with self.transaction() as s:
+            rows = s.execute(select(Round).order_by(Round.id)).scalars().all()
+            return pd.DataFrame(
+                [
+                    {
+                        "round": r.id,
+                        "status": r.status,
+                        "strategy": r.strategy,
+                        "batch": r.batch_size,
+                        "model_version": r.model_version,
+                        "mlflow_run_id": r.mlflow_run_id,
+                    }
+                    for r in rows
+                ]
+            )
+
+    def last_round_id(self) -> int | None:
+        with self.transaction() as s:
+            return s.execute(select(func.max(Round.id))).scalar()
+
+    # ------------------------------------------------------------- selection
+    def record_selection(self, round_id: int, batch: pd.DataFrame) -> int:
+        """Mark the batch selected in round ``round_id``, once. Returns items newly selected.
+
+        ``batch`` has ``item_id``, ``rank``, ``utility``, ``predicted_label``,
+        ``predicted_score`` and any number of score-component columns.
+        """
+        fixed = {"item_id", "rank", "utility", "predicted_label", "predicted_score"}
+        components = [c for c in batch.columns if c not in fixed]
+        with self.transaction() as s:
+            already = s.execute(
+                select(func.count()).select_from(Selection).where(Selection.round_id == round_id)
+            ).scalar_one()
+            if already:
+                return 0
+            ids = batch["item_id"].tolist()
+            changed = 0
+            for chunk in _chunks(ids):
+                res = s.execute(
+                    update(Item)
+                    .where(Item.item_id.in_(chunk), Item.state == "unlabeled")
+                    .values(state="selected", round_id=round_id, updated_at=utcnow())
+                )
+                changed += res.rowcount
+            if changed != len(ids):
+                raise LedgerError(
+                    f"round {round_id}: {len(ids) - changed} of {len(ids)} selected items are "
+                    "not unlabeled (already selected, labeled or unknown); nothing was recorded"
+                )
+            s.execute(
+                Selection.__table__.insert(),
+                [
+                    {
+                        "round_id": round_id,
+                        "item_id": row["item_id"],
+                        "rank": int(row["rank"]),
+                        "utility": float(row["utility"]),
+                        "components": {c: float(row[c]) for c in components},
+                        "predicted_label": row["predicted_label"],
+                        "predicted_score": row["predicted_score"],
+                    }
+                    for row in batch.to_dict("records")
+                ],
+            )
+            s.execute(update(Round).where(Round.id == round_id).values(status="selected"))
+            return changed
+
+    def selection(self, round_id: int) -> pd.DataFrame:
+        """The round's batch in rank order, score components as columns."""
+        with self.transaction() as s:
+            rows = s.execute(
+                select(Selection).where(Selection.round_id == round_id).order_by(Selection.rank)
+            ).scalars()
+            records = [
+                {
+                    "item_id": r.item_id,
+                    "rank": r.rank,
+                    "utility": r.utility,
+                    "predicted_label": r.predicted_label,
+                    "predicted_score": r.predicted_score,
+                    **r.components,
+                }
+                for r in rows
+            ]
+        return pd.DataFrame.from_records(records)
+
+    # ---------------------------------------------------------------- export
+    def export_of(self, round_id: int) -> Export | None:
+        with self.transaction() as s:
+            return s.execute(select(Export).where(Export.round_id == round_id)).scalar()
+
+    def record_export(
+        self, round_id: int, *, vendor: str, uri: str, n_rows: int, sha256: str
+    ) -> bool:
+        """Record the round's export and move its items to ``exported``, once.
+
+        Returns False when the round was already exported (nothing changes).
+        """
+        with self.transaction() as s:
+            if s.execute(select(Export.id).where(Export.round_id == round_id)).scalar():
+                return False
+            s.add(Export(round_id=round_id, vendor=vendor, uri=uri, n_rows=n_rows, sha256=sha256))
+            s.execute(
+                update(Item)
+                .where(Item.round_id == round_id, Item.state == "selected")
+                .values(state="exported", updated_at=utcnow())
+            )
+            s.execute(update(Round).where(Round.id == round_id).values(status="exported"))
+            return True
+
+    # ---------------------------------------------------------------- import
+    def import_targets(self, item_ids: Iterable[str]) -> dict[str, tuple[str, int | None]]:
+        """``item_id -> (state, round_id)`` for the known ids among ``item_ids``."""
+        out: dict[str, tuple[str, int | None]] = {}
+        with self.transaction() as s:
+            for chunk in _chunks(sorted(set(item_ids))):
+                rows = s.execute(
+                    select(Item.item_id, Item.state, Item.round_id).where(Item.item_id.in_(chunk))
+                )
+                out.update({i: (st, r) for i, st, r in rows})
+        return out
+
+    def record_import(
+        self, *, source: str, sha256: str, events: Sequence[EventRecord], resolver: Any
+    ) -> tuple[int, int]:
+        """Append new events, then re-resolve touched items, in one transaction.
+
+        ``resolver`` maps a list of ``(kind, label)`` to ``(state, label | None, rule)``.
+        Returns ``(events_added, items_resolved)``.
+        """
+        with self.transaction() as s:
+            imp = Import(source=source, sha256=sha256, events_read=len(events), events_added=0)
+            s.add(imp)
+            s.flush()
+            added = 0
+            touched: set[str] = set()
+            rounds = self._rounds_of(s, [e.item_id for e in events])
+            for e in events:
+                res = s.execute(
+                    self._insert_ignore(AnnotationEvent.__table__).values(
+                        event_key=e.event_key,
+                        item_id=e.item_id,
+                        round_id=rounds.get(e.item_id),
+                        kind=e.kind,
+                        label=e.label,
+                        annotator=e.annotator,
+                        import_id=imp.id,
+                        created_at=utcnow(),
+                    )
+                )
+                if res.rowcount:
+                    added += 1
+                    touched.add(e.item_id)
+            imp.events_added = added
+            self._resolve(s, sorted(touched), resolver)
+            return added, len(touched)
+
+    def _rounds_of(self, s: Session, item_ids: Sequence[str]) -> dict[str, int | None]:
+        out: dict[str, int | None] = {}
+        for chunk in _chunks(sorted(set(item_ids))):
+            rows = s.execute(select(Item.item_id, Item.round_id).where(Item.item_id.in_(chunk)))
+            out.update(dict(rows.tuples().all()))
+        return out
+
+    def _resolve(self, s: Session, item_ids: Sequence[str], resolver: Any) -> None:
+        for chunk in _chunks(item_ids):
+            rows = s.execute(
+                select(AnnotationEvent.item_id, AnnotationEvent.kind, AnnotationEvent.label)
+                .where(AnnotationEvent.item_id.in_(chunk))
+                .order_by(AnnotationEvent.id)
+            )
+            by_item: dict[str, list[tuple[str, str | None]]] = {}
+            for item_id, kind, label in rows:
+                by_item.setdefault(item_id, []).append((kind, label))
+            for item_id, events in by_item.items():
+                state, label, rule = resolver(events)
+                s.execute(
+                    update(Item)
+                    .where(Item.item_id == item_id)
+                    .values(state=state, updated_at=utcnow())
+                )
+                existing = s.get(ResolvedLabel, item_id)
+                if label is None:
+                    if existing is not None:
+                        s.delete(existing)
+                elif existing is None:
+                    s.add(ResolvedLabel(item_id=item_id, label=label, n_events=len(events), rule=rule))
+                else:
+                    existing.label, existing.n_events, existing.rule = label, len(events), rule
+                    existing.resolved_at = utcnow()
+
+    def event_count(self) -> int:
+        with self.transaction() as s:
+            return s.execute(select(func.count()).select_from(AnnotationEvent)).scalar_one()
+
+    def import_count(self) -> int:
+        with self.transaction() as s:
+            return s.execute(select(func.count()).select_from(Import)).scalar_one()
+
+    def resolved_labels(self) -> pd.DataFrame:
+        """All resolved labels as ``item_id``, ``label`` (sorted by item id)."""
+        with self.transaction() as s:
+            rows = s.execute(
+                select(ResolvedLabel.item_id, ResolvedLabel.label).order_by(ResolvedLabel.item_id)
+            )
+            return pd.DataFrame(rows.tuples().all(), columns=["item_id", "label"])
+
+    # -------------------------------------------------------------- training
+    def record_training(
+        self,
+        round_id: int,
+        *,
+        model_version: str | None,
+        n_labels: int,
+        metrics: dict[str, float],
+        promoted: bool,
+    ) -> None:
+        """Record the model trained after round ``round_id`` (replaces a retried record)."""
+        with self.transaction() as s:
+            existing = s.execute(select(Training).where(Training.round_id == round_id)).scalar()
+            if existing is not None:
+                s.delete(existing)
+                s.flush()
+            s.add(
+                Training(
+                    round_id=round_id,
+                    model_version=model_version,
+                    n_labels=n_labels,
+                    metrics=metrics,
+                    promoted=promoted,
+                )
+            )
+            s.execute(update(Round).where(Round.id == round_id).values(status="trained"))
+
+    def trainings(self) -> pd.DataFrame:
+        with self.transaction() as s:
+            rows = s.execute(select(Training).order_by(Training.round_id)).scalars().all()
+            return pd.DataFrame(
+                [
+                    {
+                        "round": t.round_id,
+                        "model_version": t.model_version,
+                        "labels": t.n_labels,
+                        "promoted": t.promoted,
+                        **t.metrics,
+                    }
+                    for t in rows
+                ]
+            )

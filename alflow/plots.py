@@ -1,0 +1,50 @@
+"""PNG figures people would rather look at than read (matplotlib, no display needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+
+def score_distribution(
+    histograms: dict[str, np.ndarray], bins: np.ndarray, selected: pd.DataFrame, path: Path
+) -> Path:
+    """One panel per utility: the whole pool's histogram, and where the batch's items fall."""
+    names = list(histograms)
+    fig, axes = plt.subplots(1, len(names), figsize=(4 * len(names), 3.2), squeeze=False)
+    centers = (bins[:-1] + bins[1:]) / 2
+    for ax, name in zip(axes[0], names, strict=True):
+        ax.bar(centers, histograms[name], width=bins[1] - bins[0], color="#9ab", label="pool")
+        if name in selected:
+            for v in selected[name]:
+                ax.axvline(v, color="#c33", alpha=0.25, lw=1)
+        ax.set_title(name)
+        ax.set_xlabel("utility (0 = sure, 1 = unsure)")
+        ax.set_yscale("log")
+    axes[0][0].set_ylabel("unlabeled items (red: selected)")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def learning_curves(curves: pd.DataFrame, metric: str, path: Path, title: str) -> Path:
+    """``curves`` has columns ``strategy``, ``labels`` and ``metric``: one line per strategy."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for strategy, group in curves.groupby("strategy", sort=True):
+        ax.plot(group["labels"], group[metric], marker="o", label=strategy)
+    ax.set_xlabel("human labels")
+    ax.set_ylabel(f"test {metric}")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

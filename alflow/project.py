@@ -1,0 +1,390 @@
+"""A project: config + workspace + ledger + tracking, and the steps of a labeling round.
+
+Each step is idempotent: it checks the ledger for its own result first, so a retried task or a
+rerun flow resumes where the last one stopped and never selects, exports or counts anything twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from alflow import faults, plots
+from alflow.config import AlflowConfig, dump_config
+from alflow.errors import AlflowError, InputError, located
+from alflow.ingest import IngestReport, ingest_file
+from alflow.ledger import EventRecord, Ledger
+from alflow.model import build_model, evaluate, holdout_mask
+from alflow.pool import features_of, fetch_items, join, pool_hash, read_partition
+from alflow.resolution import resolve
+from alflow.scoring import HIST_BINS, PartitionScores, component_columns, to_candidates
+from alflow.strategies import get_strategy
+from alflow.vendors import make_vendor
+from alflow.workspace import Workspace
+
+Progress = Callable[[], None]
+
+
+@dataclass(frozen=True)
+class RoundStart:
+    round_id: int
+    new: bool
+    mlflow_run_id: str
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    source: str
+    events_read: int
+    events_added: int
+    items_resolved: int
+
+
+@dataclass(frozen=True)
+class TrainReport:
+    round_id: int
+    n_labels: int
+    metrics: dict[str, float]
+    model_version: str | None
+    promoted: bool
+
+
+class Project:
+    """Everything a round needs, opened from a validated config."""
+
+    def __init__(self, config: AlflowConfig) -> None:
+        self.config = config
+        self.ws = Workspace.from_config(config)
+        self.ws.create()
+
+    @cached_property
+    def ledger(self) -> Ledger:
+        return Ledger(self.ws.ledger_url)
+
+    @cached_property
+    def tracker(self):
+        from alflow.tracking import Tracker
+
+        return Tracker(
+            self.ws.mlflow_tracking_uri,
+            self.ws.mlflow_artifact_location,
+            experiment=self.config.project,
+            model_name=self.config.registered_model_name,
+        )
+
+    @cached_property
+    def vendor(self):
+        return make_vendor(self.config.vendor)
+
+    @property
+    def labels(self) -> list[str]:
+        return self.config.data.labels
+
+    # ----------------------------------------------------------------- ingest
+    def ingest(self, url: str, *, target: str = "pool", progress=None) -> IngestReport:
+        base = self.ws.pool_url if target == "pool" else self.ws.eval_url
+        return ingest_file(url, self.config.data, self.ledger, base, target=target,
+                           progress=progress)
+
+    def partition_urls(self, target: str = "pool") -> list[str]:
+        base = self.ws.pool_url if target == "pool" else self.ws.eval_url
+        return [join(base, name) for name, _ in self.ledger.partitions(target)]
+
+    def pool_hash(self) -> str:
+        return pool_hash(self.ledger.partitions("pool"))
+
+    # ----------------------------------------------------------------- rounds
+    def next_round_id(self) -> int:
+        """The round the next labeling round works on (an unfinished one is resumed)."""
+        last = self.ledger.last_round_id()
+        if last is None:
+            return 1
+        return last if self.ledger.get_round(last).status in ("open", "selected") else last + 1
+
+    def start_round(self, flow_run_id: str | None = None) -> RoundStart:
+        cfg = self.config
+        rnd, new = self.ledger.open_round(
+            strategy=cfg.strategy.name,
+            batch_size=cfg.campaign.batch_size,
+            seed=cfg.seed,
+            config_hash=cfg.hash(),
+        )
+        run_id = rnd.mlflow_run_id
+        if run_id is None:
+            run_id = self.tracker.create_run(rnd.id, {"alflow.config_hash": cfg.hash()})
+            self.ledger.update_round(rnd.id, mlflow_run_id=run_id)
+        if flow_run_id:
+            self.ledger.update_round(rnd.id, flow_run_id=flow_run_id)
+            self.tracker.set_tags(run_id, {"prefect.flow_run_id.select": flow_run_id})
+        return RoundStart(rnd.id, new, run_id)
+
+    def scoring_model(self) -> tuple[Any, str | None, str | None]:
+        """``(model, version, uri)`` of the champion, or ``(None, None, None)`` at cold start."""
+        champ = self.tracker.champion()
+        if champ is None:
+            return None, None, None
+        version, uri = champ
+        return self.tracker.load(uri), version, uri
+
+    def select(self, round_id: int, client, on_partition: Progress | None = None) -> pd.DataFrame:
+        """Score the pool on Dask and record the round's batch (once)."""
+        existing = self.ledger.selection(round_id)
+        if len(existing):
+            return existing
+        cfg = self.config
+        model, version, uri = self.scoring_model()
+        name = cfg.strategy.name if model is not None else cfg.strategy.cold_start
+        spec = get_strategy(name)
+        if spec.needs_model and model is None:
+            raise AlflowError(f"strategy {name!r} needs a model; none is registered yet")
+        from alflow.compute import score_pool
+
+        batch_size = cfg.campaign.batch_size
+        scores = score_pool(
+            client,
+            self.partition_urls(),
+            model if spec.needs_model else None,
+            feature_kind=cfg.data.features.kind,
+            excluded_ids=self.ledger.excluded_ids(),
+            rank_by=spec.rank_by,
+            top_m=batch_size * cfg.strategy.candidate_factor,
+            seed=cfg.seed,
+            round_id=round_id,
+            on_partition=on_partition,
+        )
+        if scores.rows_scored == 0:
+            raise AlflowError("no unlabeled items are left in the pool")
+        cand = scores.candidates
+        picked = spec.select(
+            to_candidates(cand), batch_size, random_state=cfg.seed + round_id, **cfg.strategy.params
+        )
+        batch = cand.iloc[picked].reset_index(drop=True)
+        batch.insert(1, "rank", np.arange(1, len(batch) + 1))
+        batch["utility"] = batch[spec.rank_by]
+        if "predicted_label" not in batch:
+            batch["predicted_label"] = None
+            batch["predicted_score"] = np.nan
+        keep = ["item_id", "rank", "utility", "predicted_label", "predicted_score",
+                *component_columns(batch)]
+        batch = batch[keep]
+        self.ledger.update_round(
+            round_id, strategy=name, pool_hash=self.pool_hash(), model_uri=uri,
+            model_version=version,
+        )
+        self._log_selection(round_id, name, version, scores, batch)
+        self.ledger.record_selection(round_id, batch)
+        faults.checkpoint("after_selection")
+        return self.ledger.selection(round_id)
+
+    def _log_selection(self, round_id, strategy, version, scores: PartitionScores, batch) -> None:
+        cfg = self.config
+        run_id = self.ledger.get_round(round_id).mlflow_run_id
+        t = self.tracker
+        from alflow.tracking import flatten
+
+        t.log_params(run_id, {
+            **flatten("config", cfg.model_dump(mode="json")),
+            "round": round_id,
+            "strategy": strategy,
+            **flatten("strategy_params", cfg.strategy.params),
+            "pool_hash": self.pool_hash(),
+            "scoring_model_version": version or "none (cold start)",
+            "config_hash": cfg.hash(),
+        })
+        t.log_text(run_id, dump_config(cfg), "config.yaml")
+        t.log_metrics(run_id, {"pool_unlabeled_scored": scores.rows_scored,
+                               "candidates": len(scores.candidates),
+                               "batch_size": len(batch)}, step=round_id)
+        t.log_frame(run_id, batch, "selected_batch.csv")
+        png = self.ws.reports_dir / f"round-{round_id:04d}-scores.png"
+        plots.score_distribution(scores.histograms, HIST_BINS, batch, png)
+        t.log_file(run_id, png)
+        t.log_dict(run_id, {k: v.tolist() for k, v in scores.histograms.items()} |
+                   {"bins": HIST_BINS.tolist()}, "score_histograms.json")
+
+    # ----------------------------------------------------------------- export
+    def export(self, round_id: int) -> dict[str, Any]:
+        """Hand the round's batch to the vendor, at most once."""
+        done = self.ledger.export_of(round_id)
+        if done is not None:
+            return {"uri": done.uri, "rows": done.n_rows, "sha256": done.sha256, "new": False}
+        batch = self.ledger.selection(round_id)
+        if batch.empty:
+            raise AlflowError(f"round {round_id} has no selection to export")
+        shown = self._display_columns(batch)
+        receipt = self.vendor.export_batch(shown, round_id, self.labels, self.ws.exports_dir)
+        faults.checkpoint("after_export_file")
+        recorded = self.ledger.record_export(
+            round_id, vendor=receipt.vendor, uri=receipt.uri, n_rows=receipt.n_rows,
+            sha256=receipt.sha256,
+        )
+        run_id = self.ledger.get_round(round_id).mlflow_run_id
+        self.tracker.log_file(run_id, Path(receipt.manifest_uri), "export")
+        return {"uri": receipt.uri, "rows": receipt.n_rows, "sha256": receipt.sha256,
+                "new": recorded}
+
+    def _display_columns(self, batch: pd.DataFrame) -> pd.DataFrame:
+        """What annotators see: the text or the feature values, then the model's suggestion."""
+        f = self.config.data.features
+        if f.kind == "embedding":
+            return batch
+        col = "text" if f.kind == "text" else "x"
+        table = fetch_items(self.ws.pool_url, self.ledger.locations(batch["item_id"]), [col])
+        if f.kind == "text":
+            data = pd.DataFrame({"item_id": table.column("item_id").to_pylist(),
+                                 "text": table.column("text").to_pylist()})
+        else:
+            data = pd.DataFrame(features_of(table, "numeric"), columns=f.columns)
+            data.insert(0, "item_id", table.column("item_id").to_pylist())
+        return batch.merge(data, on="item_id", how="left")
+
+    def simulate_annotation(self, round_id: int) -> Path:
+        """The simulated annotator answers the round's batch from the ground truth."""
+        from alflow.vendors import SimulatedVendor
+
+        if not self.config.data.truth_column:
+            raise AlflowError("the simulated annotator needs data.truth_column")
+        batch = self.ledger.selection(round_id)
+        table = fetch_items(self.ws.pool_url, self.ledger.locations(batch["item_id"]), ["truth"])
+        truth = table.to_pandas()
+        vendor = self.vendor if isinstance(self.vendor, SimulatedVendor) else SimulatedVendor(
+            noise_rate=self.config.vendor.noise_rate)
+        return vendor.annotate(truth, self.labels, self.ws.imports_dir, round_id, self.config.seed)
+
+    # ----------------------------------------------------------------- import
+    def import_labels(self, path: str | Path) -> ImportReport:
+        """Validate a labels file against the schema and the ledger, then append its events."""
+        from alflow.vendors.base import file_sha256
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: file not found")
+        annotations = self.vendor.read_annotations(path, self.labels)
+        targets = self.ledger.import_targets(a.item_id for a in annotations)
+        problems = []
+        for a in annotations:
+            state = targets.get(a.item_id)
+            if state is None:
+                problems.append(located(str(path), a.line, "item_id",
+                                        f"unknown item {a.item_id!r} (not in the pool)"))
+            elif state[0] in ("unlabeled", "selected"):
+                problems.append(located(str(path), a.line, "item_id",
+                                        f"item {a.item_id!r} was never exported "
+                                        f"(state {state[0]}); labels only come back for exports"))
+        if problems:
+            raise InputError(f"{path}: {len(problems)} problem(s); nothing was imported", problems)
+        events = [EventRecord(a.event_key(self.vendor.name), a.item_id, a.kind, a.label,
+                              a.annotator) for a in annotations]
+        added, resolved = self.ledger.record_import(
+            source=str(path), sha256=file_sha256(path), events=events, resolver=resolve
+        )
+        return ImportReport(str(path), len(events), added, resolved)
+
+    # ---------------------------------------------------------------- retrain
+    def _labeled_data(self, item_ids: pd.Series) -> tuple[Any, pd.DataFrame]:
+        kind = self.config.data.features.kind
+        col = "text" if kind == "text" else "x"
+        table = fetch_items(self.ws.pool_url, self.ledger.locations(item_ids), [col])
+        order = pd.Series(range(table.num_rows), index=table.column("item_id").to_pylist())
+        idx = order.loc[list(item_ids)].to_numpy()
+        x = features_of(table.take(idx), kind)
+        return x, table
+
+    def _eval_set(self, labels: pd.DataFrame):
+        """The user's evaluation set if one was ingested, else a stable holdout of labels."""
+        kind = self.config.data.features.kind
+        urls = self.partition_urls("eval")
+        if urls:
+            col = "text" if kind == "text" else "x"
+            tables = [read_partition(u, [col, "truth"]) for u in urls]
+            import pyarrow as pa
+
+            table = pa.concat_tables(tables)
+            return labels, features_of(table, kind), np.asarray(table.column("truth").to_pylist())
+        ev = self.config.evaluation
+        mask = holdout_mask(labels["item_id"].to_numpy(), ev.holdout_fraction, self.config.seed)
+        if mask.sum() < ev.min_eval_labels:
+            return labels, None, None
+        held = labels[mask]
+        x_eval, _ = self._labeled_data(held["item_id"])
+        return labels[~mask], x_eval, held["label"].to_numpy()
+
+    def retrain(self, round_id: int | None = None, flow_run_id: str | None = None) -> TrainReport:
+        """Fit on all resolved labels, evaluate, register, and move ``champion`` if the gate passes."""
+        round_id = round_id or self.ledger.last_round_id()
+        if round_id is None:
+            raise AlflowError("no round yet: run 'alflow round' first")
+        labels = self.ledger.resolved_labels()
+        train, x_eval, y_eval = self._eval_set(labels)
+        if train["label"].nunique() < 2:
+            raise AlflowError(
+                f"{len(train)} training label(s) cover {train['label'].nunique()} class(es); "
+                "a model needs at least two classes"
+            )
+        x_train, _ = self._labeled_data(train["item_id"])
+        model = build_model(self.config)
+        model.fit(x_train, train["label"].to_numpy())
+        faults.checkpoint("after_fit")
+        run_id = self.ledger.get_round(round_id).mlflow_run_id
+        t = self.tracker
+        if flow_run_id:
+            t.set_tags(run_id, {"prefect.flow_run_id.retrain": flow_run_id})
+        metrics: dict[str, float] = {"labels_used": float(len(train)),
+                                     "labels_total": float(len(labels))}
+        for cls, n in train["label"].value_counts().items():
+            metrics[f"class_count.{cls}"] = float(n)
+        report: dict[str, Any] = {}
+        if x_eval is not None:
+            result = evaluate(model, x_eval, y_eval, self.labels)
+            report = result.pop("report")
+            metrics.update(result)
+            metrics["eval_size"] = float(len(y_eval))
+        t.log_params(run_id, {f"model.{k}": v for k, v in
+                              model.named_steps["classify"].get_params().items()})
+        t.log_metrics(run_id, metrics, step=round_id)
+        if report:
+            t.log_dict(run_id, report, "classification_report.json")
+        version = t.log_model(run_id, model)
+        promoted = self._gate(model, version, metrics, x_eval, y_eval)
+        t.set_tags(run_id, {"alflow.model_version": version, "alflow.promoted": str(promoted)})
+        self.ledger.record_training(round_id, model_version=version, n_labels=len(train),
+                                    metrics={k: v for k, v in metrics.items()
+                                             if not k.startswith("class_count.")},
+                                    promoted=promoted)
+        t.finish(run_id)
+        return TrainReport(round_id, len(train), metrics, version, promoted)
+
+    def _gate(self, model, version: str, metrics, x_eval, y_eval) -> bool:
+        """Promote when there is no champion, or the new model beats it on the same data."""
+        gate = self.config.model.gate
+        champ = self.tracker.champion()
+        if champ is None:
+            self.tracker.promote(version)
+            return True
+        if x_eval is None:
+            return False
+        old = evaluate(self.tracker.load(champ[1]), x_eval, y_eval, self.labels)[gate.metric]
+        if metrics[gate.metric] >= old + gate.min_delta:
+            self.tracker.promote(version)
+            return True
+        return False
+
+    # ----------------------------------------------------------------- status
+    def status(self) -> dict[str, Any]:
+        trainings = self.ledger.trainings()
+        champion = None
+        if len(trainings) and trainings["promoted"].any():
+            champion = trainings[trainings["promoted"]].iloc[-1].to_dict()
+        return {
+            "items": self.ledger.state_counts(),
+            "rounds": self.ledger.rounds(),
+            "trainings": trainings,
+            "champion": champion,
+            "events": self.ledger.event_count(),
+        }

@@ -1,0 +1,70 @@
+"""The strategy registry and the data a strategy sees.
+
+Scoring (on the workers) is separate from selection (on the driver): each partition computes every
+cheap per-item utility and keeps its top candidates by the strategy's ``rank_by`` utility; the
+strategy's ``select`` function then chooses the batch from the merged candidate set. A strategy is a
+pure function over arrays, registered by name, so the config picks it and one contract test checks
+them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Candidates:
+    """The candidate set returned to the driver: ids, utilities and class probabilities."""
+
+    item_ids: np.ndarray
+    utilities: dict[str, np.ndarray]
+    proba: np.ndarray | None = None
+    classes: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.item_ids)
+
+
+Selector = Callable[..., np.ndarray]
+
+
+@dataclass(frozen=True)
+class StrategySpec:
+    """A registered strategy: its selector and the utility its candidates are ranked by."""
+
+    name: str
+    select: Selector
+    rank_by: str
+    needs_model: bool
+
+
+REGISTRY: dict[str, StrategySpec] = {}
+
+
+def register(name: str, *, rank_by: str, needs_model: bool = True) -> Callable[[Selector], Selector]:
+    """Register ``fn(candidates, batch_size, *, random_state, **params) -> indices``."""
+
+    def decorate(fn: Selector) -> Selector:
+        if name in REGISTRY:
+            raise ValueError(f"strategy {name!r} is registered twice")
+        REGISTRY[name] = StrategySpec(name, fn, rank_by, needs_model)
+        return fn
+
+    return decorate
+
+
+def get_strategy(name: str) -> StrategySpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown strategy {name!r}; known: {sorted(REGISTRY)}") from None
+
+
+def top_k(scores: np.ndarray, k: int, tie_break: np.ndarray) -> np.ndarray:
+    """Indices of the ``k`` highest scores, ties broken by ``tie_break`` (ascending), stable."""
+    k = min(k, len(scores))
+    order = np.lexsort((tie_break, -scores))
+    return order[:k]

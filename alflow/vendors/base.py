@@ -1,0 +1,76 @@
+"""The vendor interface: export a batch and get a receipt; read a labels file into annotations."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ExportReceipt:
+    """What was handed to the vendor: where, how many rows, and the file's sha256."""
+
+    vendor: str
+    uri: str
+    n_rows: int
+    sha256: str
+    manifest_uri: str
+
+
+@dataclass(frozen=True)
+class Annotation:
+    """One annotation read from a vendor's file, with where it came from."""
+
+    line: int
+    item_id: str
+    kind: str  # label | ground_truth | skip
+    label: str | None
+    annotator: str | None
+    annotation_id: str | None
+
+    def event_key(self, vendor: str) -> str:
+        """Stable identity: the vendor's annotation id, or a hash of what was said by whom."""
+        if self.annotation_id:
+            return f"{vendor}:{self.annotation_id}"[:128]
+        blob = "\x1f".join([self.item_id, self.kind, self.label or "", self.annotator or ""])
+        return f"{vendor}:sha256:{hashlib.sha256(blob.encode()).hexdigest()}"
+
+
+class Vendor(Protocol):
+    name: str
+
+    def export_batch(
+        self, batch: pd.DataFrame, round_id: int, labels: list[str], dest: Path
+    ) -> ExportReceipt: ...
+
+    def read_annotations(self, path: Path, labels: list[str]) -> list[Annotation]: ...
+
+
+def atomic_write(path: Path, data: bytes) -> str:
+    """Write via a temp file in the same folder, fsync, rename; return the sha256."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,232 @@
+"""The generic file vendor: JSONL or CSV batches out (with a manifest), labels files in.
+
+A labels file has one record per annotation with ``item_id`` and ``label``, and optionally
+``annotator``, ``annotation_id``, ``skipped`` (true/false) and ``ground_truth`` (true/false).
+The export file itself is a valid labels file once its ``label`` fields are filled in.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from alflow.errors import InputError, located
+from alflow.vendors.base import Annotation, ExportReceipt, atomic_write
+
+MAX_FILE_BYTES = 1 << 30
+MAX_LINE_BYTES = 1 << 20
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
+TRUE_WORDS = {"true", "1", "yes", "y"}
+FALSE_WORDS = {"false", "0", "no", "n", ""}
+
+
+def neutralize(cell: object) -> object:
+    """Stop spreadsheets from evaluating a cell as a formula (prefix a quote)."""
+    if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
+        return "'" + cell
+    return cell
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
+    keys = [k for k, _ in pairs]
+    dupes = sorted({k for k in keys if keys.count(k) > 1})
+    if dupes:
+        raise ValueError(f"duplicate key(s) {dupes}")
+    return dict(pairs)
+
+
+def _reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not allowed")
+
+
+class FileVendor:
+    """Batches as files in a folder the annotation team can reach."""
+
+    def __init__(self, fmt: str = "jsonl", name: str = "file") -> None:
+        if fmt not in ("jsonl", "csv"):
+            raise ValueError(f"unknown file format {fmt!r}")
+        self.fmt = fmt
+        self.name = name
+
+    def export_path(self, dest: Path, round_id: int) -> Path:
+        return dest / f"round-{round_id:04d}.{self.fmt}"
+
+    def export_batch(
+        self, batch: pd.DataFrame, round_id: int, labels: list[str], dest: Path
+    ) -> ExportReceipt:
+        """Write the batch (deterministic content: a rerun writes the same bytes) and a manifest."""
+        out = batch.copy()
+        out.insert(1, "round", round_id)
+        out["label"] = None
+        path = self.export_path(dest, round_id)
+        data = self._to_bytes(out)
+        sha = atomic_write(path, data)
+        manifest = {
+            "round": round_id,
+            "vendor": self.name,
+            "format": self.fmt,
+            "file": path.name,
+            "rows": len(out),
+            "sha256": sha,
+            "label_schema": labels,
+            "columns": list(out.columns),
+            "labels_file_fields": ["item_id", "label", "annotator", "annotation_id", "skipped",
+                                   "ground_truth"],
+        }
+        manifest_path = path.with_suffix(".manifest.json")
+        atomic_write(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+        return ExportReceipt(self.name, str(path), len(out), sha, str(manifest_path))
+
+    def _to_bytes(self, frame: pd.DataFrame) -> bytes:
+        records = frame.to_dict("records")
+        if self.fmt == "jsonl":
+            lines = [json.dumps(_plain(r), ensure_ascii=False, allow_nan=False) for r in records]
+            return ("\n".join(lines) + "\n").encode()
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(frame.columns), lineterminator="\n")
+        writer.writeheader()
+        for r in records:
+            writer.writerow({k: neutralize("" if v is None else v) for k, v in _plain(r).items()})
+        return buf.getvalue().encode()
+
+    def read_annotations(self, path: Path, labels: list[str]) -> list[Annotation]:
+        """Parse and validate a labels file; all problems are reported at once."""
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES}-byte limit")
+        fmt = "csv" if path.suffix.lower() in (".csv", ".tsv") else "jsonl"
+        records = _jsonl_records(path) if fmt == "jsonl" else _csv_records(path)
+        problems: list[str] = []
+        out: list[Annotation] = []
+        schema = set(labels)
+        for line, rec, err in records:
+            if err:
+                problems.append(located(str(path), line, None, err))
+                continue
+            parsed = _annotation(rec, line, schema, str(path), problems)
+            if parsed is not None:
+                out.append(parsed)
+        if problems:
+            raise InputError(f"{path}: {len(problems)} problem(s); nothing was imported", problems)
+        if not out:
+            raise InputError(f"{path}: no annotations found; nothing was imported")
+        return out
+
+
+def _plain(record: dict) -> dict:
+    """JSON-friendly values: numpy scalars to Python, NaN to None."""
+    out = {}
+    for k, v in record.items():
+        if hasattr(v, "item"):
+            v = v.item()
+        if isinstance(v, float) and v != v:
+            v = None
+        out[k] = v
+    return out
+
+
+def _jsonl_records(path: Path):
+    with open(path, "rb") as f:
+        data = f.read()
+    if data and not data.endswith(b"\n"):
+        yield data.count(b"\n") + 1, None, "the last line has no newline: the file looks truncated"
+        return
+    for lineno, raw in enumerate(data.split(b"\n")[:-1], start=1):
+        if not raw.strip():
+            continue
+        if len(raw) > MAX_LINE_BYTES:
+            yield lineno, None, f"line is over {MAX_LINE_BYTES} bytes"
+            continue
+        try:
+            rec = json.loads(
+                raw.decode("utf-8"),
+                object_pairs_hook=_no_duplicate_keys,
+                parse_constant=_reject_constant,
+            )
+        except (ValueError, RecursionError) as err:
+            yield lineno, None, f"not valid JSON: {err}"
+            continue
+        if not isinstance(rec, dict):
+            yield lineno, None, "a record must be a JSON object"
+            continue
+        yield lineno, rec, None
+
+
+def _csv_records(path: Path):
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        if reader.fieldnames is None:
+            yield 1, None, "the file is empty"
+            return
+        for rec in reader:
+            line = reader.line_num
+            if None in rec:
+                yield line, None, "more cells than header columns"
+                continue
+            yield line, {k: v for k, v in rec.items() if v is not None}, None
+
+
+def _flag(rec: dict, key: str, line: int, source: str, problems: list[str]) -> bool:
+    v = rec.get(key, False)
+    if isinstance(v, bool) or v is None:
+        return bool(v)
+    if isinstance(v, str) and v.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+        return v.strip().lower() in TRUE_WORDS
+    problems.append(located(source, line, key, f"{v!r} is not true or false"))
+    return False
+
+
+def _text(v: object) -> str | None:
+    if v is None:
+        return None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    s = str(v).strip()
+    return s or None
+
+
+def _annotation(rec: dict, line: int, schema: set[str], source: str, problems: list[str]):
+    item_id = _text(rec.get("item_id"))
+    if item_id is None:
+        problems.append(located(source, line, "item_id", "missing"))
+        return None
+    n = len(problems)
+    skipped = _flag(rec, "skipped", line, source, problems)
+    ground_truth = _flag(rec, "ground_truth", line, source, problems)
+    label = _text(rec.get("label"))
+    if skipped:
+        kind, label = "skip", None
+    elif label is None:
+        problems.append(located(source, line, "label", f"missing for item_id {item_id!r}"))
+    elif label not in schema:
+        problems.append(
+            located(source, line, "label",
+                    f"{label!r} for item_id {item_id!r} is not in the label schema {sorted(schema)}")
+        )
+    else:
+        kind = "ground_truth" if ground_truth else "label"
+    if len(problems) > n:
+        return None
+    return Annotation(
+        line=line,
+        item_id=item_id,
+        kind=kind,
+        label=label,
+        annotator=_text(rec.get("annotator")),
+        annotation_id=_text(rec.get("annotation_id")),
+    )
+
+
+def labels_file_bytes(labels: pd.DataFrame) -> bytes:
+    """A JSONL labels file for ``item_id``, ``label``, ``annotator`` (as an annotator returns)."""
+    stamp = datetime.now(UTC).isoformat()
+    lines = [
+        json.dumps({**_plain(r), "annotated_at": stamp}, allow_nan=False)
+        for r in labels.to_dict("records")
+    ]
+    return ("\n".join(lines) + "\n").encode()

@@ -1,0 +1,44 @@
+"""The workspace: one folder that holds every embedded default, each overridable by URL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from alflow.config import AlflowConfig
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """Resolved locations of the pool, ledger, MLflow backend, exports and imports."""
+
+    root: Path
+    pool_url: str
+    eval_url: str
+    ledger_url: str
+    mlflow_tracking_uri: str
+    mlflow_artifact_location: str
+    exports_dir: Path
+    imports_dir: Path
+    reports_dir: Path
+
+    @classmethod
+    def from_config(cls, config: AlflowConfig) -> Workspace:
+        root = Path(config.workspace).expanduser().resolve()
+        s = config.storage
+        return cls(
+            root=root,
+            pool_url=s.pool_url or str(root / "pool"),
+            eval_url=str(root / "eval"),
+            ledger_url=s.ledger_url or f"sqlite:///{root / 'ledger.db'}",
+            mlflow_tracking_uri=s.mlflow_tracking_uri or f"sqlite:///{root / 'mlflow.db'}",
+            mlflow_artifact_location=s.mlflow_artifact_location or (root / "mlartifacts").as_uri(),
+            exports_dir=root / "exports",
+            imports_dir=root / "imports",
+            reports_dir=root / "reports",
+        )
+
+    def create(self) -> None:
+        """Create the local folders (remote URLs are left to their services)."""
+        for d in (self.root, self.exports_dir, self.imports_dir, self.reports_dir):
+            d.mkdir(parents=True, exist_ok=True)

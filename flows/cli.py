@@ -1,0 +1,257 @@
+"""The ``alflow`` command line. Heavy libraries load inside commands, so ``--help`` is quick."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="alflow",
+    help="Active-learning labeling rounds: score a pool on Dask, pick the batch worth labeling, "
+    "export it to annotators, take labels back, retrain, and audit everything in MLflow.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+ConfigOpt = Annotated[
+    Path,
+    typer.Option("--config", "-c", envvar="ALFLOW_CONFIG", help="The project's YAML config."),
+]
+
+
+def _quiet_logs(verbose: bool) -> None:
+    """Prefect, MLflow and Dask log every step at INFO; the CLI shows warnings unless -v."""
+    import logging
+
+    level = "INFO" if verbose else "WARNING"
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
+    os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
+    for name in ("mlflow", "distributed", "alembic"):
+        logging.getLogger(name).setLevel(level)
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+) -> None:
+    _quiet_logs(verbose)
+
+
+def _fail(err: Exception) -> None:
+    from rich.console import Console
+
+    Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False, markup=True)
+    raise typer.Exit(2)
+
+
+def _load(config: Path):
+    from alflow.config import load_config
+
+    return load_config(config)
+
+
+def _guard(fn):
+    """Turn alflow's own errors into a clear message and exit code 2 (no traceback)."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from alflow.errors import AlflowError
+
+        try:
+            return fn(*args, **kwargs)
+        except AlflowError as err:
+            _fail(err)
+
+    return wrapper
+
+
+@app.command()
+@_guard
+def init(
+    config: ConfigOpt = Path("alflow.yaml"),
+    example: Annotated[
+        str, typer.Option(help="Starter config to write when none exists: digits or text.")
+    ] = "digits",
+) -> None:
+    """Create the workspace (ledger, MLflow backend, folders); write a starter config if none."""
+    from importlib.resources import files
+
+    if not config.exists():
+        starter = files("alflow").joinpath("configs", f"{example}.yaml")
+        if not starter.is_file():
+            _fail(ValueError(f"no starter config named {example!r}"))
+        config.write_text(starter.read_text())
+        typer.echo(f"wrote {config} (edit its data section for your pool)")
+    from alflow.project import Project
+
+    project = Project(_load(config))
+    project.ledger  # noqa: B018  (creates and migrates the ledger)
+    project.tracker  # noqa: B018  (creates the MLflow experiment)
+    ws = project.ws
+    typer.echo(f"workspace {ws.root}\n  ledger  {ws.ledger_url}\n  mlflow  {ws.mlflow_tracking_uri}")
+
+
+@app.command()
+@_guard
+def ingest(
+    source: Annotated[str, typer.Argument(help="CSV, JSONL or Parquet file: a path or a URL.")],
+    config: ConfigOpt = Path("alflow.yaml"),
+    eval_set: Annotated[
+        bool, typer.Option("--eval", help="Ingest as the labeled evaluation set.")
+    ] = False,
+) -> None:
+    """Add a file's new items to the pool (or the evaluation set). Re-ingesting adds nothing."""
+    from alflow.project import Project
+    from tasks.progress import progress_bar
+
+    project = Project(_load(config))
+    with progress_bar(f"ingesting {source}", None) as advance:
+        report = project.ingest(source, target="eval" if eval_set else "pool", progress=advance)
+    typer.echo(
+        f"{report.source}: read {report.rows_read} rows, added {report.rows_added} new items "
+        f"in {report.partitions} partition(s)"
+    )
+
+
+@app.command("round")
+@_guard
+def round_(config: ConfigOpt = Path("alflow.yaml")) -> None:
+    """Run a labeling round: score the pool on Dask, select a batch, export it."""
+    from flows.rounds import labeling_round
+
+    result = labeling_round(_load(config))
+    export = result["export"]
+    typer.echo(
+        f"round {result['round_id']}: selected {result['selected']} items; "
+        f"batch at {export['uri']} ({export['rows']} rows, sha256 {export['sha256'][:12]})"
+    )
+
+
+@app.command("import")
+@_guard
+def import_(
+    labels_file: Annotated[Path, typer.Argument(help="A labels file (JSONL or CSV).")],
+    config: ConfigOpt = Path("alflow.yaml"),
+    retrain: Annotated[bool, typer.Option(help="Retrain right after the import.")] = False,
+) -> None:
+    """Import annotations (idempotent: the same file twice adds nothing)."""
+    from flows.rounds import reimport_and_retrain
+
+    out = reimport_and_retrain(_load(config), str(labels_file), retrain=retrain)
+    imp = out["import"]
+    typer.echo(
+        f"{imp['source']}: {imp['events_read']} annotations read, {imp['events_added']} new, "
+        f"{imp['items_resolved']} items resolved"
+    )
+    if retrain:
+        _print_training(out["train"])
+
+
+def _print_training(train: dict) -> None:
+    m = train["metrics"]
+    acc = f"accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}" if "accuracy" in m else (
+        "no evaluation set yet")
+    verdict = "promoted to champion" if train["promoted"] else "champion kept"
+    typer.echo(
+        f"model version {train['model_version']} on {train['n_labels']} labels: {acc}; {verdict}"
+    )
+
+
+@app.command()
+@_guard
+def retrain(config: ConfigOpt = Path("alflow.yaml")) -> None:
+    """Train on all resolved labels, evaluate, register; move 'champion' if the gate passes."""
+    from flows.rounds import reimport_and_retrain
+
+    _print_training(reimport_and_retrain(_load(config))["train"])
+
+
+@app.command()
+@_guard
+def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
+    """Items by state, rounds, and the champion's metrics."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from alflow.project import Project
+
+    st = Project(_load(config)).status()
+    console = Console()
+    items = Table(title="items by state")
+    items.add_column("state")
+    items.add_column("items", justify="right")
+    for state, n in sorted(st["items"].items()):
+        items.add_row(state, str(n))
+    console.print(items)
+    if len(st["rounds"]):
+        rounds = Table(title="rounds")
+        for col in ("round", "status", "strategy", "batch", "model_version"):
+            rounds.add_column(col)
+        for r in st["rounds"].to_dict("records"):
+            rounds.add_row(*(str(r[c]) for c in ("round", "status", "strategy", "batch",
+                                                   "model_version")))
+        console.print(rounds)
+    champ = st["champion"]
+    if champ:
+        console.print(
+            f"champion: version {champ['model_version']} (round {champ['round']}, "
+            f"{champ['labels']} labels) accuracy {champ.get('accuracy', float('nan')):.4f} "
+            f"macro-F1 {champ.get('macro_f1', float('nan')):.4f}"
+        )
+    else:
+        console.print("champion: none yet")
+    console.print(f"annotation events: {st['events']}")
+
+
+@app.command()
+@_guard
+def demo(
+    workspace: Annotated[Path, typer.Option(help="Folder for the demo (replaced each run).")] = Path(
+        "alflow-demo"
+    ),
+    strategy: Annotated[str, typer.Option(help="Strategy to compare with random.")] = "margin",
+    rounds: Annotated[int, typer.Option(min=2, help="Rounds per campaign.")] = 10,
+    batch_size: Annotated[int, typer.Option(min=1, help="Items per round.")] = 20,
+    seed: Annotated[int, typer.Option(help="Seed for data split, model and sampling.")] = 0,
+) -> None:
+    """Simulated campaigns on scikit-learn's digits: a strategy against random, in MLflow."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from alflow.strategies import REGISTRY
+    from flows.demo import run_demo
+
+    if strategy not in REGISTRY:
+        _fail(ValueError(f"unknown strategy {strategy!r}; known: {sorted(REGISTRY)}"))
+    out = run_demo(workspace.resolve(), strategy=strategy, rounds=rounds, batch_size=batch_size,
+                   seed=seed)
+    curves = out["curves"]
+    wide = curves.pivot_table(index="labels", columns="strategy", values="accuracy")
+    table = Table(title="digits: test accuracy (500 held-out digits) by human labels")
+    table.add_column("labels", justify="right")
+    for col in wide.columns:
+        table.add_column(col, justify="right")
+    for labels, row in wide.iterrows():
+        table.add_row(str(labels), *(f"{v:.3f}" for v in row))
+    console = Console()
+    console.print(table)
+    final = wide.iloc[-1]
+    console.print(
+        f"after {wide.index[-1]} labels: {strategy} {final[strategy]:.3f} vs random "
+        f"{final['random']:.3f}"
+        if strategy != "random" else ""
+    )
+    console.print(f"learning curve: {out['png']}")
+    console.print(f"MLflow: mlflow ui --backend-store-uri {out['mlflow_uri']}")
+    secs = ", ".join(f"{k} {v:.0f} s" for k, v in out["timings"].items())
+    console.print(f"campaign times: {secs}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())
