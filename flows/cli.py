@@ -31,7 +31,8 @@ def _quiet_logs(verbose: bool) -> None:
     level = "INFO" if verbose else "WARNING"
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
-    for name in ("mlflow", "distributed", "alembic"):
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", level)
+    for name in ("distributed", "alembic"):
         logging.getLogger(name).setLevel(level)
 
 

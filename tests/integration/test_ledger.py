@@ -1,0 +1,114 @@
+"""The ledger on a real SQLite file: idempotent transitions, nothing lost or counted twice."""
+
+import pandas as pd
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import inspect
+
+from alflow.errors import LedgerError
+from alflow.ledger import EventRecord, Ledger
+from alflow.ledger.schema import Base
+from alflow.resolution import resolve
+
+
+@pytest.fixture
+def ledger(tmp_path):
+    led = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with led.transaction() as s:
+        ing = led.start_ingest(s, "mem", "pool")
+        items = pd.DataFrame({"item_id": [f"i{i}" for i in range(10)], "content_hash": ["h"] * 10})
+        led.add_partition(s, name="p0", target="pool", ingest_id=ing.id, sha256="x", items=items)
+    yield led
+    led.close()
+
+
+def batch(ids, start_rank=1):
+    return pd.DataFrame({
+        "item_id": ids,
+        "rank": range(start_rank, start_rank + len(ids)),
+        "utility": [0.5] * len(ids),
+        "predicted_label": ["a"] * len(ids),
+        "predicted_score": [0.6] * len(ids),
+        "margin": [0.5] * len(ids),
+    })
+
+
+def open_round(led):
+    return led.open_round(strategy="margin", batch_size=3, seed=0, config_hash="c")[0].id
+
+
+def test_migrations_match_the_models(ledger):
+    with ledger.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
+    assert "alembic_version" in inspect(ledger.engine).get_table_names()
+
+
+def test_reopening_runs_no_migration_twice(tmp_path, ledger):
+    again = Ledger(ledger.url)
+    assert again.state_counts() == {"unlabeled": 10}
+
+
+def test_selection_is_recorded_once(ledger):
+    r = open_round(ledger)
+    assert ledger.record_selection(r, batch(["i1", "i2", "i3"])) == 3
+    assert ledger.record_selection(r, batch(["i4", "i5"])) == 0  # a retry changes nothing
+    assert ledger.selection(r)["item_id"].tolist() == ["i1", "i2", "i3"]
+    assert ledger.state_counts() == {"unlabeled": 7, "selected": 3}
+    r2, new = ledger.open_round(strategy="margin", batch_size=3, seed=0, config_hash="c")
+    assert (r2.id, new) == (r, False)  # not exported yet: the same round resumes
+
+
+def test_an_item_cannot_be_selected_twice(ledger):
+    r1 = open_round(ledger)
+    ledger.record_selection(r1, batch(["i1", "i2"]))
+    ledger.record_export(r1, vendor="file", uri="f", n_rows=2, sha256="s")
+    r2 = open_round(ledger)
+    assert r2 == r1 + 1
+    with pytest.raises(LedgerError, match="1 of 2 selected items are not unlabeled"):
+        ledger.record_selection(r2, batch(["i2", "i3"]))
+    assert ledger.selection(r2).empty
+    assert ledger.state_counts() == {"unlabeled": 8, "exported": 2}
+
+
+def test_export_is_recorded_once(ledger):
+    r = open_round(ledger)
+    ledger.record_selection(r, batch(["i1", "i2"]))
+    assert ledger.record_export(r, vendor="file", uri="f", n_rows=2, sha256="s") is True
+    assert ledger.record_export(r, vendor="file", uri="f", n_rows=2, sha256="s") is False
+    assert ledger.export_of(r).n_rows == 2
+    assert ledger.state_counts() == {"unlabeled": 8, "exported": 2}
+
+
+def test_events_are_appended_once_and_labels_resolved(ledger):
+    r = open_round(ledger)
+    ledger.record_selection(r, batch(["i1", "i2", "i3"]))
+    ledger.record_export(r, vendor="file", uri="f", n_rows=3, sha256="s")
+    events = [EventRecord("k1", "i1", "label", "a", "x"),
+              EventRecord("k2", "i2", "label", "b", "x"),
+              EventRecord("k3", "i3", "skip", None, "x")]
+    assert ledger.record_import(source="f", sha256="s", events=events, resolver=resolve) == (3, 3)
+    assert ledger.record_import(source="f", sha256="s", events=events, resolver=resolve) == (0, 0)
+    assert ledger.event_count() == 3 and ledger.import_count() == 2
+    assert ledger.resolved_labels().values.tolist() == [["i1", "a"], ["i2", "b"]]
+    assert ledger.state_counts() == {"unlabeled": 7, "labeled": 2, "skipped": 1}
+    # a second annotator disagrees on i2: a tie is sent back for relabeling
+    ledger.record_import(source="g", sha256="t", events=[EventRecord("k4", "i2", "label", "c", "y")],
+                         resolver=resolve)
+    assert ledger.resolved_labels()["item_id"].tolist() == ["i1"]
+    assert ledger.state_counts()["needs_relabel"] == 1
+
+
+def test_failed_import_changes_nothing(ledger):
+    r = open_round(ledger)
+    ledger.record_selection(r, batch(["i1"]))
+    ledger.record_export(r, vendor="file", uri="f", n_rows=1, sha256="s")
+
+    def broken(_events):
+        raise RuntimeError("resolver failed")
+
+    with pytest.raises(RuntimeError):
+        ledger.record_import(source="f", sha256="s",
+                             events=[EventRecord("k1", "i1", "label", "a", None)], resolver=broken)
+    assert ledger.event_count() == 0 and ledger.import_count() == 0

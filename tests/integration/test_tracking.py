@@ -1,0 +1,26 @@
+"""MLflow on a real SQLite backend: registry versions and the champion alias."""
+
+import numpy as np
+from sklearn.dummy import DummyClassifier
+from sklearn.linear_model import LogisticRegression
+
+from alflow.tracking import Tracker
+
+
+def test_register_load_and_alias(tmp_path):
+    t = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", (tmp_path / "art").as_uri(), "exp", "m")
+    assert t.champion() is None
+    x = np.random.default_rng(0).normal(size=(60, 3))
+    y = np.where(x[:, 0] > 0, "p", "n")
+    run = t.create_run(1, {"k": "v"})
+    version = t.log_model(run, LogisticRegression().fit(x, y))
+    t.promote(version)
+    assert t.champion() == (version, "models:/m@champion")
+    loaded = t.load("models:/m@champion")
+    np.testing.assert_array_equal(loaded.predict(x), LogisticRegression().fit(x, y).predict(x))
+    run2 = t.create_run(2, {})
+    v2 = t.log_model(run2, DummyClassifier().fit(x, y))
+    assert int(v2) == int(version) + 1
+    assert t.champion()[0] == version  # registering does not move the alias
+    t.finish(run)
+    assert t.run_status(run) == "FINISHED"

@@ -1,0 +1,87 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from alflow.config import config_from_dict, load_config
+from alflow.errors import ConfigError
+from tests.conftest import ROOT
+
+BASE = {
+    "data": {"features": {"kind": "numeric", "columns": ["a", "b"]}, "labels": ["x", "y"]},
+}
+
+
+def test_minimal_config_gets_embedded_defaults():
+    cfg = config_from_dict(BASE, environ={})
+    assert cfg.strategy.name == "margin"
+    assert cfg.compute.scheduler_address is None
+    assert cfg.storage.ledger_url is None
+
+
+def test_unknown_key_fails_with_its_dotted_path():
+    raw = {**BASE, "compute": {"n_wrokers": 3}}
+    with pytest.raises(ConfigError, match=r"compute\.n_wrokers: unknown key"):
+        config_from_dict(raw, source="cfg.yaml", environ={})
+
+
+def test_bad_value_fails_with_its_dotted_path():
+    raw = {**BASE, "campaign": {"batch_size": 0}}
+    with pytest.raises(ConfigError, match=r"cfg\.yaml: campaign\.batch_size: Input should be"):
+        config_from_dict(raw, source="cfg.yaml", environ={})
+
+
+def test_nested_rule_names_the_section():
+    raw = {"data": {"features": {"kind": "text"}, "labels": ["x", "y"]}}
+    with pytest.raises(ConfigError, match=r"data\.features: kind 'text' needs 'text_column'"):
+        config_from_dict(raw, environ={})
+
+
+def test_unknown_strategy_is_rejected_with_the_known_ones():
+    raw = {**BASE, "strategy": {"name": "psychic"}}
+    with pytest.raises(ConfigError, match=r"unknown strategy 'psychic'.*margin"):
+        config_from_dict(raw, environ={})
+
+
+def test_env_reference_is_substituted_and_missing_one_is_named(monkeypatch):
+    raw = {**BASE, "storage": {"ledger_url": "${LEDGER_URL}"}}
+    monkeypatch.setenv("LEDGER_URL", "postgresql+psycopg://u@127.0.0.1/db")
+    cfg = config_from_dict(raw, environ={})
+    assert cfg.storage.ledger_url == "postgresql+psycopg://u@127.0.0.1/db"
+    monkeypatch.delenv("LEDGER_URL")
+    with pytest.raises(ConfigError, match=r"storage\.ledger_url: environment variable LEDGER_URL"):
+        config_from_dict(raw, environ={})
+
+
+def test_env_default_and_override():
+    raw = {**BASE, "compute": {"scheduler_address": "${NO_SUCH_VAR_X:-tcp://127.0.0.1:8786}"}}
+    cfg = config_from_dict(raw, environ={"ALFLOW__CAMPAIGN__BATCH_SIZE": "7"})
+    assert cfg.compute.scheduler_address == "tcp://127.0.0.1:8786"
+    assert cfg.campaign.batch_size == 7
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path: Path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("data:\n  labels: [a, b\n  features: {}\n")
+    with pytest.raises(ConfigError, match=r"bad\.yaml:\d+: not valid YAML"):
+        load_config(path)
+
+
+def test_relative_workspace_resolves_against_the_config_file(tmp_path: Path):
+    path = tmp_path / "sub" / "alflow.yaml"
+    path.parent.mkdir()
+    path.write_text(yaml.safe_dump({**BASE, "workspace": "./ws"}))
+    assert load_config(path).workspace == str((path.parent / "ws").resolve())
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_validate(path: Path):
+    cfg = load_config(path)
+    assert cfg.data.labels
+
+
+def test_config_hash_is_stable_and_sensitive():
+    a = config_from_dict(BASE, environ={})
+    b = config_from_dict(BASE, environ={})
+    c = config_from_dict({**BASE, "seed": 1}, environ={})
+    assert a.hash() == b.hash() != c.hash()

@@ -1,0 +1,71 @@
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from sklearn.linear_model import LogisticRegression
+
+from alflow.pool import to_table, write_partition
+from alflow.scoring import keep_top, random_scores, score_partition, to_candidates
+
+
+@pytest.fixture
+def partition(tmp_path):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(400, 6)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(int).astype(str)
+    ids = [f"it{i:04d}" for i in range(400)]
+    url = str(tmp_path / "part-000001-00000.parquet")
+    write_partition(to_table(ids, x, y), url)
+    model = LogisticRegression().fit(x, y)
+    return url, ids, model
+
+
+def test_excluded_items_are_never_candidates(partition):
+    url, ids, model = partition
+    excluded = pa.array(ids[:150], pa.string())
+    out = score_partition(url, model, feature_kind="numeric", excluded=excluded,
+                          rank_by="margin", top_m=500, seed=0, round_id=1)
+    assert out.rows_scored == 250
+    assert not set(out.candidates["item_id"]) & set(ids[:150])
+    assert all(h.sum() == 250 for h in out.histograms.values())
+
+
+def test_keeps_the_top_m_by_the_ranking_utility(partition):
+    url, _, model = partition
+    none = pa.array([], pa.string())
+    full = score_partition(url, model, feature_kind="numeric", excluded=none, rank_by="entropy",
+                           top_m=400, seed=0, round_id=1)
+    top = score_partition(url, model, feature_kind="numeric", excluded=none, rank_by="entropy",
+                          top_m=15, seed=0, round_id=1)
+    assert len(top.candidates) == 15
+    expected = full.candidates.nlargest(15, "entropy")["item_id"]
+    assert set(top.candidates["item_id"]) == set(expected)
+    cand = to_candidates(top.candidates)
+    assert cand.proba.shape == (15, 2)
+    np.testing.assert_allclose(cand.proba.sum(axis=1), 1.0)
+
+
+def test_cold_start_scores_random_only(partition):
+    url, _, _ = partition
+    out = score_partition(url, None, feature_kind="numeric", excluded=pa.array([], pa.string()),
+                          rank_by="random", top_m=10, seed=3, round_id=2)
+    assert list(out.histograms) == ["random"]
+    assert "entropy" not in out.candidates
+
+
+def test_random_scores_depend_on_seed_round_and_partition_only():
+    a = random_scores(100, 1, 2, "p1")
+    np.testing.assert_array_equal(a, random_scores(100, 1, 2, "p1"))
+    assert not np.array_equal(a, random_scores(100, 1, 3, "p1"))
+    assert not np.array_equal(a, random_scores(100, 1, 2, "p2"))
+
+
+def test_merge_is_independent_of_order(partition):
+    url, _, model = partition
+    none = pa.array([], pa.string())
+    full = score_partition(url, model, feature_kind="numeric", excluded=none, rank_by="margin",
+                           top_m=400, seed=0, round_id=1).candidates
+    a, b = full.iloc[:200], full.iloc[200:]
+    ab = keep_top(pd.concat([a, b]), 20, "margin")
+    ba = keep_top(pd.concat([b, a]), 20, "margin")
+    assert ab["item_id"].tolist() == ba["item_id"].tolist()

@@ -1,0 +1,72 @@
+"""One contract for every registered strategy, plus the utilities' values."""
+
+import tracemalloc
+
+import numpy as np
+import pytest
+
+from alflow.strategies import REGISTRY, UTILITIES, Candidates, top_k
+from alflow.strategies.uncertainty import entropy, least_confidence, margin
+
+
+def candidates(n: int, k: int = 5, seed: int = 0) -> Candidates:
+    rng = np.random.default_rng(seed)
+    proba = rng.dirichlet(np.ones(k), size=n)
+    utilities = {name: fn(proba) for name, fn in UTILITIES.items()}
+    utilities["random"] = rng.random(n)
+    return Candidates(
+        item_ids=np.array([f"i{j:07d}" for j in range(n)], dtype=object),
+        utilities=utilities,
+        proba=proba,
+        classes=[str(c) for c in range(k)],
+    )
+
+
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+class TestStrategyContract:
+    def test_batch_size_respected_and_indices_unique_within_candidates(self, name):
+        cand = candidates(500)
+        for b in (1, 37, 500, 900):
+            idx = REGISTRY[name].select(cand, b, random_state=1)
+            assert len(idx) == min(b, len(cand))
+            assert len(np.unique(idx)) == len(idx)
+            assert idx.min() >= 0 and idx.max() < len(cand)
+
+    def test_deterministic_under_a_seed(self, name):
+        cand = candidates(400)
+        a = REGISTRY[name].select(cand, 25, random_state=3)
+        b = REGISTRY[name].select(cand, 25, random_state=3)
+        np.testing.assert_array_equal(a, b)
+
+    def test_ranks_by_a_utility_the_scoring_pass_computes(self, name):
+        assert REGISTRY[name].rank_by in candidates(10).utilities
+
+    def test_memory_grows_with_candidates_not_their_square(self, name):
+        n = 200_000  # an n x n float64 matrix would need 320 GB
+        cand = candidates(n, k=10)
+        tracemalloc.start()
+        REGISTRY[name].select(cand, 1000, random_state=0)
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        assert peak < 64 * n * 8  # a few vectors of length n, never n x n
+
+
+def test_utilities_known_values():
+    proba = np.array([[1.0, 0.0, 0.0], [1 / 3, 1 / 3, 1 / 3], [0.5, 0.5, 0.0]])
+    np.testing.assert_allclose(least_confidence(proba), [0.0, 1.0, 0.75])
+    np.testing.assert_allclose(margin(proba), [0.0, 1.0, 1.0])
+    np.testing.assert_allclose(entropy(proba), [0.0, 1.0, np.log(2) / np.log(3)], atol=1e-9)
+
+
+def test_uncertain_items_rank_first():
+    cand = candidates(300, k=4, seed=5)
+    for name in ("least_confidence", "margin", "entropy"):
+        idx = REGISTRY[name].select(cand, 10, random_state=0)
+        chosen = cand.utilities[name][idx]
+        assert chosen.min() >= np.sort(cand.utilities[name])[-10]
+
+
+def test_top_k_breaks_ties_by_id():
+    scores = np.array([0.5, 0.9, 0.5, 0.9])
+    ids = np.array(["d", "c", "b", "a"], dtype=object)
+    np.testing.assert_array_equal(top_k(scores, 3, ids), [3, 1, 2])
