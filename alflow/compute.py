@@ -33,7 +33,7 @@ def dask_client(cfg: ComputeConfig) -> Iterator[Client]:
             threads_per_worker=cfg.threads_per_worker,
             memory_limit=cfg.memory_limit,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",  # a free port: two clusters never collide on 8787
             silence_logs=logging.ERROR,
         ) as cluster,
         Client(cluster) as client,

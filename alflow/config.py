@@ -173,7 +173,9 @@ class AlflowConfig(_Section):
 
 def _substitute_env(value: Any, where: str) -> Any:
     if isinstance(value, dict):
-        return {k: _substitute_env(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()}
+        return {
+            k: _substitute_env(v, f"{where}.{k}" if where else str(k)) for k, v in value.items()
+        }
     if isinstance(value, list):
         return [_substitute_env(v, f"{where}[{i}]") for i, v in enumerate(value)]
     if not isinstance(value, str):

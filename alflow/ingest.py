@@ -48,8 +48,14 @@ class Chunk:
 
 def _format(url: str) -> str:
     name = url.lower().removesuffix(".gz").removesuffix(".bz2").removesuffix(".zst")
-    for ext, fmt in ((".csv", "csv"), (".tsv", "csv"), (".jsonl", "jsonl"), (".ndjson", "jsonl"),
-                     (".parquet", "parquet"), (".pq", "parquet")):
+    for ext, fmt in (
+        (".csv", "csv"),
+        (".tsv", "csv"),
+        (".jsonl", "jsonl"),
+        (".ndjson", "jsonl"),
+        (".parquet", "parquet"),
+        (".pq", "parquet"),
+    ):
         if name.endswith(ext):
             return fmt
     raise InputError(f"{url}: unknown file type (expected .csv, .jsonl or .parquet)")
@@ -174,8 +180,14 @@ class _Validator:
             texts = []
             for i, v in enumerate(frame[col].tolist()):
                 if not isinstance(v, str) or not v.strip():
-                    self.problem(pos[i], chunk.unit, col, "missing text" if v in (None, "") or (
-                        isinstance(v, float) and math.isnan(v)) else f"{v!r} is not a string")
+                    self.problem(
+                        pos[i],
+                        chunk.unit,
+                        col,
+                        "missing text"
+                        if v in (None, "") or (isinstance(v, float) and math.isnan(v))
+                        else f"{v!r} is not a string",
+                    )
                     ok[i] = False
                     texts.append("")
                 else:
@@ -218,8 +230,12 @@ class _Validator:
         values = [_label_text(v) for v in chunk.frame[col].tolist()]
         for i, v in enumerate(values):
             if v not in self.labels:
-                self.problem(chunk.positions[i], chunk.unit, col,
-                             f"label {v!r} is not in the label schema {sorted(self.labels)}")
+                self.problem(
+                    chunk.positions[i],
+                    chunk.unit,
+                    col,
+                    f"label {v!r} is not in the label schema {sorted(self.labels)}",
+                )
                 ok[i] = False
         return values
 
@@ -255,7 +271,12 @@ def _hash(parts: list[bytes]) -> str:
 
 
 def ingest_file(
-    url: str, data: DataConfig, ledger: Ledger, base_url: str, *, target: str = "pool",
+    url: str,
+    data: DataConfig,
+    ledger: Ledger,
+    base_url: str,
+    *,
+    target: str = "pool",
     progress=None,
 ) -> IngestReport:
     """Ingest one file into the pool (``target='pool'``) or the evaluation set (``'eval'``).
@@ -279,10 +300,12 @@ def ingest_file(
             name = f"part-{ingest.id:06d}-{len(written):05d}.parquet"
             written.append(name)
             sha = write_partition(table, join(base_url, name))
-            items = pd.DataFrame({"item_id": table.column("item_id").to_pylist(),
-                                  "content_hash": pending_hashes})
-            ledger.add_partition(session, name=name, target=target, ingest_id=ingest.id,
-                                 sha256=sha, items=items)
+            items = pd.DataFrame(
+                {"item_id": table.column("item_id").to_pylist(), "content_hash": pending_hashes}
+            )
+            ledger.add_partition(
+                session, name=name, target=target, ingest_id=ingest.id, sha256=sha, items=items
+            )
             rows_added += len(items)
             pending.clear()
             pending_hashes.clear()
@@ -315,17 +338,23 @@ def ingest_file(
                 for i in keep:
                     if ids[i] in known:
                         if known[ids[i]] != hashes[i]:
-                            validator.problem(chunk.positions[i], chunk.unit, data.id_column,
-                                              f"id {ids[i]!r} is already in the {target} "
-                                              "with different content")
+                            validator.problem(
+                                chunk.positions[i],
+                                chunk.unit,
+                                data.id_column,
+                                f"id {ids[i]!r} is already in the {target} with different content",
+                            )
                     else:
                         new.append(i)
                 if validator.problems or not new:
                     continue
                 sel = np.asarray(new)
                 feats = x[sel] if isinstance(x, np.ndarray) else [x[i] for i in new]
-                pending.append(to_table([ids[i] for i in new], feats,
-                                        [truth[i] for i in new] if truth else None))
+                pending.append(
+                    to_table(
+                        [ids[i] for i in new], feats, [truth[i] for i in new] if truth else None
+                    )
+                )
                 pending_hashes.extend(hashes[i] for i in new)
                 if sum(t.num_rows for t in pending) >= data.partition_rows:
                     flush()
@@ -354,8 +383,12 @@ def _dedupe(ids, hashes, ok, chunk, validator, seen) -> list[int]:
             keep.append(int(i))
         elif prev[0] != hashes[i]:
             what = f"id {ids[i]!r}" if validator.data.id_column else "the same features"
-            validator.problem(chunk.positions[i], chunk.unit, validator.data.id_column,
-                              f"{what} appeared at {chunk.unit} {prev[1]} with different content")
+            validator.problem(
+                chunk.positions[i],
+                chunk.unit,
+                validator.data.id_column,
+                f"{what} appeared at {chunk.unit} {prev[1]} with different content",
+            )
     return keep
 
 
@@ -364,4 +397,3 @@ def _remove(base_url: str, names: list[str]) -> None:
         fs, path = fsspec.core.url_to_fs(join(base_url, name))
         if fs.exists(path):
             fs.rm(path)
-

@@ -68,9 +68,7 @@ def features_of(table: pa.Table, kind: str) -> np.ndarray | list[str]:
     return col.values.to_numpy(zero_copy_only=False).reshape(-1, width)
 
 
-def fetch_items(
-    base_url: str, locations: pd.DataFrame, columns: Sequence[str]
-) -> pa.Table:
+def fetch_items(base_url: str, locations: pd.DataFrame, columns: Sequence[str]) -> pa.Table:
     """Read the rows of the given items (``item_id``, ``partition``), one partition at a time."""
     tables = []
     for name, group in locations.groupby("partition", sort=True):

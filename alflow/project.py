@@ -89,8 +89,9 @@ class Project:
     # ----------------------------------------------------------------- ingest
     def ingest(self, url: str, *, target: str = "pool", progress=None) -> IngestReport:
         base = self.ws.pool_url if target == "pool" else self.ws.eval_url
-        return ingest_file(url, self.config.data, self.ledger, base, target=target,
-                           progress=progress)
+        return ingest_file(
+            url, self.config.data, self.ledger, base, target=target, progress=progress
+        )
 
     def partition_urls(self, target: str = "pool") -> list[str]:
         base = self.ws.pool_url if target == "pool" else self.ws.eval_url
@@ -170,11 +171,20 @@ class Project:
         if "predicted_label" not in batch:
             batch["predicted_label"] = None
             batch["predicted_score"] = np.nan
-        keep = ["item_id", "rank", "utility", "predicted_label", "predicted_score",
-                *component_columns(batch)]
+        keep = [
+            "item_id",
+            "rank",
+            "utility",
+            "predicted_label",
+            "predicted_score",
+            *component_columns(batch),
+        ]
         batch = batch[keep]
         self.ledger.update_round(
-            round_id, strategy=name, pool_hash=self.pool_hash(), model_uri=uri,
+            round_id,
+            strategy=name,
+            pool_hash=self.pool_hash(),
+            model_uri=uri,
             model_version=version,
         )
         self._log_selection(round_id, name, version, scores, batch)
@@ -188,25 +198,37 @@ class Project:
         t = self.tracker
         from alflow.tracking import flatten
 
-        t.log_params(run_id, {
-            **flatten("config", cfg.model_dump(mode="json")),
-            "round": round_id,
-            "strategy": strategy,
-            **flatten("strategy_params", cfg.strategy.params),
-            "pool_hash": self.pool_hash(),
-            "scoring_model_version": version or "none (cold start)",
-            "config_hash": cfg.hash(),
-        })
+        t.log_params(
+            run_id,
+            {
+                **flatten("config", cfg.model_dump(mode="json")),
+                "round": round_id,
+                "strategy": strategy,
+                **flatten("strategy_params", cfg.strategy.params),
+                "pool_hash": self.pool_hash(),
+                "scoring_model_version": version or "none (cold start)",
+                "config_hash": cfg.hash(),
+            },
+        )
         t.log_text(run_id, dump_config(cfg), "config.yaml")
-        t.log_metrics(run_id, {"pool_unlabeled_scored": scores.rows_scored,
-                               "candidates": len(scores.candidates),
-                               "batch_size": len(batch)}, step=round_id)
+        t.log_metrics(
+            run_id,
+            {
+                "pool_unlabeled_scored": scores.rows_scored,
+                "candidates": len(scores.candidates),
+                "batch_size": len(batch),
+            },
+            step=round_id,
+        )
         t.log_frame(run_id, batch, "selected_batch.csv")
         png = self.ws.reports_dir / f"round-{round_id:04d}-scores.png"
         plots.score_distribution(scores.histograms, HIST_BINS, batch, png)
         t.log_file(run_id, png)
-        t.log_dict(run_id, {k: v.tolist() for k, v in scores.histograms.items()} |
-                   {"bins": HIST_BINS.tolist()}, "score_histograms.json")
+        t.log_dict(
+            run_id,
+            {k: v.tolist() for k, v in scores.histograms.items()} | {"bins": HIST_BINS.tolist()},
+            "score_histograms.json",
+        )
 
     # ----------------------------------------------------------------- export
     def export(self, round_id: int) -> dict[str, Any]:
@@ -221,13 +243,20 @@ class Project:
         receipt = self.vendor.export_batch(shown, round_id, self.labels, self.ws.exports_dir)
         faults.checkpoint("after_export_file")
         recorded = self.ledger.record_export(
-            round_id, vendor=receipt.vendor, uri=receipt.uri, n_rows=receipt.n_rows,
+            round_id,
+            vendor=receipt.vendor,
+            uri=receipt.uri,
+            n_rows=receipt.n_rows,
             sha256=receipt.sha256,
         )
         run_id = self.ledger.get_round(round_id).mlflow_run_id
         self.tracker.log_file(run_id, Path(receipt.manifest_uri), "export")
-        return {"uri": receipt.uri, "rows": receipt.n_rows, "sha256": receipt.sha256,
-                "new": recorded}
+        return {
+            "uri": receipt.uri,
+            "rows": receipt.n_rows,
+            "sha256": receipt.sha256,
+            "new": recorded,
+        }
 
     def _display_columns(self, batch: pd.DataFrame) -> pd.DataFrame:
         """What annotators see: the text or the feature values, then the model's suggestion."""
@@ -237,8 +266,12 @@ class Project:
         col = "text" if f.kind == "text" else "x"
         table = fetch_items(self.ws.pool_url, self.ledger.locations(batch["item_id"]), [col])
         if f.kind == "text":
-            data = pd.DataFrame({"item_id": table.column("item_id").to_pylist(),
-                                 "text": table.column("text").to_pylist()})
+            data = pd.DataFrame(
+                {
+                    "item_id": table.column("item_id").to_pylist(),
+                    "text": table.column("text").to_pylist(),
+                }
+            )
         else:
             data = pd.DataFrame(features_of(table, "numeric"), columns=f.columns)
             data.insert(0, "item_id", table.column("item_id").to_pylist())
@@ -253,8 +286,11 @@ class Project:
         batch = self.ledger.selection(round_id)
         table = fetch_items(self.ws.pool_url, self.ledger.locations(batch["item_id"]), ["truth"])
         truth = table.to_pandas()
-        vendor = self.vendor if isinstance(self.vendor, SimulatedVendor) else SimulatedVendor(
-            noise_rate=self.config.vendor.noise_rate)
+        vendor = (
+            self.vendor
+            if isinstance(self.vendor, SimulatedVendor)
+            else SimulatedVendor(noise_rate=self.config.vendor.noise_rate)
+        )
         return vendor.annotate(truth, self.labels, self.ws.imports_dir, round_id, self.config.seed)
 
     # ----------------------------------------------------------------- import
@@ -271,16 +307,30 @@ class Project:
         for a in annotations:
             state = targets.get(a.item_id)
             if state is None:
-                problems.append(located(str(path), a.line, "item_id",
-                                        f"unknown item {a.item_id!r} (not in the pool)"))
+                problems.append(
+                    located(
+                        str(path),
+                        a.line,
+                        "item_id",
+                        f"unknown item {a.item_id!r} (not in the pool)",
+                    )
+                )
             elif state[0] in ("unlabeled", "selected"):
-                problems.append(located(str(path), a.line, "item_id",
-                                        f"item {a.item_id!r} was never exported "
-                                        f"(state {state[0]}); labels only come back for exports"))
+                problems.append(
+                    located(
+                        str(path),
+                        a.line,
+                        "item_id",
+                        f"item {a.item_id!r} was never exported "
+                        f"(state {state[0]}); labels only come back for exports",
+                    )
+                )
         if problems:
             raise InputError(f"{path}: {len(problems)} problem(s); nothing was imported", problems)
-        events = [EventRecord(a.event_key(self.vendor.name), a.item_id, a.kind, a.label,
-                              a.annotator) for a in annotations]
+        events = [
+            EventRecord(a.event_key(self.vendor.name), a.item_id, a.kind, a.label, a.annotator)
+            for a in annotations
+        ]
         added, resolved = self.ledger.record_import(
             source=str(path), sha256=file_sha256(path), events=events, resolver=resolve
         )
@@ -316,7 +366,7 @@ class Project:
         return labels[~mask], x_eval, held["label"].to_numpy()
 
     def retrain(self, round_id: int | None = None, flow_run_id: str | None = None) -> TrainReport:
-        """Fit on all resolved labels, evaluate, register, and move ``champion`` if the gate passes."""
+        """Fit on all resolved labels, evaluate, register; move ``champion`` if the gate passes."""
         round_id = round_id or self.ledger.last_round_id()
         if round_id is None:
             raise AlflowError("no round yet: run 'alflow round' first")
@@ -335,8 +385,10 @@ class Project:
         t = self.tracker
         if flow_run_id:
             t.set_tags(run_id, {"prefect.flow_run_id.retrain": flow_run_id})
-        metrics: dict[str, float] = {"labels_used": float(len(train)),
-                                     "labels_total": float(len(labels))}
+        metrics: dict[str, float] = {
+            "labels_used": float(len(train)),
+            "labels_total": float(len(labels)),
+        }
         for cls, n in train["label"].value_counts().items():
             metrics[f"class_count.{cls}"] = float(n)
         report: dict[str, Any] = {}
@@ -345,18 +397,22 @@ class Project:
             report = result.pop("report")
             metrics.update(result)
             metrics["eval_size"] = float(len(y_eval))
-        t.log_params(run_id, {f"model.{k}": v for k, v in
-                              model.named_steps["classify"].get_params().items()})
+        t.log_params(
+            run_id, {f"model.{k}": v for k, v in model.named_steps["classify"].get_params().items()}
+        )
         t.log_metrics(run_id, metrics, step=round_id)
         if report:
             t.log_dict(run_id, report, "classification_report.json")
         version = t.log_model(run_id, model)
         promoted = self._gate(model, version, metrics, x_eval, y_eval)
         t.set_tags(run_id, {"alflow.model_version": version, "alflow.promoted": str(promoted)})
-        self.ledger.record_training(round_id, model_version=version, n_labels=len(train),
-                                    metrics={k: v for k, v in metrics.items()
-                                             if not k.startswith("class_count.")},
-                                    promoted=promoted)
+        self.ledger.record_training(
+            round_id,
+            model_version=version,
+            n_labels=len(train),
+            metrics={k: v for k, v in metrics.items() if not k.startswith("class_count.")},
+            promoted=promoted,
+        )
         t.finish(run_id)
         return TrainReport(round_id, len(train), metrics, version, promoted)
 

@@ -17,11 +17,11 @@ from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
-import mlflow  # noqa: E402
-import mlflow.sklearn  # noqa: E402
-import pandas as pd  # noqa: E402
-from mlflow import MlflowClient  # noqa: E402
-from mlflow.exceptions import MlflowException  # noqa: E402
+import mlflow
+import mlflow.sklearn
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 
 CHAMPION = "champion"
 # Logging a model without this list makes MLflow infer requirements: 6-8 s instead of about 1 s.
@@ -35,8 +35,7 @@ class Tracker:
     """MLflow for one project: an experiment, a registered model name, runs per round."""
 
     def __init__(self, tracking_uri: str, artifact_location: str, experiment: str, model_name: str):
-        mlflow.set_tracking_uri(tracking_uri)
-        mlflow.set_registry_uri(tracking_uri)
+        self.uri = tracking_uri
         self.client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
         self.model_name = model_name
         exp = self.client.get_experiment_by_name(experiment)
@@ -45,6 +44,15 @@ class Tracker:
             if exp is not None
             else self.client.create_experiment(experiment, artifact_location=artifact_location)
         )
+
+    def _activate(self) -> None:
+        """Point MLflow's process-global (fluent) API at this project's backend.
+
+        Several projects with different backends can live in one process (tests, the demo);
+        every fluent call goes through here first.
+        """
+        mlflow.set_tracking_uri(self.uri)
+        mlflow.set_registry_uri(self.uri)
 
     # ------------------------------------------------------------------ runs
     def create_run(self, round_id: int, tags: dict[str, str]) -> str:
@@ -58,6 +66,7 @@ class Tracker:
     @contextmanager
     def run(self, run_id: str) -> Iterator[str]:
         """Resume a round's run; it stays open (RUNNING) until ``finish`` is called."""
+        self._activate()
         with mlflow.start_run(run_id=run_id, experiment_id=self.experiment_id) as run:
             yield run.info.run_id
 
@@ -121,10 +130,8 @@ class Tracker:
         return str(mv.version), f"models:/{self.model_name}@{CHAMPION}"
 
     def load(self, uri: str):
+        self._activate()
         return mlflow.sklearn.load_model(uri)
-
-    def load_version(self, version: str):
-        return mlflow.sklearn.load_model(f"models:/{self.model_name}/{version}")
 
     def promote(self, version: str) -> None:
         self.client.set_registered_model_alias(self.model_name, CHAMPION, version)
@@ -134,6 +141,7 @@ class Tracker:
         return dict(self.client.get_run(mv.run_id).data.metrics)
 
     def runs(self) -> pd.DataFrame:
+        self._activate()
         return mlflow.search_runs([self.experiment_id], order_by=["attributes.start_time ASC"])
 
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from prefect import flow
 from prefect.runtime import flow_run
 
+import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
 from flows.rounds import labeling_round, reimport_and_retrain
 from tasks import round_tasks as t
@@ -42,14 +42,23 @@ def campaign(config: AlflowConfig) -> dict:
             labels_path = t.simulate_annotation(config, selected["round_id"])
             result = reimport_and_retrain(config, labels_path)
             train = result["train"]
-            curve.append({"round": train["round_id"], "labels": train["n_labels"],
-                          "strategy": config.strategy.name,
-                          "accuracy": train["metrics"].get("accuracy"),
-                          "macro_f1": train["metrics"].get("macro_f1"),
-                          "model_version": train["model_version"],
-                          "promoted": train["promoted"]})
+            curve.append(
+                {
+                    "round": train["round_id"],
+                    "labels": train["n_labels"],
+                    "strategy": config.strategy.name,
+                    "accuracy": train["metrics"].get("accuracy"),
+                    "macro_f1": train["metrics"].get("macro_f1"),
+                    "model_version": train["model_version"],
+                    "promoted": train["promoted"],
+                }
+            )
             advance(1)
-            reason = stop_reason(config, len(curve), int(train["metrics"]["labels_total"]),
-                                 train["metrics"].get(metric_name))
+            reason = stop_reason(
+                config,
+                len(curve),
+                int(train["metrics"]["labels_total"]),
+                train["metrics"].get(metric_name),
+            )
     print(f"campaign {config.project} stopped: {reason}")
     return {"curve": curve, "stop_reason": reason}

@@ -95,7 +95,9 @@ def init(
     project.ledger  # noqa: B018  (creates and migrates the ledger)
     project.tracker  # noqa: B018  (creates the MLflow experiment)
     ws = project.ws
-    typer.echo(f"workspace {ws.root}\n  ledger  {ws.ledger_url}\n  mlflow  {ws.mlflow_tracking_uri}")
+    typer.echo(
+        f"workspace {ws.root}\n  ledger  {ws.ledger_url}\n  mlflow  {ws.mlflow_tracking_uri}"
+    )
 
 
 @app.command()
@@ -156,8 +158,11 @@ def import_(
 
 def _print_training(train: dict) -> None:
     m = train["metrics"]
-    acc = f"accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}" if "accuracy" in m else (
-        "no evaluation set yet")
+    acc = (
+        f"accuracy {m['accuracy']:.4f}, macro-F1 {m['macro_f1']:.4f}"
+        if "accuracy" in m
+        else ("no evaluation set yet")
+    )
     verdict = "promoted to champion" if train["promoted"] else "champion kept"
     typer.echo(
         f"model version {train['model_version']} on {train['n_labels']} labels: {acc}; {verdict}"
@@ -195,8 +200,9 @@ def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
         for col in ("round", "status", "strategy", "batch", "model_version"):
             rounds.add_column(col)
         for r in st["rounds"].to_dict("records"):
-            rounds.add_row(*(str(r[c]) for c in ("round", "status", "strategy", "batch",
-                                                   "model_version")))
+            rounds.add_row(
+                *(str(r[c]) for c in ("round", "status", "strategy", "batch", "model_version"))
+            )
         console.print(rounds)
     champ = st["champion"]
     if champ:
@@ -213,9 +219,9 @@ def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
 @app.command()
 @_guard
 def demo(
-    workspace: Annotated[Path, typer.Option(help="Folder for the demo (replaced each run).")] = Path(
-        "alflow-demo"
-    ),
+    workspace: Annotated[
+        Path, typer.Option(help="Folder for the demo (replaced each run).")
+    ] = Path("alflow-demo"),
     strategy: Annotated[str, typer.Option(help="Strategy to compare with random.")] = "margin",
     rounds: Annotated[int, typer.Option(min=2, help="Rounds per campaign.")] = 10,
     batch_size: Annotated[int, typer.Option(min=1, help="Items per round.")] = 20,
@@ -230,8 +236,9 @@ def demo(
 
     if strategy not in REGISTRY:
         _fail(ValueError(f"unknown strategy {strategy!r}; known: {sorted(REGISTRY)}"))
-    out = run_demo(workspace.resolve(), strategy=strategy, rounds=rounds, batch_size=batch_size,
-                   seed=seed)
+    out = run_demo(
+        workspace.resolve(), strategy=strategy, rounds=rounds, batch_size=batch_size, seed=seed
+    )
     curves = out["curves"]
     wide = curves.pivot_table(index="labels", columns="strategy", values="accuracy")
     table = Table(title="digits: test accuracy (500 held-out digits) by human labels")
@@ -246,7 +253,8 @@ def demo(
     console.print(
         f"after {wide.index[-1]} labels: {strategy} {final[strategy]:.3f} vs random "
         f"{final['random']:.3f}"
-        if strategy != "random" else ""
+        if strategy != "random"
+        else ""
     )
     console.print(f"learning curve: {out['png']}")
     console.print(f"MLflow: mlflow ui --backend-store-uri {out['mlflow_uri']}")

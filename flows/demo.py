@@ -41,7 +41,12 @@ def run_demo(root: Path, *, strategy: str, rounds: int, batch_size: int, seed: i
         curves.extend(result["curve"])
         timings[name] = time.perf_counter() - started
     frame = pd.DataFrame(curves)
-    png = plots.learning_curves(frame, "accuracy", root / "learning_curve.png",
-                                "digits: test accuracy by labels")
-    return {"curves": frame, "png": png, "timings": timings,
-            "mlflow_uri": f"sqlite:///{root / 'mlflow.db'}"}
+    png = plots.learning_curves(
+        frame, "accuracy", root / "learning_curve.png", "digits: test accuracy by labels"
+    )
+    return {
+        "curves": frame,
+        "png": png,
+        "timings": timings,
+        "mlflow_uri": f"sqlite:///{root / 'mlflow.db'}",
+    }

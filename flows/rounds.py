@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from prefect import flow
 from prefect.runtime import flow_run
 
+import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
 from tasks import round_tasks as t
 from tasks.context import project_for

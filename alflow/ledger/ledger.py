@@ -116,7 +116,9 @@ class Ledger:
     ) -> None:
         """Register a written partition and its items (``item_id``, ``content_hash``)."""
         session.add(
-            Partition(name=name, target=target, ingest_id=ingest_id, n_rows=len(items), sha256=sha256)
+            Partition(
+                name=name, target=target, ingest_id=ingest_id, n_rows=len(items), sha256=sha256
+            )
         )
         session.flush()
         table = Item if target == "pool" else EvalItem
@@ -382,7 +384,9 @@ class Ledger:
                     if existing is not None:
                         s.delete(existing)
                 elif existing is None:
-                    s.add(ResolvedLabel(item_id=item_id, label=label, n_events=len(events), rule=rule))
+                    s.add(
+                        ResolvedLabel(item_id=item_id, label=label, n_events=len(events), rule=rule)
+                    )
                 else:
                     existing.label, existing.n_events, existing.rule = label, len(events), rule
                     existing.resolved_at = utcnow()

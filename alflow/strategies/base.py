@@ -44,7 +44,9 @@ class StrategySpec:
 REGISTRY: dict[str, StrategySpec] = {}
 
 
-def register(name: str, *, rank_by: str, needs_model: bool = True) -> Callable[[Selector], Selector]:
+def register(
+    name: str, *, rank_by: str, needs_model: bool = True
+) -> Callable[[Selector], Selector]:
     """Register ``fn(candidates, batch_size, *, random_state, **params) -> indices``."""
 
     def decorate(fn: Selector) -> Selector:

@@ -75,8 +75,14 @@ class FileVendor:
             "sha256": sha,
             "label_schema": labels,
             "columns": list(out.columns),
-            "labels_file_fields": ["item_id", "label", "annotator", "annotation_id", "skipped",
-                                   "ground_truth"],
+            "labels_file_fields": [
+                "item_id",
+                "label",
+                "annotator",
+                "annotation_id",
+                "skipped",
+                "ground_truth",
+            ],
         }
         manifest_path = path.with_suffix(".manifest.json")
         atomic_write(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
@@ -205,8 +211,12 @@ def _annotation(rec: dict, line: int, schema: set[str], source: str, problems: l
         problems.append(located(source, line, "label", f"missing for item_id {item_id!r}"))
     elif label not in schema:
         problems.append(
-            located(source, line, "label",
-                    f"{label!r} for item_id {item_id!r} is not in the label schema {sorted(schema)}")
+            located(
+                source,
+                line,
+                "label",
+                f"{label!r} for item_id {item_id!r} is not in the label schema {sorted(schema)}",
+            )
         )
     else:
         kind = "ground_truth" if ground_truth else "label"

@@ -30,13 +30,33 @@ def test_cluster_scoring_matches_single_process(tmp_path, dask_client):
     urls, model = write_pool(tmp_path)
     excluded = ["p0-0001", "p3-0100", "p4-0299"]
     ticks = []
-    got = score_pool(dask_client, urls, model, feature_kind="numeric", excluded_ids=excluded,
-                     rank_by="margin", top_m=40, seed=7, round_id=3,
-                     on_partition=lambda: ticks.append(1))
+    got = score_pool(
+        dask_client,
+        urls,
+        model,
+        feature_kind="numeric",
+        excluded_ids=excluded,
+        rank_by="margin",
+        top_m=40,
+        seed=7,
+        round_id=3,
+        on_partition=lambda: ticks.append(1),
+    )
     assert len(ticks) == len(urls)
     arr = pa.array(sorted(excluded), pa.string())
-    parts = [score_partition(u, model, feature_kind="numeric", excluded=arr, rank_by="margin",
-                             top_m=10_000, seed=7, round_id=3) for u in urls]
+    parts = [
+        score_partition(
+            u,
+            model,
+            feature_kind="numeric",
+            excluded=arr,
+            rank_by="margin",
+            top_m=10_000,
+            seed=7,
+            round_id=3,
+        )
+        for u in urls
+    ]
     reference = keep_top(pd.concat([p.candidates for p in parts]), 40, "margin")
     assert got.candidates["item_id"].tolist() == reference["item_id"].tolist()
     assert got.rows_scored == 5 * 300 - 3
@@ -47,8 +67,9 @@ def test_cluster_scoring_matches_single_process(tmp_path, dask_client):
 
 def test_random_selection_does_not_depend_on_cluster(tmp_path, dask_client):
     urls, _ = write_pool(tmp_path, n_parts=3)
-    args = dict(feature_kind="numeric", excluded_ids=[], rank_by="random", top_m=25, seed=1,
-                round_id=1)
+    args = dict(
+        feature_kind="numeric", excluded_ids=[], rank_by="random", top_m=25, seed=1, round_id=1
+    )
     a = score_pool(dask_client, urls, None, **args).candidates["item_id"].tolist()
     b = score_pool(dask_client, list(reversed(urls)), None, **args).candidates["item_id"].tolist()
     assert a == b and len(a) == 25

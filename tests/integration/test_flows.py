@@ -36,7 +36,9 @@ def test_round_then_reimport_and_retrain(project):
     assert out["round_id"] == 1 and out["selected"] == 10 and out["export"]["new"]
     rnd = project.ledger.get_round(1)
     assert flow_run_name(rnd.flow_run_id) == "test-round-1-select"
-    client = MlflowClient(project.ws.mlflow_tracking_uri)
+    client = MlflowClient(
+        project.ws.mlflow_tracking_uri, registry_uri=project.ws.mlflow_tracking_uri
+    )
     run = client.get_run(rnd.mlflow_run_id)
     assert run.data.tags["prefect.flow_run_id.select"] == rnd.flow_run_id
     assert run.data.tags["alflow.round"] == "1"
@@ -58,8 +60,13 @@ def test_round_then_reimport_and_retrain(project):
     run2 = client.get_run(rnd2.mlflow_run_id)
     assert run2.data.params["scoring_model_version"] == "1"
     artifacts = {a.path for a in client.list_artifacts(rnd2.mlflow_run_id)}
-    assert {"selected_batch.csv", "round-0002-scores.png", "score_histograms.json",
-            "config.yaml", "export"} <= artifacts
+    assert {
+        "selected_batch.csv",
+        "round-0002-scores.png",
+        "score_histograms.json",
+        "config.yaml",
+        "export",
+    } <= artifacts
     batch = project.ledger.selection(2)
     assert {"margin", "entropy", "least_confidence", "random"} <= set(batch.columns)
     assert batch["utility"].is_monotonic_decreasing
@@ -72,8 +79,10 @@ def test_unknown_item_id_fails_naming_id_and_line_and_changes_nothing(project, t
     exported = project.ledger.selection(1)["item_id"].tolist()
     bad = tmp_path / "labels.jsonl"
     bad.write_text(
-        json.dumps({"item_id": exported[0], "label": "3"}) + "\n"
-        + json.dumps({"item_id": "no-such-digit", "label": "4"}) + "\n"
+        json.dumps({"item_id": exported[0], "label": "3"})
+        + "\n"
+        + json.dumps({"item_id": "no-such-digit", "label": "4"})
+        + "\n"
     )
     before = (project.ledger.event_count(), project.ledger.state_counts())
     with pytest.raises(InputError, match=r"labels\.jsonl:2: item_id: unknown item 'no-such-digit'"):
@@ -82,8 +91,9 @@ def test_unknown_item_id_fails_naming_id_and_line_and_changes_nothing(project, t
 
 
 def test_campaign_runs_rounds_until_max_rounds(tmp_path, digits_csv):
-    config = make_config(tmp_path / "ws", vendor={"kind": "simulated"},
-                         campaign={"batch_size": 15, "max_rounds": 3})
+    config = make_config(
+        tmp_path / "ws", vendor={"kind": "simulated"}, campaign={"batch_size": 15, "max_rounds": 3}
+    )
     p = project_for(config)
     p.ingest(str(digits_csv[0]))
     p.ingest(str(digits_csv[1]), target="eval")
@@ -95,7 +105,8 @@ def test_campaign_runs_rounds_until_max_rounds(tmp_path, digits_csv):
     mlflow.set_tracking_uri(p.ws.mlflow_tracking_uri)
     runs = mlflow.search_runs(experiment_names=["test"])
     assert len(runs) == 3 and set(runs["status"]) == {"FINISHED"}
-    alias = MlflowClient(p.ws.mlflow_tracking_uri).get_model_version_by_alias("test-model",
-                                                                              "champion")
+    alias = MlflowClient(
+        p.ws.mlflow_tracking_uri, registry_uri=p.ws.mlflow_tracking_uri
+    ).get_model_version_by_alias("test-model", "champion")
     promoted = [c["model_version"] for c in curve if c["promoted"]]
     assert str(alias.version) == promoted[-1]

@@ -24,14 +24,16 @@ def ledger(tmp_path):
 
 
 def batch(ids, start_rank=1):
-    return pd.DataFrame({
-        "item_id": ids,
-        "rank": range(start_rank, start_rank + len(ids)),
-        "utility": [0.5] * len(ids),
-        "predicted_label": ["a"] * len(ids),
-        "predicted_score": [0.6] * len(ids),
-        "margin": [0.5] * len(ids),
-    })
+    return pd.DataFrame(
+        {
+            "item_id": ids,
+            "rank": range(start_rank, start_rank + len(ids)),
+            "utility": [0.5] * len(ids),
+            "predicted_label": ["a"] * len(ids),
+            "predicted_score": [0.6] * len(ids),
+            "margin": [0.5] * len(ids),
+        }
+    )
 
 
 def open_round(led):
@@ -85,17 +87,23 @@ def test_events_are_appended_once_and_labels_resolved(ledger):
     r = open_round(ledger)
     ledger.record_selection(r, batch(["i1", "i2", "i3"]))
     ledger.record_export(r, vendor="file", uri="f", n_rows=3, sha256="s")
-    events = [EventRecord("k1", "i1", "label", "a", "x"),
-              EventRecord("k2", "i2", "label", "b", "x"),
-              EventRecord("k3", "i3", "skip", None, "x")]
+    events = [
+        EventRecord("k1", "i1", "label", "a", "x"),
+        EventRecord("k2", "i2", "label", "b", "x"),
+        EventRecord("k3", "i3", "skip", None, "x"),
+    ]
     assert ledger.record_import(source="f", sha256="s", events=events, resolver=resolve) == (3, 3)
     assert ledger.record_import(source="f", sha256="s", events=events, resolver=resolve) == (0, 0)
     assert ledger.event_count() == 3 and ledger.import_count() == 2
     assert ledger.resolved_labels().values.tolist() == [["i1", "a"], ["i2", "b"]]
     assert ledger.state_counts() == {"unlabeled": 7, "labeled": 2, "skipped": 1}
     # a second annotator disagrees on i2: a tie is sent back for relabeling
-    ledger.record_import(source="g", sha256="t", events=[EventRecord("k4", "i2", "label", "c", "y")],
-                         resolver=resolve)
+    ledger.record_import(
+        source="g",
+        sha256="t",
+        events=[EventRecord("k4", "i2", "label", "c", "y")],
+        resolver=resolve,
+    )
     assert ledger.resolved_labels()["item_id"].tolist() == ["i1"]
     assert ledger.state_counts()["needs_relabel"] == 1
 
@@ -109,6 +117,10 @@ def test_failed_import_changes_nothing(ledger):
         raise RuntimeError("resolver failed")
 
     with pytest.raises(RuntimeError):
-        ledger.record_import(source="f", sha256="s",
-                             events=[EventRecord("k1", "i1", "label", "a", None)], resolver=broken)
+        ledger.record_import(
+            source="f",
+            sha256="s",
+            events=[EventRecord("k1", "i1", "label", "a", None)],
+            resolver=broken,
+        )
     assert ledger.event_count() == 0 and ledger.import_count() == 0

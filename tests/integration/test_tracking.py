@@ -24,3 +24,15 @@ def test_register_load_and_alias(tmp_path):
     assert t.champion()[0] == version  # registering does not move the alias
     t.finish(run)
     assert t.run_status(run) == "FINISHED"
+
+
+def test_two_backends_in_one_process_stay_apart(tmp_path):
+    a = Tracker(f"sqlite:///{tmp_path / 'a.db'}", (tmp_path / "a").as_uri(), "exp", "m")
+    b = Tracker(f"sqlite:///{tmp_path / 'b.db'}", (tmp_path / "b").as_uri(), "exp", "m")
+    x = np.random.default_rng(0).normal(size=(40, 2))
+    y = np.where(x[:, 0] > 0, "p", "n")
+    version = a.log_model(a.create_run(1, {}), DummyClassifier().fit(x, y))
+    a.promote(version)
+    assert a.champion() is not None
+    assert b.champion() is None  # nothing leaked into b's registry
+    assert len(b.runs()) == 0 and len(a.runs()) == 1

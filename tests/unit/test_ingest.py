@@ -36,12 +36,14 @@ def ledger(tmp_path):
 
 def frame(n=250, start=0):
     rng = np.random.default_rng(start)
-    return pd.DataFrame({
-        "id": [f"r{i}" for i in range(start, start + n)],
-        "a": rng.normal(size=n).round(4),
-        "b": rng.normal(size=n).round(4),
-        "y": np.where(rng.random(n) > 0.5, "pos", "neg"),
-    })
+    return pd.DataFrame(
+        {
+            "id": [f"r{i}" for i in range(start, start + n)],
+            "a": rng.normal(size=n).round(4),
+            "b": rng.normal(size=n).round(4),
+            "y": np.where(rng.random(n) > 0.5, "pos", "neg"),
+        }
+    )
 
 
 def pool_files(tmp_path: Path) -> list[Path]:
@@ -95,15 +97,20 @@ def test_parquet_input_and_content_hash_ids(tmp_path, ledger):
 
 def test_text_and_embedding_pools(tmp_path, ledger):
     texts = tmp_path / "t.jsonl"
-    texts.write_text("".join(json.dumps({"id": f"t{i}", "msg": f"hello {i}", "y": "pos"}) + "\n"
-                             for i in range(5)))
-    report = ingest(texts, ledger, tmp_path,
-                    features={"kind": "text", "text_column": "msg"})
+    texts.write_text(
+        "".join(
+            json.dumps({"id": f"t{i}", "msg": f"hello {i}", "y": "pos"}) + "\n" for i in range(5)
+        )
+    )
+    report = ingest(texts, ledger, tmp_path, features={"kind": "text", "text_column": "msg"})
     assert report.rows_added == 5
     emb = tmp_path / "e.csv"
-    pd.DataFrame({"id": ["e1", "e2"], "vec": ["[0.1, 0.2, 0.3]", "[1, 2, 3]"], "y": ["neg", "pos"]}
-                 ).to_csv(emb, index=False)
-    report = ingest(emb, ledger, tmp_path, features={"kind": "embedding", "embedding_column": "vec"})
+    pd.DataFrame(
+        {"id": ["e1", "e2"], "vec": ["[0.1, 0.2, 0.3]", "[1, 2, 3]"], "y": ["neg", "pos"]}
+    ).to_csv(emb, index=False)
+    report = ingest(
+        emb, ledger, tmp_path, features={"kind": "embedding", "embedding_column": "vec"}
+    )
     assert report.rows_added == 2
 
 
@@ -203,8 +210,12 @@ def test_jsonl_nan_constant_is_rejected(tmp_path, ledger):
 
 def test_bad_embedding_dimension(tmp_path, ledger):
     path = tmp_path / "e.jsonl"
-    path.write_text('{"id": "1", "v": [1, 2], "y": "pos"}\n{"id": "2", "v": [1, 2, 3], "y": "pos"}\n')
-    with pytest.raises(InputError, match=r"e\.jsonl:2: column 'v': bad embedding: has 3 dimensions"):
+    path.write_text(
+        '{"id": "1", "v": [1, 2], "y": "pos"}\n{"id": "2", "v": [1, 2, 3], "y": "pos"}\n'
+    )
+    with pytest.raises(
+        InputError, match=r"e\.jsonl:2: column 'v': bad embedding: has 3 dimensions"
+    ):
         ingest(path, ledger, tmp_path, features={"kind": "embedding", "embedding_column": "v"})
 
 

@@ -23,8 +23,16 @@ def partition(tmp_path):
 def test_excluded_items_are_never_candidates(partition):
     url, ids, model = partition
     excluded = pa.array(ids[:150], pa.string())
-    out = score_partition(url, model, feature_kind="numeric", excluded=excluded,
-                          rank_by="margin", top_m=500, seed=0, round_id=1)
+    out = score_partition(
+        url,
+        model,
+        feature_kind="numeric",
+        excluded=excluded,
+        rank_by="margin",
+        top_m=500,
+        seed=0,
+        round_id=1,
+    )
     assert out.rows_scored == 250
     assert not set(out.candidates["item_id"]) & set(ids[:150])
     assert all(h.sum() == 250 for h in out.histograms.values())
@@ -33,10 +41,26 @@ def test_excluded_items_are_never_candidates(partition):
 def test_keeps_the_top_m_by_the_ranking_utility(partition):
     url, _, model = partition
     none = pa.array([], pa.string())
-    full = score_partition(url, model, feature_kind="numeric", excluded=none, rank_by="entropy",
-                           top_m=400, seed=0, round_id=1)
-    top = score_partition(url, model, feature_kind="numeric", excluded=none, rank_by="entropy",
-                          top_m=15, seed=0, round_id=1)
+    full = score_partition(
+        url,
+        model,
+        feature_kind="numeric",
+        excluded=none,
+        rank_by="entropy",
+        top_m=400,
+        seed=0,
+        round_id=1,
+    )
+    top = score_partition(
+        url,
+        model,
+        feature_kind="numeric",
+        excluded=none,
+        rank_by="entropy",
+        top_m=15,
+        seed=0,
+        round_id=1,
+    )
     assert len(top.candidates) == 15
     expected = full.candidates.nlargest(15, "entropy")["item_id"]
     assert set(top.candidates["item_id"]) == set(expected)
@@ -47,8 +71,16 @@ def test_keeps_the_top_m_by_the_ranking_utility(partition):
 
 def test_cold_start_scores_random_only(partition):
     url, _, _ = partition
-    out = score_partition(url, None, feature_kind="numeric", excluded=pa.array([], pa.string()),
-                          rank_by="random", top_m=10, seed=3, round_id=2)
+    out = score_partition(
+        url,
+        None,
+        feature_kind="numeric",
+        excluded=pa.array([], pa.string()),
+        rank_by="random",
+        top_m=10,
+        seed=3,
+        round_id=2,
+    )
     assert list(out.histograms) == ["random"]
     assert "entropy" not in out.candidates
 
@@ -63,8 +95,16 @@ def test_random_scores_depend_on_seed_round_and_partition_only():
 def test_merge_is_independent_of_order(partition):
     url, _, model = partition
     none = pa.array([], pa.string())
-    full = score_partition(url, model, feature_kind="numeric", excluded=none, rank_by="margin",
-                           top_m=400, seed=0, round_id=1).candidates
+    full = score_partition(
+        url,
+        model,
+        feature_kind="numeric",
+        excluded=none,
+        rank_by="margin",
+        top_m=400,
+        seed=0,
+        round_id=1,
+    ).candidates
     a, b = full.iloc[:200], full.iloc[200:]
     ab = keep_top(pd.concat([a, b]), 20, "margin")
     ba = keep_top(pd.concat([b, a]), 20, "margin")

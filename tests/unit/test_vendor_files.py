@@ -1,6 +1,7 @@
 import csv
 import hashlib
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,20 +14,22 @@ LABELS = ["cat", "dog"]
 
 
 def batch():
-    return pd.DataFrame({
-        "item_id": ["i1", "i2", "i3"],
-        "rank": [1, 2, 3],
-        "utility": [0.9, 0.8, 0.7],
-        "text": ["=HYPERLINK(\"http://x\")", "+1", "plain"],
-    })
+    return pd.DataFrame(
+        {
+            "item_id": ["i1", "i2", "i3"],
+            "rank": [1, 2, 3],
+            "utility": [0.9, 0.8, 0.7],
+            "text": ['=HYPERLINK("http://x")', "+1", "plain"],
+        }
+    )
 
 
 @pytest.mark.parametrize("fmt", ["jsonl", "csv"])
 def test_export_writes_batch_and_manifest_with_sha(tmp_path, fmt):
     receipt = FileVendor(fmt).export_batch(batch(), 4, LABELS, tmp_path)
-    data = open(receipt.uri, "rb").read()
+    data = Path(receipt.uri).read_bytes()
     assert receipt.sha256 == hashlib.sha256(data).hexdigest()
-    manifest = json.loads(open(receipt.manifest_uri).read())
+    manifest = json.loads(Path(receipt.manifest_uri).read_text())
     assert manifest["rows"] == 3 and manifest["label_schema"] == LABELS
     assert manifest["sha256"] == receipt.sha256 and manifest["round"] == 4
     again = FileVendor(fmt).export_batch(batch(), 4, LABELS, tmp_path)
@@ -35,7 +38,7 @@ def test_export_writes_batch_and_manifest_with_sha(tmp_path, fmt):
 
 def test_csv_export_neutralizes_formulas(tmp_path):
     receipt = FileVendor("csv").export_batch(batch(), 1, LABELS, tmp_path)
-    rows = list(csv.DictReader(open(receipt.uri)))
+    rows = list(csv.DictReader(Path(receipt.uri).read_text().splitlines()))
     assert rows[0]["text"].startswith("'=")
     assert rows[1]["text"] == "'+1"
     assert rows[2]["text"] == "plain"
@@ -49,16 +52,23 @@ def write(tmp_path, name, text):
 
 
 def test_reads_labels_skips_and_ground_truth(tmp_path):
-    path = write(tmp_path, "l.jsonl",
-                 '{"item_id": "i1", "label": "cat", "annotator": "ann"}\n'
-                 '{"item_id": "i2", "skipped": true}\n'
-                 '{"item_id": 3, "label": "dog", "ground_truth": "yes", "annotation_id": "a-9"}\n')
+    path = write(
+        tmp_path,
+        "l.jsonl",
+        '{"item_id": "i1", "label": "cat", "annotator": "ann"}\n'
+        '{"item_id": "i2", "skipped": true}\n'
+        '{"item_id": 3, "label": "dog", "ground_truth": "yes", "annotation_id": "a-9"}\n',
+    )
     anns = FileVendor().read_annotations(path, LABELS)
     assert [(a.item_id, a.kind, a.label) for a in anns] == [
-        ("i1", "label", "cat"), ("i2", "skip", None), ("3", "ground_truth", "dog")]
+        ("i1", "label", "cat"),
+        ("i2", "skip", None),
+        ("3", "ground_truth", "dog"),
+    ]
     assert anns[2].event_key("file") == "file:a-9"
     assert anns[0].event_key("file") == FileVendor().read_annotations(path, LABELS)[0].event_key(
-        "file")
+        "file"
+    )
 
 
 def test_csv_labels_file(tmp_path):

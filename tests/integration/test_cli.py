@@ -1,0 +1,91 @@
+"""The ``alflow`` command as a user runs it."""
+
+import os
+import subprocess
+import sys
+
+import mlflow
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from flows.cli import app
+
+runner = CliRunner()
+
+
+def test_help_does_not_load_heavy_libraries():
+    code = (
+        "import sys; from flows.cli import app; "
+        "heavy = [m for m in ('prefect', 'mlflow', 'sklearn', 'dask', 'distributed') "
+        "if m in sys.modules]; print(heavy); assert not heavy"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_help_lists_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for cmd in ("init", "ingest", "round", "import", "retrain", "status", "demo"):
+        assert cmd in result.output
+
+
+def test_init_ingest_status_and_a_clear_error(tmp_path, digits_csv, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["init", "--config", "alflow.yaml"])
+    assert result.exit_code == 0, result.output
+    cfg = yaml.safe_load((tmp_path / "alflow.yaml").read_text())
+    assert cfg["project"] == "digits"
+    assert (tmp_path / "workspace" / "ledger.db").exists()
+    assert (tmp_path / "workspace" / "mlflow.db").exists()
+
+    # the starter config names the digits columns (digit_id, px00..px63)
+    result = runner.invoke(app, ["ingest", str(digits_csv[0])])
+    assert result.exit_code == 0, result.output
+    assert "read 1297 rows, added 1297 new items" in result.output
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("digit_id,px00\nx,1\n")
+    result = runner.invoke(app, ["ingest", str(bad)])
+    assert result.exit_code == 2
+    assert "missing column(s)" in result.output and "Traceback" not in result.output
+
+    result = runner.invoke(app, ["status"])
+    assert result.exit_code == 0, result.output
+    assert "unlabeled" in result.output and "1297" in result.output
+    assert "champion: none yet" in result.output
+
+
+def test_bad_config_names_the_key(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "data:\n  labels: [a, b]\n  features: {kind: numeric, columns: [x]}\n"
+        "strategy:\n  nmae: margin\n"
+    )
+    result = runner.invoke(app, ["status", "--config", str(path)])
+    assert result.exit_code == 2
+    assert "strategy.nmae: unknown key" in result.output
+
+
+@pytest.mark.slow
+def test_demo_runs_both_campaigns_into_mlflow(tmp_path):
+    ws = tmp_path / "demo"
+    out = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "demo", "--workspace", str(ws), "--rounds", "3"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ},
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "labels" in out.stdout and "margin" in out.stdout and "random" in out.stdout
+    assert (ws / "learning_curve.png").stat().st_size > 10_000
+    uri = f"sqlite:///{ws / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for name in ("digits-margin", "digits-random"):
+        exp = client.get_experiment_by_name(name)
+        runs = client.search_runs([exp.experiment_id])
+        assert len(runs) == 3 and {r.info.status for r in runs} == {"FINISHED"}
+        alias = client.get_model_version_by_alias(f"{name}-model", "champion")
+        assert alias.version
