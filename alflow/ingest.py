@@ -143,7 +143,7 @@ class _Validator:
         if data.truth_column:
             self.required.append(data.truth_column)
         self.labels = set(data.labels)
-        self.width: int | None = len(f.columns) if f.kind == "numeric" else None
+        self.width: int | None = None  # embedding width, fixed by the first vector
 
     def problem(self, pos: int, unit: str, column: str | None, message: str) -> None:
         if len(self.problems) < MAX_PROBLEMS:
@@ -158,44 +158,37 @@ class _Validator:
             )
 
     def features(self, chunk: Chunk) -> tuple[np.ndarray | list[str], np.ndarray]:
-        """Parsed features and a mask of rows that passed."""
-        frame, pos = chunk.frame, chunk.positions
-        ok = np.ones(len(frame), dtype=bool)
-        if self.kind == "numeric":
-            x = np.empty((len(frame), len(self.feature_columns)), dtype=np.float32)
-            for j, col in enumerate(self.feature_columns):
-                raw = frame[col]
-                values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
-                bad = ~np.isfinite(values)
-                for i in np.flatnonzero(bad):
-                    v = raw.iloc[i]
-                    missing = v is None or (isinstance(v, float) and math.isnan(v)) or v == ""
-                    msg = "missing value (NaN)" if missing else f"{v!r} is not a finite number"
-                    self.problem(pos[i], chunk.unit, col, msg)
-                ok &= ~bad
-                x[:, j] = np.where(bad, 0.0, values)
-            return x, ok
-        if self.kind == "text":
-            col = self.feature_columns[0]
-            texts = []
-            for i, v in enumerate(frame[col].tolist()):
-                if not isinstance(v, str) or not v.strip():
-                    self.problem(
-                        pos[i],
-                        chunk.unit,
-                        col,
-                        "missing text"
-                        if v in (None, "") or (isinstance(v, float) and math.isnan(v))
-                        else f"{v!r} is not a string",
-                    )
-                    ok[i] = False
-                    texts.append("")
-                else:
-                    texts.append(v)
-            return texts, ok
-        return self._embeddings(chunk, ok)
+        """Parsed features and a mask of the rows that passed."""
+        ok = np.ones(len(chunk.frame), dtype=bool)
+        parse = {"numeric": self._numeric, "text": self._texts, "embedding": self._embeddings}
+        return parse[self.kind](chunk, ok), ok
 
-    def _embeddings(self, chunk: Chunk, ok: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _numeric(self, chunk: Chunk, ok: np.ndarray) -> np.ndarray:
+        x = np.empty((len(chunk.frame), len(self.feature_columns)), dtype=np.float32)
+        for j, col in enumerate(self.feature_columns):
+            raw = chunk.frame[col]
+            values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=np.float64)
+            bad = ~np.isfinite(values)
+            for i in np.flatnonzero(bad):
+                v = raw.iloc[i]
+                msg = "missing value (NaN)" if _missing(v) else f"{v!r} is not a finite number"
+                self.problem(chunk.positions[i], chunk.unit, col, msg)
+            ok &= ~bad
+            x[:, j] = np.where(bad, 0.0, values)
+        return x
+
+    def _texts(self, chunk: Chunk, ok: np.ndarray) -> list[str]:
+        col = self.feature_columns[0]
+        texts = chunk.frame[col].tolist()
+        for i, v in enumerate(texts):
+            if not isinstance(v, str) or not v.strip():
+                msg = "missing text" if _missing(v) else f"{v!r} is not a string"
+                self.problem(chunk.positions[i], chunk.unit, col, msg)
+                ok[i] = False
+                texts[i] = ""
+        return texts
+
+    def _embeddings(self, chunk: Chunk, ok: np.ndarray) -> np.ndarray:
         col = self.feature_columns[0]
         vectors: list[np.ndarray | None] = []
         for i, v in enumerate(chunk.frame[col].tolist()):
@@ -221,7 +214,7 @@ class _Validator:
         for i, vec in enumerate(vectors):
             if vec is not None:
                 x[i] = vec
-        return x, ok
+        return x
 
     def truth(self, chunk: Chunk, ok: np.ndarray) -> list[str] | None:
         col = self.data.truth_column
@@ -253,9 +246,13 @@ class _Validator:
         return ids
 
 
+def _missing(v: object) -> bool:
+    return v is None or v == "" or (isinstance(v, float) and math.isnan(v))
+
+
 def _label_text(v: object) -> str:
     """Canonical string of an id or label: ints stay ints even when read as floats."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if _missing(v):
         return ""
     if isinstance(v, float) and v.is_integer():
         return str(int(v))

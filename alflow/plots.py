@@ -13,7 +13,11 @@ import pandas as pd
 
 
 def score_distribution(
-    histograms: dict[str, np.ndarray], bins: np.ndarray, selected: pd.DataFrame, path: Path
+    histograms: dict[str, np.ndarray],
+    bins: np.ndarray,
+    selected: pd.DataFrame,
+    path: Path,
+    title: str,
 ) -> Path:
     """One panel per utility: the whole pool's histogram, and where the batch's items fall."""
     names = list(histograms)
@@ -28,6 +32,7 @@ def score_distribution(
         ax.set_xlabel("utility (0 = sure, 1 = unsure)")
         ax.set_yscale("log")
     axes[0][0].set_ylabel("unlabeled items (red: selected)")
+    fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)

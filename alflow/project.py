@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from alflow import faults, plots
 from alflow.config import AlflowConfig, dump_config
@@ -222,7 +223,8 @@ class Project:
         )
         t.log_frame(run_id, batch, "selected_batch.csv")
         png = self.ws.reports_dir / f"round-{round_id:04d}-scores.png"
-        plots.score_distribution(scores.histograms, HIST_BINS, batch, png)
+        title = f"round {round_id}: {strategy}, {len(batch)} of {scores.rows_scored} unlabeled"
+        plots.score_distribution(scores.histograms, HIST_BINS, batch, png, title)
         t.log_file(run_id, png)
         t.log_dict(
             run_id,
@@ -352,10 +354,7 @@ class Project:
         urls = self.partition_urls("eval")
         if urls:
             col = "text" if kind == "text" else "x"
-            tables = [read_partition(u, [col, "truth"]) for u in urls]
-            import pyarrow as pa
-
-            table = pa.concat_tables(tables)
+            table = pa.concat_tables(read_partition(u, [col, "truth"]) for u in urls)
             return labels, features_of(table, kind), np.asarray(table.column("truth").to_pylist())
         ev = self.config.evaluation
         mask = holdout_mask(labels["item_id"].to_numpy(), ev.holdout_fraction, self.config.seed)

@@ -7,7 +7,10 @@ evaluation metrics and the registered model, so a round can be audited from MLfl
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
@@ -23,6 +26,7 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+logger = logging.getLogger(__name__)
 CHAMPION = "champion"
 # Logging a model without this list makes MLflow infer requirements: 6-8 s instead of about 1 s.
 PIP_REQUIREMENTS = [
@@ -109,8 +113,11 @@ class Tracker:
 
     # -------------------------------------------------------------- registry
     def log_model(self, run_id: str, model, input_example=None) -> str:
-        """Log and register the model from inside the run; return the new version."""
-        with self.run(run_id):
+        """Log and register the model from inside the run; return the new version.
+
+        MLflow prints "Created version N" straight to stderr; that goes to the debug log instead.
+        """
+        with self.run(run_id), contextlib.redirect_stderr(io.StringIO()) as said:
             info = mlflow.sklearn.log_model(
                 model,
                 name="model",
@@ -119,6 +126,7 @@ class Tracker:
                 serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
                 input_example=input_example,
             )
+        logger.debug("mlflow: %s", said.getvalue().strip())
         return str(info.registered_model_version)
 
     def champion(self) -> tuple[str, str] | None:

@@ -73,3 +73,26 @@ def test_random_selection_does_not_depend_on_cluster(tmp_path, dask_client):
     a = score_pool(dask_client, urls, None, **args).candidates["item_id"].tolist()
     b = score_pool(dask_client, list(reversed(urls)), None, **args).candidates["item_id"].tolist()
     assert a == b and len(a) == 25
+
+
+def test_a_scheduler_address_uses_that_cluster(tmp_path, dask_client):
+    from alflow.compute import dask_client as open_client
+    from alflow.config import ComputeConfig
+
+    urls, model = write_pool(tmp_path, n_parts=2, rows=50)
+    address = dask_client.scheduler.address
+    assert address.startswith("tcp://127.0.0.1:")
+    with open_client(ComputeConfig(scheduler_address=address)) as client:
+        assert client.scheduler.address == address
+        res = score_pool(
+            client,
+            urls,
+            model,
+            feature_kind="numeric",
+            excluded_ids=[],
+            rank_by="entropy",
+            top_m=5,
+            seed=0,
+            round_id=1,
+        )
+    assert res.rows_scored == 100 and len(res.candidates) == 5

@@ -227,3 +227,13 @@ def test_empty_and_unknown_files(tmp_path, ledger):
     with pytest.raises(InputError, match="unknown file type"):
         ingest(tmp_path / "pool.xlsx", ledger, tmp_path)
     assert_nothing_ingested(ledger, tmp_path)
+
+
+def test_pool_on_an_fsspec_url(tmp_path, ledger):
+    path = tmp_path / "in.csv"
+    frame(120).to_csv(path, index=False)
+    report = ingest_file(str(path), data_config(), ledger, "memory://alflow-test/pool")
+    assert report.rows_added == 120
+    names = [n for n, _ in ledger.partitions()]
+    table = read_partition(f"memory://alflow-test/pool/{names[0]}")
+    assert table.num_rows == 100 and table.column_names == ["item_id", "x", "truth"]

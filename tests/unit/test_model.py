@@ -1,0 +1,52 @@
+import numpy as np
+import pytest
+
+from alflow.config import config_from_dict
+from alflow.model import build_model, evaluate, holdout_mask
+
+TEXTS = [
+    "win cash now",
+    "free prize claim",
+    "see you at lunch",
+    "meeting moved to 3",
+    "cash prize waiting",
+    "lunch tomorrow?",
+] * 5
+LABELS = ["spam", "spam", "ham", "ham", "spam", "ham"] * 5
+
+
+@pytest.mark.parametrize("vectorizer", ["tfidf", "hashing"])
+def test_text_pipeline_fits_and_evaluates(vectorizer):
+    cfg = config_from_dict(
+        {
+            "data": {"features": {"kind": "text", "text_column": "t"}, "labels": ["ham", "spam"]},
+            "model": {"text_vectorizer": vectorizer},
+        },
+        environ={},
+    )
+    model = build_model(cfg).fit(TEXTS, LABELS)
+    result = evaluate(model, TEXTS, np.array(LABELS), ["ham", "spam"])
+    assert result["accuracy"] == 1.0
+    assert set(result["report"]) >= {"ham", "spam", "macro avg"}
+    assert model.predict_proba(["free cash"]).shape == (1, 2)
+
+
+def test_estimator_params_and_seed_reach_the_model():
+    cfg = config_from_dict(
+        {
+            "seed": 7,
+            "data": {"features": {"kind": "numeric", "columns": ["a"]}, "labels": ["x", "y"]},
+            "model": {"estimator": "random_forest", "params": {"n_estimators": 13}},
+        },
+        environ={},
+    )
+    params = build_model(cfg).named_steps["classify"].get_params()
+    assert params["n_estimators"] == 13 and params["random_state"] == 7
+
+
+def test_holdout_is_stable_and_about_the_right_size():
+    ids = np.array([f"item-{i}" for i in range(5000)])
+    mask = holdout_mask(ids, 0.2, seed=0)
+    assert 0.17 < mask.mean() < 0.23
+    np.testing.assert_array_equal(mask[:100], holdout_mask(ids[:100], 0.2, seed=0))
+    assert not holdout_mask(ids, 0.0, seed=0).any()
