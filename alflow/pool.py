@@ -44,7 +44,10 @@ def write_partition(table: pa.Table, url: str) -> str:
     fs.makedirs(parent, exist_ok=True)
     tmp = f"{path}.tmp-{os.getpid()}"
     with fs.open(tmp, "wb") as f:
-        pq.write_table(table, f, compression="zstd")
+        # Snappy, and no dictionary on the vectors: reading 100k x 128 float32 took 48 ms this
+        # way against 274 ms with zstd and dictionary pages (benchmarks/scoring.py, same machine).
+        dictionary = [c for c in ("truth",) if c in table.column_names]
+        pq.write_table(table, f, compression="snappy", use_dictionary=dictionary)
     fs.mv(tmp, path)
     digest = hashlib.sha256()
     with fs.open(path, "rb") as f:

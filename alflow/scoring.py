@@ -66,31 +66,48 @@ def score_partition(
     """Score one Parquet partition with ``model`` (``None`` during cold start).
 
     ``excluded`` holds the ids of labeled and in-flight items (it grows with labels, not with the
-    pool) as an Arrow string array, shipped to each worker once.
+    pool) as an Arrow string array, shipped to each worker once. Utilities and histograms are
+    computed over every row as arrays; only the ``top_m`` rows become a frame.
     """
     table = read_partition(url, ["item_id", FEATURE_COLUMN[feature_kind]])
     name = url.rsplit("/", 1)[-1]
-    rand = random_scores(table.num_rows, seed, round_id, name)
+    utilities = {"random": random_scores(table.num_rows, seed, round_id, name)}
     if len(excluded):
         keep = pc.invert(pc.is_in(table.column("item_id"), value_set=excluded))
-        rand = rand[np.asarray(keep)]
+        utilities["random"] = utilities["random"][np.asarray(keep)]
         table = table.filter(keep)
-    frame = pd.DataFrame({"item_id": table.column("item_id").to_numpy(zero_copy_only=False)})
-    frame["random"] = rand
-    utilities = ["random"]
+    ids = table.column("item_id")
+    proba = None
     if model is not None and table.num_rows:
         proba = model.predict_proba(features_of(table, feature_kind))
-        for name_, fn in UTILITIES.items():
-            frame[name_] = fn(proba)
-        utilities += list(UTILITIES)
-        classes = [str(c) for c in model.classes_]
-        best = proba.argmax(axis=1)
-        frame["predicted_label"] = np.asarray(classes, dtype=object)[best]
-        frame["predicted_score"] = proba[np.arange(len(best)), best]
+        utilities.update({u: fn(proba) for u, fn in UTILITIES.items()})
+    hist = {u: np.histogram(v, bins=HIST_BINS)[0] for u, v in utilities.items()}
+    if table.num_rows == 0:
+        return PartitionScores(pd.DataFrame({"item_id": [], **utilities}), hist, 0)
+    pick = _top_rows(utilities[rank_by], top_m, ids)
+    frame = pd.DataFrame({"item_id": ids.take(pa.array(pick)).to_numpy(zero_copy_only=False)})
+    for u, values in utilities.items():
+        frame[u] = values[pick]
+    if proba is not None:
+        classes = np.asarray([str(c) for c in model.classes_], dtype=object)
+        p = proba[pick]
+        best = p.argmax(axis=1)
+        frame["predicted_label"] = classes[best]
+        frame["predicted_score"] = p[np.arange(len(pick)), best]
         for j, c in enumerate(classes):
-            frame[PROBA_PREFIX + c] = proba[:, j]
-    hist = {u: np.histogram(frame[u].to_numpy(), bins=HIST_BINS)[0] for u in utilities}
-    return PartitionScores(keep_top(frame, top_m, rank_by), hist, len(frame))
+            frame[PROBA_PREFIX + c] = p[:, j]
+    return PartitionScores(frame, hist, table.num_rows)
+
+
+def _top_rows(scores: np.ndarray, top_m: int, ids: pa.ChunkedArray) -> np.ndarray:
+    """Row indices of the ``top_m`` best scores; ids are materialised only for the tied few."""
+    if top_m < len(scores):
+        kth = scores[np.argpartition(-scores, top_m - 1)[top_m - 1]]
+        rows = np.flatnonzero(scores >= kth)
+    else:
+        rows = np.arange(len(scores))
+    tie_ids = ids.take(pa.array(rows)).to_numpy(zero_copy_only=False)
+    return rows[top_k(scores[rows], top_m, tie_ids)]
 
 
 def to_candidates(frame: pd.DataFrame) -> Candidates:

@@ -66,7 +66,19 @@ def get_strategy(name: str) -> StrategySpec:
 
 
 def top_k(scores: np.ndarray, k: int, tie_break: np.ndarray) -> np.ndarray:
-    """Indices of the ``k`` highest scores, ties broken by ``tie_break`` (ascending), stable."""
-    k = min(k, len(scores))
-    order = np.lexsort((tie_break, -scores))
-    return order[:k]
+    """Indices of the ``k`` highest scores, best first, ties broken by ``tie_break`` ascending.
+
+    O(n) selection (``argpartition``) and a sort of the survivors only; every item tied with the
+    k-th score is kept for the tie-break, so the result does not depend on input order.
+    """
+    n = len(scores)
+    k = min(k, n)
+    if k == 0:
+        return np.empty(0, dtype=np.intp)
+    if k < n:
+        kth = scores[np.argpartition(-scores, k - 1)[k - 1]]
+        keep = np.flatnonzero(scores >= kth)
+    else:
+        keep = np.arange(n)
+    order = np.lexsort((tie_break[keep], -scores[keep]))
+    return keep[order[:k]]

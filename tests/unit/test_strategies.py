@@ -70,3 +70,15 @@ def test_top_k_breaks_ties_by_id():
     scores = np.array([0.5, 0.9, 0.5, 0.9])
     ids = np.array(["d", "c", "b", "a"], dtype=object)
     np.testing.assert_array_equal(top_k(scores, 3, ids), [3, 1, 2])
+
+
+def test_top_k_is_independent_of_input_order_with_many_ties():
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 5, size=2000).astype(float)  # heavy ties
+    ids = np.array([f"id{i:05d}" for i in range(2000)], dtype=object)
+    expected = ids[top_k(scores, 100, ids)]
+    assert list(expected) == sorted(expected, key=lambda i: (-scores[int(i[2:])], i))
+    for _ in range(5):
+        perm = rng.permutation(2000)
+        got = ids[perm][top_k(scores[perm], 100, ids[perm])]
+        assert list(got) == list(expected)
