@@ -11,18 +11,38 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+
+NEEDS = frozenset({"features", "committee", "labeled", "density", "estimator"})
 
 
 @dataclass
 class Candidates:
-    """The candidate set returned to the driver: ids, utilities and class probabilities."""
+    """Everything a strategy may look at, all sized by the candidate set (M), never the pool.
+
+    ``item_ids`` (M,), ``utilities`` name -> (M,) scores from the scoring pass, ``proba`` (M, K)
+    of the champion with ``classes``. Optional, filled when a strategy declares it ``needs`` them:
+
+    * ``features`` (M, d) float32: the representation distances are measured in (standardised
+      numeric features, embeddings, or projected text);
+    * ``committee_proba`` (C, M, K): probabilities of C committee members;
+    * ``labeled_features`` (L, d) and ``labeled_labels`` (L,): the already labeled items;
+    * ``density`` (M,): mean similarity of each candidate to its k nearest pool neighbours;
+    * ``estimator``: an unfitted classifier over ``features`` (for look-ahead strategies).
+    """
 
     item_ids: np.ndarray
     utilities: dict[str, np.ndarray]
     proba: np.ndarray | None = None
     classes: list[str] = field(default_factory=list)
+    features: np.ndarray | None = None
+    committee_proba: np.ndarray | None = None
+    labeled_features: np.ndarray | None = None
+    labeled_labels: np.ndarray | None = None
+    density: np.ndarray | None = None
+    estimator: Any = None
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -33,26 +53,34 @@ Selector = Callable[..., np.ndarray]
 
 @dataclass(frozen=True)
 class StrategySpec:
-    """A registered strategy: its selector and the utility its candidates are ranked by."""
+    """A registered strategy: its selector, the utility candidates are ranked by, its inputs."""
 
     name: str
     select: Selector
     rank_by: str
     needs_model: bool
+    needs: frozenset[str] = frozenset()
 
 
 REGISTRY: dict[str, StrategySpec] = {}
 
 
 def register(
-    name: str, *, rank_by: str, needs_model: bool = True
+    name: str, *, rank_by: str, needs_model: bool = True, needs: frozenset[str] = frozenset()
 ) -> Callable[[Selector], Selector]:
-    """Register ``fn(candidates, batch_size, *, random_state, **params) -> indices``."""
+    """Register ``fn(candidates, batch_size, *, random_state, **params) -> indices``.
+
+    ``rank_by`` names the per-item utility each partition ranks its candidates by; ``needs``
+    lists the optional ``Candidates`` fields the strategy reads (see ``NEEDS``).
+    """
+    unknown = set(needs) - NEEDS
+    if unknown:
+        raise ValueError(f"strategy {name!r} needs unknown inputs {sorted(unknown)}")
 
     def decorate(fn: Selector) -> Selector:
         if name in REGISTRY:
             raise ValueError(f"strategy {name!r} is registered twice")
-        REGISTRY[name] = StrategySpec(name, fn, rank_by, needs_model)
+        REGISTRY[name] = StrategySpec(name, fn, rank_by, needs_model, frozenset(needs))
         return fn
 
     return decorate
