@@ -41,8 +41,10 @@ def dask_client(cfg: ComputeConfig) -> Iterator[Client]:
         yield client
 
 
-def _merge(a: PartitionScores, b: PartitionScores, top_m: int, rank_by: str) -> PartitionScores:
-    return a.merge(b, top_m, rank_by)
+def _merge(
+    a: PartitionScores, b: PartitionScores, top_m: int, rank_by: str, sample_m: int
+) -> PartitionScores:
+    return a.merge(b, top_m, rank_by, sample_m)
 
 
 def score_pool(
@@ -56,9 +58,12 @@ def score_pool(
     top_m: int,
     seed: int,
     round_id: int,
+    keep_features: bool = False,
+    sample_m: int = 0,
     on_partition: Callable[[], None] | None = None,
 ) -> PartitionScores:
-    """Score every partition on the cluster and return the merged top-``top_m`` candidates."""
+    """Score every partition on the cluster and return the merged top-``top_m`` candidates
+    (with their raw features when ``keep_features``) and a uniform sample of ``sample_m`` rows."""
     if not partition_urls:
         raise ValueError("the pool is empty: ingest a file first")
     [model_f, excluded_f] = client.scatter(
@@ -74,6 +79,8 @@ def score_pool(
         top_m=top_m,
         seed=seed,
         round_id=round_id,
+        keep_features=keep_features,
+        sample_m=sample_m,
         pure=False,
     )
     if on_partition is not None:
@@ -82,7 +89,7 @@ def score_pool(
     level = futures
     while len(level) > 1:
         nxt = [
-            client.submit(_merge, level[i], level[i + 1], top_m, rank_by, pure=False)
+            client.submit(_merge, level[i], level[i + 1], top_m, rank_by, sample_m, pure=False)
             for i in range(0, len(level) - 1, 2)
         ]
         if len(level) % 2:

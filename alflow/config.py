@@ -110,12 +110,16 @@ class EvaluationConfig(_Section):
 
 
 class StrategyConfig(_Section):
-    """The query strategy, chosen by name from the registry."""
+    """The query strategy, chosen by name from the registry, and what feeds it."""
 
     name: str = "margin"
     params: dict[str, Any] = Field(default_factory=dict)
     cold_start: str = "random"
+    cold_start_until_per_class: Annotated[int, Field(ge=0)] = 0
     candidate_factor: Annotated[int, Field(ge=1)] = 5
+    pool_sample: Annotated[int, Field(ge=100)] = 5_000
+    committee_size: Annotated[int, Field(ge=2)] = 5
+    committee_kind: Literal["bagging", "seeds"] = "bagging"
 
 
 class VendorConfig(_Section):
@@ -127,12 +131,18 @@ class VendorConfig(_Section):
 
 
 class CampaignConfig(_Section):
-    """When a campaign stops: a label budget, a round cap or a target metric."""
+    """When a campaign stops: a label budget, a round cap, a target metric, a plateau of the
+    gate metric, or stabilizing predictions on a stop set (Cohen's kappa between successive
+    models). Every criterion is evaluated and logged each round."""
 
     batch_size: Annotated[int, Field(ge=1)] = 20
     max_rounds: Annotated[int, Field(ge=1)] = 10
     label_budget: Annotated[int, Field(ge=1)] | None = None
     target_metric: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    plateau_rounds: Annotated[int, Field(ge=0)] = 0
+    plateau_min_delta: Annotated[float, Field(ge=0.0)] = 0.005
+    stop_kappa: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
+    stop_set_size: Annotated[int, Field(ge=10)] = 1_000
 
 
 class AlflowConfig(_Section):
@@ -152,12 +162,20 @@ class AlflowConfig(_Section):
 
     @model_validator(mode="after")
     def _known_strategies(self) -> AlflowConfig:
+        from alflow.portfolio import PORTFOLIO
         from alflow.strategies import REGISTRY
 
-        for field, name in (("name", self.strategy.name), ("cold_start", self.strategy.cold_start)):
+        names = [("name", self.strategy.name), ("cold_start", self.strategy.cold_start)]
+        if self.strategy.name == PORTFOLIO:
+            arms = self.strategy.params.get("arms")
+            if not isinstance(arms, list) or len(arms) < 2:
+                raise ValueError("strategy.params.arms: a portfolio needs a list of 2+ strategies")
+            names = [(f"params.arms[{i}]", a) for i, a in enumerate(arms)] + names[1:]
+        for field, name in names:
             if name not in REGISTRY:
                 raise ValueError(
-                    f"strategy.{field}: unknown strategy {name!r}; known: {sorted(REGISTRY)}"
+                    f"strategy.{field}: unknown strategy {name!r}; known: "
+                    f"{sorted(REGISTRY)} or {PORTFOLIO!r}"
                 )
         return self
 

@@ -6,12 +6,14 @@ import hashlib
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.random_projection import SparseRandomProjection
 
 from alflow.config import AlflowConfig
 
@@ -63,3 +65,27 @@ def holdout_mask(item_ids: np.ndarray, fraction: float, seed: int) -> np.ndarray
         ],
         dtype=bool,
     )
+
+
+PROJECTED_DIM = 128
+
+
+def represent(model, raw, seed: int = 0) -> np.ndarray:
+    """The space distances are measured in: what the classifier sees, as dense float32.
+
+    With a fitted pipeline: its transform before the classifier (scaled numeric features, or the
+    text vectorizer's output). Without one (cold start): raw numeric features, or hashed text.
+    Sparse text vectors are projected to ``PROJECTED_DIM`` dimensions by a seeded sparse random
+    projection (Johnson-Lindenstrauss), so FAISS works on them.
+    """
+    if model is not None and len(getattr(model, "steps", [])) > 1:
+        x = model[:-1].transform(raw)
+    elif isinstance(raw, np.ndarray):
+        x = raw
+    else:
+        x = HashingVectorizer(n_features=2**18, alternate_sign=False).transform(raw)
+    if sparse.issparse(x):
+        proj = SparseRandomProjection(n_components=PROJECTED_DIM, random_state=seed)
+        x = proj.fit(x[:1]).transform(x)
+        x = x.toarray() if sparse.issparse(x) else x
+    return np.ascontiguousarray(x, dtype=np.float32)

@@ -17,15 +17,27 @@ import pandas as pd
 import pyarrow as pa
 
 from alflow import faults, plots
+from alflow.candidates import build_candidates
+from alflow.committee import build_committee
 from alflow.config import AlflowConfig, dump_config
 from alflow.errors import AlflowError, InputError, located
 from alflow.ingest import IngestReport, ingest_file
 from alflow.ledger import EventRecord, Ledger
 from alflow.model import build_model, evaluate, holdout_mask
-from alflow.pool import features_of, fetch_items, join, pool_hash, read_partition
+from alflow.pool import (
+    features_of,
+    fetch_items,
+    join,
+    pool_hash,
+    read_partition,
+    to_table,
+    write_partition,
+)
+from alflow.portfolio import PORTFOLIO, choose_arm, gains
 from alflow.resolution import resolve
-from alflow.scoring import HIST_BINS, PartitionScores, component_columns, to_candidates
-from alflow.strategies import get_strategy
+from alflow.scoring import FEATURES, HIST_BINS, PartitionScores, component_columns, stack
+from alflow.stopping import agreement
+from alflow.strategies import candidate_count, get_strategy
 from alflow.vendors import make_vendor
 from alflow.workspace import Workspace
 
@@ -141,13 +153,17 @@ class Project:
             return existing
         cfg = self.config
         model, version, uri = self.scoring_model()
-        name = cfg.strategy.name if model is not None else cfg.strategy.cold_start
-        spec = get_strategy(name)
+        labels = self.ledger.resolved_labels()
+        spec, params = self._choose_strategy(model, labels, round_id)
         if spec.needs_model and model is None:
-            raise AlflowError(f"strategy {name!r} needs a model; none is registered yet")
+            raise AlflowError(f"strategy {spec.name!r} needs a model; none is registered yet")
         from alflow.compute import score_pool
 
         batch_size = cfg.campaign.batch_size
+        wants_x = bool(spec.needs & {"features", "density", "committee"})
+        sample_m = cfg.strategy.pool_sample if "density" in spec.needs else 0
+        if not self.stop_set_path.exists():
+            sample_m = max(sample_m, cfg.campaign.stop_set_size)
         scores = score_pool(
             client,
             self.partition_urls(),
@@ -155,16 +171,23 @@ class Project:
             feature_kind=cfg.data.features.kind,
             excluded_ids=self.ledger.excluded_ids(),
             rank_by=spec.rank_by,
-            top_m=batch_size * cfg.strategy.candidate_factor,
+            top_m=candidate_count(spec, batch_size, cfg.strategy.candidate_factor),
             seed=cfg.seed,
             round_id=round_id,
+            keep_features=wants_x,
+            sample_m=sample_m,
             on_partition=on_partition,
         )
         if scores.rows_scored == 0:
             raise AlflowError("no unlabeled items are left in the pool")
+        if not self.stop_set_path.exists():
+            self._save_stop_set(scores.sample.head(cfg.campaign.stop_set_size))
         cand = scores.candidates
         picked = spec.select(
-            to_candidates(cand), batch_size, random_state=cfg.seed + round_id, **cfg.strategy.params
+            self._candidates(spec, scores, model if spec.needs_model else None, labels),
+            batch_size,
+            random_state=cfg.seed + round_id,
+            **params,
         )
         batch = cand.iloc[picked].reset_index(drop=True)
         batch.insert(1, "rank", np.arange(1, len(batch) + 1))
@@ -183,15 +206,99 @@ class Project:
         batch = batch[keep]
         self.ledger.update_round(
             round_id,
-            strategy=name,
+            strategy=spec.name,
             pool_hash=self.pool_hash(),
             model_uri=uri,
             model_version=version,
         )
-        self._log_selection(round_id, name, version, scores, batch)
+        self._log_selection(round_id, spec.name, version, scores, batch)
         self.ledger.record_selection(round_id, batch)
         faults.checkpoint("after_selection")
         return self.ledger.selection(round_id)
+
+    @property
+    def stop_set_path(self) -> Path:
+        return self.ws.root / "stop_set.parquet"
+
+    def _save_stop_set(self, sample: pd.DataFrame) -> None:
+        """A fixed uniform sample of the pool: successive models are compared on it."""
+        features = stack(sample[FEATURES].tolist())
+        write_partition(to_table(sample["item_id"].tolist(), features), str(self.stop_set_path))
+
+    def _stop_kappa(self, model, round_id: int) -> float | None:
+        """Cohen's kappa between this model's and the previous model's stop-set predictions."""
+        if not self.stop_set_path.exists():
+            return None
+        table = read_partition(str(self.stop_set_path))
+        kind = "text" if "text" in table.column_names else "numeric"
+        preds = np.asarray(model.predict(features_of(table, kind))).astype(str)
+        folder = self.ws.reports_dir / "stop_set_predictions"
+        folder.mkdir(exist_ok=True)
+        earlier = sorted(p for p in folder.glob("round-*.npy") if p.stem < f"round-{round_id:04d}")
+        np.save(folder / f"round-{round_id:04d}.npy", preds)
+        return agreement(np.load(earlier[-1]), preds) if earlier else None
+
+    def _choose_strategy(self, model, labels: pd.DataFrame, round_id: int):
+        """``(spec, params)`` for this round: the cold start while no model exists or some class
+        has fewer than ``cold_start_until_per_class`` labels; a portfolio's pick; or the
+        configured strategy."""
+        s = self.config.strategy
+        counts = labels["label"].value_counts()
+        if model is None or any(
+            counts.get(c, 0) < s.cold_start_until_per_class for c in self.labels
+        ):
+            return get_strategy(s.cold_start), {}
+        if s.name != PORTFOLIO:
+            return get_strategy(s.name), s.params
+        history = self._portfolio_history()
+        arm = choose_arm(
+            s.params["arms"],
+            history,
+            seed=self.config.seed,
+            round_id=round_id,
+            gamma=s.params.get("gamma", 0.2),
+        )
+        return get_strategy(arm), {}
+
+    def _portfolio_history(self) -> list[tuple[str, float]]:
+        """``(strategy, gain of the gate metric)`` of every trained round so far."""
+        trainings = self.ledger.trainings()
+        metric = self.config.model.gate.metric
+        if trainings.empty or metric not in trainings:
+            return []
+        rounds = self.ledger.rounds().set_index("round")["strategy"]
+        return gains(rounds.loc[trainings["round"]].tolist(), trainings[metric].tolist())
+
+    def _candidates(self, spec, scores: PartitionScores, model, labels: pd.DataFrame):
+        """What the strategy declared it needs, built like in simulations."""
+        frame = scores.candidates
+        raw = stack(frame[FEATURES].tolist()) if FEATURES in frame else None
+        labeled_x = None
+        if spec.needs & {"labeled", "committee"} and len(labels):
+            labeled_x, _ = self._labeled_data(labels["item_id"])
+        committee = None
+        if "committee" in spec.needs and labeled_x is not None:
+            s = self.config.strategy
+            committee = build_committee(
+                build_model(self.config),
+                labeled_x,
+                labels["label"].to_numpy(),
+                n_members=s.committee_size,
+                kind=s.committee_kind,
+                random_state=self.config.seed,
+            )
+        sample = scores.sample
+        return build_candidates(
+            frame,
+            raw,
+            spec,
+            model=model,
+            labeled_raw_x=labeled_x,
+            labeled_labels=labels["label"].to_numpy(),
+            committee=committee,
+            pool_sample_raw=stack(sample[FEATURES].tolist()) if sample is not None else None,
+            seed=self.config.seed,
+        )
 
     def _log_selection(self, round_id, strategy, version, scores: PartitionScores, batch) -> None:
         cfg = self.config
@@ -400,6 +507,9 @@ class Project:
             run_id, {f"model.{k}": v for k, v in model.named_steps["classify"].get_params().items()}
         )
         t.log_metrics(run_id, metrics, step=round_id)
+        kappa = self._stop_kappa(model, round_id)
+        if kappa is not None:
+            metrics["stop_kappa"] = kappa
         if report:
             t.log_dict(run_id, report, "classification_report.json")
         version = t.log_model(run_id, model)

@@ -16,25 +16,36 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from alflow.pool import FEATURE_COLUMN, features_of, read_partition
-from alflow.strategies import UTILITIES, Candidates, top_k
+from alflow.strategies import UTILITIES, top_k
 
 HIST_BINS = np.linspace(0.0, 1.0, 21)
 PROBA_PREFIX = "p:"
 
 
+FEATURES = "_x"  # column of raw model inputs (a vector or a text) kept with candidates
+
+
 @dataclass
 class PartitionScores:
-    """A partition's (or a merge of partitions') candidates and utility histograms."""
+    """A partition's (or a merge of partitions') candidates, utility histograms and, when asked
+    for, a uniform sample of its unlabeled rows (top by random score) with their features."""
 
     candidates: pd.DataFrame
     histograms: dict[str, np.ndarray]
     rows_scored: int
+    sample: pd.DataFrame | None = None
 
-    def merge(self, other: PartitionScores, top_m: int, rank_by: str) -> PartitionScores:
+    def merge(
+        self, other: PartitionScores, top_m: int, rank_by: str, sample_m: int = 0
+    ) -> PartitionScores:
         frame = pd.concat([self.candidates, other.candidates], ignore_index=True)
         hist = {k: self.histograms[k] + other.histograms[k] for k in self.histograms}
+        sample = None
+        if self.sample is not None and other.sample is not None:
+            both = pd.concat([self.sample, other.sample], ignore_index=True)
+            sample = keep_top(both, sample_m, "random")
         return PartitionScores(
-            keep_top(frame, top_m, rank_by), hist, self.rows_scored + other.rows_scored
+            keep_top(frame, top_m, rank_by), hist, self.rows_scored + other.rows_scored, sample
         )
 
 
@@ -62,28 +73,73 @@ def score_partition(
     top_m: int,
     seed: int,
     round_id: int,
+    keep_features: bool = False,
+    sample_m: int = 0,
 ) -> PartitionScores:
     """Score one Parquet partition with ``model`` (``None`` during cold start).
 
     ``excluded`` holds the ids of labeled and in-flight items (it grows with labels, not with the
-    pool) as an Arrow string array, shipped to each worker once. Utilities and histograms are
-    computed over every row as arrays; only the ``top_m`` rows become a frame.
+    pool) as an Arrow string array, shipped to each worker once. ``keep_features`` returns the
+    candidates' raw features; ``sample_m`` > 0 also returns a uniform sample of that many rows.
     """
     table = read_partition(url, ["item_id", FEATURE_COLUMN[feature_kind]])
-    name = url.rsplit("/", 1)[-1]
-    utilities = {"random": random_scores(table.num_rows, seed, round_id, name)}
+    rand = random_scores(table.num_rows, seed, round_id, url.rsplit("/", 1)[-1])
     if len(excluded):
         keep = pc.invert(pc.is_in(table.column("item_id"), value_set=excluded))
-        utilities["random"] = utilities["random"][np.asarray(keep)]
+        rand = rand[np.asarray(keep)]
         table = table.filter(keep)
+    x = features_of(table, feature_kind) if table.num_rows else None
     ids = table.column("item_id")
+    scores, pick = score_rows(ids, x, model, rand, rank_by=rank_by, top_m=top_m)
+    if keep_features:
+        scores.candidates[FEATURES] = _rows(x, pick)
+    if sample_m:
+        rows = _top_rows(rand, sample_m, ids) if len(rand) else np.empty(0, dtype=np.intp)
+        scores.sample = pd.DataFrame(
+            {
+                "item_id": ids.take(pa.array(rows)).to_numpy(zero_copy_only=False),
+                "random": rand[rows],
+                FEATURES: _rows(x, rows),
+            }
+        )
+    return scores
+
+
+def _rows(x, idx: np.ndarray) -> list:
+    """Rows of a feature matrix (or texts) as a list, for an object column."""
+    if x is None:
+        return []
+    return [x[i] for i in idx] if isinstance(x, list) else list(x[idx])
+
+
+def stack(rows: list):
+    """An object column of feature rows back to a 2-D array (texts stay a list)."""
+    return rows if rows and isinstance(rows[0], str) else np.vstack(rows)
+
+
+def score_rows(
+    ids: pa.Array | pa.ChunkedArray,
+    x,
+    model,
+    rand: np.ndarray,
+    *,
+    rank_by: str,
+    top_m: int,
+) -> tuple[PartitionScores, np.ndarray]:
+    """Utilities of every row, their histograms, and the ``top_m`` rows by ``rank_by``.
+
+    Utilities and histograms are computed as arrays over all rows; only the kept rows become a
+    frame. Returns the scores and the kept row indices (best first).
+    """
+    utilities = {"random": rand}
     proba = None
-    if model is not None and table.num_rows:
-        proba = model.predict_proba(features_of(table, feature_kind))
+    if model is not None and len(rand):
+        proba = model.predict_proba(x)
         utilities.update({u: fn(proba) for u, fn in UTILITIES.items()})
     hist = {u: np.histogram(v, bins=HIST_BINS)[0] for u, v in utilities.items()}
-    if table.num_rows == 0:
-        return PartitionScores(pd.DataFrame({"item_id": [], **utilities}), hist, 0)
+    if len(rand) == 0:
+        empty = pd.DataFrame({"item_id": [], **utilities})
+        return PartitionScores(empty, hist, 0), np.empty(0, dtype=np.intp)
     pick = _top_rows(utilities[rank_by], top_m, ids)
     frame = pd.DataFrame({"item_id": ids.take(pa.array(pick)).to_numpy(zero_copy_only=False)})
     for u, values in utilities.items():
@@ -96,7 +152,7 @@ def score_partition(
         frame["predicted_score"] = p[np.arange(len(pick)), best]
         for j, c in enumerate(classes):
             frame[PROBA_PREFIX + c] = p[:, j]
-    return PartitionScores(frame, hist, table.num_rows)
+    return PartitionScores(frame, hist, len(rand)), pick
 
 
 def _top_rows(scores: np.ndarray, top_m: int, ids: pa.ChunkedArray) -> np.ndarray:
@@ -108,18 +164,6 @@ def _top_rows(scores: np.ndarray, top_m: int, ids: pa.ChunkedArray) -> np.ndarra
         rows = np.arange(len(scores))
     tie_ids = ids.take(pa.array(rows)).to_numpy(zero_copy_only=False)
     return rows[top_k(scores[rows], top_m, tie_ids)]
-
-
-def to_candidates(frame: pd.DataFrame) -> Candidates:
-    """The merged candidate frame as the arrays a strategy works on."""
-    proba_cols = [c for c in frame.columns if c.startswith(PROBA_PREFIX)]
-    utilities = {u: frame[u].to_numpy() for u in ["random", *UTILITIES] if u in frame.columns}
-    return Candidates(
-        item_ids=frame["item_id"].to_numpy(),
-        utilities=utilities,
-        proba=frame[proba_cols].to_numpy() if proba_cols else None,
-        classes=[c[len(PROBA_PREFIX) :] for c in proba_cols],
-    )
 
 
 def component_columns(frame: pd.DataFrame) -> Sequence[str]:

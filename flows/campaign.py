@@ -7,19 +7,28 @@ from prefect.runtime import flow_run
 
 import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
+from alflow.stopping import plateaued, predictions_stable
 from flows.rounds import labeling_round, reimport_and_retrain
 from tasks import round_tasks as t
 from tasks.progress import progress_bar
 
 
-def stop_reason(config: AlflowConfig, rounds_done: int, labels: int, metric: float | None):
-    """Why the campaign stops now, or None to go on."""
+def stop_reason(config: AlflowConfig, curve: list[dict]) -> str | None:
+    """Why the campaign stops after the rounds in ``curve``, or None to go on."""
     c = config.campaign
+    name = config.model.gate.metric
+    labels = curve[-1]["labels_total"]
+    values = [r[name] for r in curve if r.get(name) is not None]
+    kappas = [r["stop_kappa"] for r in curve if r.get("stop_kappa") is not None]
     if c.label_budget is not None and labels + c.batch_size > c.label_budget:
         return f"label budget {c.label_budget} reached ({labels} labels)"
-    if c.target_metric is not None and metric is not None and metric >= c.target_metric:
-        return f"target {config.model.gate.metric} {c.target_metric} reached ({metric:.4f})"
-    if rounds_done >= c.max_rounds:
+    if c.target_metric is not None and values and values[-1] >= c.target_metric:
+        return f"target {name} {c.target_metric} reached ({values[-1]:.4f})"
+    if c.plateau_rounds and plateaued(values, c.plateau_rounds, c.plateau_min_delta):
+        return f"{name} gained less than {c.plateau_min_delta} in {c.plateau_rounds} rounds"
+    if c.stop_kappa is not None and predictions_stable(kappas, c.stop_kappa):
+        return f"predictions stabilized (mean kappa of the last 3 rounds >= {c.stop_kappa})"
+    if len(curve) >= c.max_rounds:
         return f"max_rounds {c.max_rounds} done"
     return None
 
@@ -35,30 +44,27 @@ def campaign(config: AlflowConfig) -> dict:
     """Run rounds with the simulated annotator; return the learning curve and the stop reason."""
     curve: list[dict] = []
     reason = None
-    metric_name = config.model.gate.metric
     with progress_bar(f"{config.project}: rounds", config.campaign.max_rounds) as advance:
         while reason is None:
             selected = labeling_round(config)
             labels_path = t.simulate_annotation(config, selected["round_id"])
             result = reimport_and_retrain(config, labels_path)
             train = result["train"]
+            m = train["metrics"]
             curve.append(
                 {
                     "round": train["round_id"],
                     "labels": train["n_labels"],
+                    "labels_total": int(m["labels_total"]),
                     "strategy": config.strategy.name,
-                    "accuracy": train["metrics"].get("accuracy"),
-                    "macro_f1": train["metrics"].get("macro_f1"),
+                    "accuracy": m.get("accuracy"),
+                    "macro_f1": m.get("macro_f1"),
+                    "stop_kappa": m.get("stop_kappa"),
                     "model_version": train["model_version"],
                     "promoted": train["promoted"],
                 }
             )
             advance(1)
-            reason = stop_reason(
-                config,
-                len(curve),
-                int(train["metrics"]["labels_total"]),
-                train["metrics"].get(metric_name),
-            )
+            reason = stop_reason(config, curve)
     print(f"campaign {config.project} stopped: {reason}")
     return {"curve": curve, "stop_reason": reason}

@@ -60,18 +60,25 @@ class StrategySpec:
     rank_by: str
     needs_model: bool
     needs: frozenset[str] = frozenset()
+    min_candidates: int = 0
 
 
 REGISTRY: dict[str, StrategySpec] = {}
 
 
 def register(
-    name: str, *, rank_by: str, needs_model: bool = True, needs: frozenset[str] = frozenset()
+    name: str,
+    *,
+    rank_by: str,
+    needs_model: bool = True,
+    needs: frozenset[str] = frozenset(),
+    min_candidates: int = 0,
 ) -> Callable[[Selector], Selector]:
     """Register ``fn(candidates, batch_size, *, random_state, **params) -> indices``.
 
     ``rank_by`` names the per-item utility each partition ranks its candidates by; ``needs``
-    lists the optional ``Candidates`` fields the strategy reads (see ``NEEDS``).
+    lists the optional ``Candidates`` fields the strategy reads (see ``NEEDS``);
+    ``min_candidates`` asks for at least that many candidates (clustering needs room).
     """
     unknown = set(needs) - NEEDS
     if unknown:
@@ -80,10 +87,17 @@ def register(
     def decorate(fn: Selector) -> Selector:
         if name in REGISTRY:
             raise ValueError(f"strategy {name!r} is registered twice")
-        REGISTRY[name] = StrategySpec(name, fn, rank_by, needs_model, frozenset(needs))
+        REGISTRY[name] = StrategySpec(
+            name, fn, rank_by, needs_model, frozenset(needs), min_candidates
+        )
         return fn
 
     return decorate
+
+
+def candidate_count(spec: StrategySpec, batch_size: int, factor: int) -> int:
+    """How many candidates the scoring pass keeps for this strategy and batch."""
+    return max(factor * batch_size, spec.min_candidates)
 
 
 def get_strategy(name: str) -> StrategySpec:

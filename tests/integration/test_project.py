@@ -1,5 +1,8 @@
 """Core round steps without Prefect: the champion gate and the scoring model of the next round."""
 
+import numpy as np
+import pytest
+
 from alflow.project import Project
 from tests.conftest import make_config
 
@@ -32,3 +35,53 @@ def test_gate_keeps_the_champion_when_the_new_model_is_not_better(
     trainings = project.ledger.trainings()
     assert trainings["promoted"].tolist() == [True, False]
     assert project.status()["champion"]["model_version"] == first.model_version
+
+
+@pytest.mark.parametrize(
+    ("cold_start", "strategy"),
+    [
+        ("typiclust", "information_density"),
+        ("cluster_stratified", "margin_coreset"),
+        ("coreset", "qbc_vote_entropy"),
+        ("random", "expected_error_reduction"),
+    ],
+)
+def test_rounds_with_strategies_that_need_more_than_utilities(
+    tmp_path, digits_csv, dask_client, cold_start, strategy
+):
+    config = make_config(
+        tmp_path / "ws",
+        strategy={"name": strategy, "cold_start": cold_start, "pool_sample": 400},
+        campaign={"batch_size": 15},
+    )
+    project = Project(config)
+    project.ingest(str(digits_csv[0]))
+    project.ingest(str(digits_csv[1]), target="eval")
+    seen: set[str] = set()
+    for r in (1, 2):
+        round_id = one_round(project, dask_client)
+        batch = project.ledger.selection(round_id)
+        assert len(batch) == 15 and not seen & set(batch["item_id"])
+        seen |= set(batch["item_id"])
+        assert project.ledger.get_round(round_id).strategy == (cold_start if r == 1 else strategy)
+        project.retrain(round_id)
+
+
+def test_portfolio_rounds_and_stop_set_agreement(tmp_path, digits_csv, dask_client):
+    arms = ["margin", "kmeans_round_robin", "random"]
+    config = make_config(
+        tmp_path / "ws",
+        strategy={"name": "portfolio", "params": {"arms": arms}},
+        campaign={"batch_size": 15, "stop_set_size": 200},
+    )
+    project = Project(config)
+    project.ingest(str(digits_csv[0]))
+    project.ingest(str(digits_csv[1]), target="eval")
+    for _ in range(4):
+        project.retrain(one_round(project, dask_client))
+    rounds = project.ledger.rounds()
+    assert rounds["strategy"].iloc[0] == "random"  # cold start
+    assert set(rounds["strategy"].iloc[1:]) <= set(arms)
+    assert project.stop_set_path.exists()
+    kappas = project.ledger.trainings()["stop_kappa"].tolist()
+    assert np.isnan(kappas[0]) and all(0.0 < k <= 1.0 for k in kappas[1:])

@@ -85,3 +85,13 @@ def test_config_hash_is_stable_and_sensitive():
     b = config_from_dict(BASE, environ={})
     c = config_from_dict({**BASE, "seed": 1}, environ={})
     assert a.hash() == b.hash() != c.hash()
+
+
+def test_portfolio_arms_are_validated():
+    ok = {**BASE, "strategy": {"name": "portfolio", "params": {"arms": ["margin", "random"]}}}
+    assert config_from_dict(ok, environ={}).strategy.params["arms"] == ["margin", "random"]
+    with pytest.raises(ConfigError, match=r"strategy\.params\.arms: a portfolio needs a list"):
+        config_from_dict({**BASE, "strategy": {"name": "portfolio"}}, environ={})
+    bad = {**BASE, "strategy": {"name": "portfolio", "params": {"arms": ["margin", "magic"]}}}
+    with pytest.raises(ConfigError, match=r"strategy\.params\.arms\[1\]: unknown strategy 'magic'"):
+        config_from_dict(bad, environ={})

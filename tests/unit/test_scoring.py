@@ -4,8 +4,10 @@ import pyarrow as pa
 import pytest
 from sklearn.linear_model import LogisticRegression
 
+from alflow.candidates import build_candidates
 from alflow.pool import to_table, write_partition
-from alflow.scoring import keep_top, random_scores, score_partition, to_candidates
+from alflow.scoring import FEATURES, keep_top, random_scores, score_partition, stack
+from alflow.strategies import REGISTRY
 
 
 @pytest.fixture
@@ -64,9 +66,10 @@ def test_keeps_the_top_m_by_the_ranking_utility(partition):
     assert len(top.candidates) == 15
     expected = full.candidates.nlargest(15, "entropy")["item_id"]
     assert set(top.candidates["item_id"]) == set(expected)
-    cand = to_candidates(top.candidates)
-    assert cand.proba.shape == (15, 2)
+    cand = build_candidates(top.candidates, None, REGISTRY["entropy"], model=model)
+    assert cand.proba.shape == (15, 2) and cand.classes == ["0", "1"]
     np.testing.assert_allclose(cand.proba.sum(axis=1), 1.0)
+    assert cand.features is None  # entropy needs nothing beyond the utilities
 
 
 def test_cold_start_scores_random_only(partition):
@@ -109,3 +112,43 @@ def test_merge_is_independent_of_order(partition):
     ab = keep_top(pd.concat([a, b]), 20, "margin")
     ba = keep_top(pd.concat([b, a]), 20, "margin")
     assert ab["item_id"].tolist() == ba["item_id"].tolist()
+
+
+def test_features_and_a_uniform_sample_travel_with_the_candidates(partition):
+    url, ids, model = partition
+    excluded = pa.array(ids[:100], pa.string())
+    out = score_partition(
+        url,
+        model,
+        feature_kind="numeric",
+        excluded=excluded,
+        rank_by="margin",
+        top_m=12,
+        seed=0,
+        round_id=1,
+        keep_features=True,
+        sample_m=50,
+    )
+    x = stack(out.candidates[FEATURES].tolist())
+    assert x.shape == (12, 6) and x.dtype == np.float32
+    assert len(out.sample) == 50 and not set(out.sample["item_id"]) & set(ids[:100])
+    full = score_partition(
+        url,
+        None,
+        feature_kind="numeric",
+        excluded=excluded,
+        rank_by="random",
+        top_m=50,
+        seed=0,
+        round_id=1,
+    )
+    assert set(out.sample["item_id"]) == set(full.candidates["item_id"])  # same random order
+    density_spec = REGISTRY["information_density"]
+    cand = build_candidates(
+        out.candidates,
+        x,
+        density_spec,
+        model=model,
+        pool_sample_raw=stack(out.sample[FEATURES].tolist()),
+    )
+    assert cand.density.shape == (12,) and np.all(cand.density <= 1.0 + 1e-6)

@@ -1,0 +1,59 @@
+"""Building the ``Candidates`` a strategy sees, the same way in rounds and in simulations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+
+from alflow.index import knn_similarity
+from alflow.model import represent
+from alflow.scoring import PROBA_PREFIX
+from alflow.strategies import UTILITIES, Candidates, StrategySpec
+
+DENSITY_K = 10
+
+
+def build_candidates(
+    frame: pd.DataFrame,
+    raw_x: Any,
+    spec: StrategySpec,
+    *,
+    model: Any,
+    labeled_raw_x: Any = None,
+    labeled_labels: np.ndarray | None = None,
+    committee: list | None = None,
+    pool_sample_raw: Any = None,
+    seed: int = 0,
+) -> Candidates:
+    """``frame`` (ids, utilities, ``p:<class>`` columns) plus what ``spec.needs`` asks for.
+
+    ``raw_x`` are the candidates' model inputs in ``frame`` order; ``pool_sample_raw`` a uniform
+    sample of the pool (the base for density).
+    """
+    proba_cols = [c for c in frame.columns if c.startswith(PROBA_PREFIX)]
+    classes = [c[len(PROBA_PREFIX) :] for c in proba_cols]
+    cand = Candidates(
+        item_ids=frame["item_id"].to_numpy(),
+        utilities={u: frame[u].to_numpy() for u in ["random", *UTILITIES] if u in frame},
+        proba=frame[proba_cols].to_numpy() if proba_cols else None,
+        classes=classes,
+    )
+    needs = spec.needs
+    if needs & {"features", "density"}:
+        cand.features = represent(model, raw_x, seed)
+    if "labeled" in needs and labeled_raw_x is not None and len(labeled_labels):
+        cand.labeled_features = represent(model, labeled_raw_x, seed)
+        cand.labeled_labels = np.asarray(labeled_labels)
+    if "committee" in needs and committee:
+        from alflow.committee import committee_proba
+
+        cand.committee_proba = committee_proba(committee, raw_x, classes)
+    if "density" in needs and pool_sample_raw is not None:
+        base = represent(model, pool_sample_raw, seed)
+        cand.density = knn_similarity(cand.features, base, DENSITY_K)
+    if "estimator" in needs and model is not None:
+        cand.estimator = clone(model.steps[-1][1] if hasattr(model, "steps") else model)
+    return cand
