@@ -41,10 +41,8 @@ def dask_client(cfg: ComputeConfig) -> Iterator[Client]:
         yield client
 
 
-def _merge(
-    a: PartitionScores, b: PartitionScores, top_m: int, rank_by: str, sample_m: int
-) -> PartitionScores:
-    return a.merge(b, top_m, rank_by, sample_m)
+def _merge(a: PartitionScores, b: PartitionScores, *args) -> PartitionScores:
+    return a.merge(b, *args)
 
 
 def score_pool(
@@ -60,10 +58,12 @@ def score_pool(
     round_id: int,
     keep_features: bool = False,
     sample_m: int = 0,
+    confident_m: int = 0,
     on_partition: Callable[[], None] | None = None,
 ) -> PartitionScores:
     """Score every partition on the cluster and return the merged top-``top_m`` candidates
-    (with their raw features when ``keep_features``) and a uniform sample of ``sample_m`` rows."""
+    (with their raw features when ``keep_features``), a uniform sample of ``sample_m`` rows and
+    the ``confident_m`` most confidently predicted rows."""
     if not partition_urls:
         raise ValueError("the pool is empty: ingest a file first")
     [model_f, excluded_f] = client.scatter(
@@ -81,6 +81,7 @@ def score_pool(
         round_id=round_id,
         keep_features=keep_features,
         sample_m=sample_m,
+        confident_m=confident_m,
         pure=False,
     )
     if on_partition is not None:
@@ -89,7 +90,9 @@ def score_pool(
     level = futures
     while len(level) > 1:
         nxt = [
-            client.submit(_merge, level[i], level[i + 1], top_m, rank_by, sample_m, pure=False)
+            client.submit(
+                _merge, level[i], level[i + 1], top_m, rank_by, sample_m, confident_m, pure=False
+            )
             for i in range(0, len(level) - 1, 2)
         ]
         if len(level) % 2:

@@ -92,6 +92,16 @@ class GateConfig(_Section):
     min_delta: float = 0.0
 
 
+class PseudoLabelConfig(_Section):
+    """CEAL (Wang et al. 2016): confident model labels added to training only, never exported
+    and never counted as human labels."""
+
+    enabled: bool = False
+    min_confidence: Annotated[float, Field(gt=0.5, le=1.0)] = 0.99
+    max_per_round: Annotated[int, Field(ge=1)] = 500
+    weight: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+
+
 class ModelConfig(_Section):
     """The scikit-learn pipeline built for the features and its registry name."""
 
@@ -100,6 +110,7 @@ class ModelConfig(_Section):
     text_vectorizer: Literal["tfidf", "hashing"] = "tfidf"
     registered_name: str | None = None
     gate: GateConfig = Field(default_factory=GateConfig)
+    pseudo_labels: PseudoLabelConfig = Field(default_factory=PseudoLabelConfig)
 
 
 class EvaluationConfig(_Section):

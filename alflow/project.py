@@ -68,6 +68,11 @@ class TrainReport:
     promoted: bool
 
 
+def _concat(a, b):
+    """Two feature sets as one: arrays stacked, text lists joined."""
+    return np.vstack([a, b]) if isinstance(a, np.ndarray) else [*a, *b]
+
+
 class Project:
     """Everything a round needs, opened from a validated config."""
 
@@ -162,6 +167,7 @@ class Project:
         batch_size = cfg.campaign.batch_size
         wants_x = bool(spec.needs & {"features", "density", "committee"})
         sample_m = cfg.strategy.pool_sample if "density" in spec.needs else 0
+        pseudo = cfg.model.pseudo_labels
         if not self.stop_set_path.exists():
             sample_m = max(sample_m, cfg.campaign.stop_set_size)
         scores = score_pool(
@@ -176,6 +182,7 @@ class Project:
             round_id=round_id,
             keep_features=wants_x,
             sample_m=sample_m,
+            confident_m=pseudo.max_per_round if pseudo.enabled and model is not None else 0,
             on_partition=on_partition,
         )
         if scores.rows_scored == 0:
@@ -212,9 +219,20 @@ class Project:
             model_version=version,
         )
         self._log_selection(round_id, spec.name, version, scores, batch)
+        if scores.confident is not None:
+            self._record_pseudo_labels(round_id, scores.confident, set(batch["item_id"]))
         self.ledger.record_selection(round_id, batch)
         faults.checkpoint("after_selection")
         return self.ledger.selection(round_id)
+
+    def _record_pseudo_labels(self, round_id: int, confident: pd.DataFrame, batch: set) -> None:
+        """Keep the confident predictions above the threshold, minus this round's batch."""
+        keep = confident[
+            (confident["predicted_score"] >= self.config.model.pseudo_labels.min_confidence)
+            & ~confident["item_id"].isin(batch)
+        ]
+        frame = keep.rename(columns={"predicted_label": "label", "predicted_score": "confidence"})
+        self.ledger.record_pseudo_labels(round_id, frame)
 
     @property
     def stop_set_path(self) -> Path:
@@ -484,8 +502,22 @@ class Project:
                 "a model needs at least two classes"
             )
         x_train, _ = self._labeled_data(train["item_id"])
+        y_train = train["label"].to_numpy()
         model = build_model(self.config)
-        model.fit(x_train, train["label"].to_numpy())
+        pseudo = self._pseudo_training_set()
+        if pseudo is None:
+            model.fit(x_train, y_train)
+        else:
+            x_pseudo, y_pseudo = pseudo
+            weights = np.r_[
+                np.ones(len(y_train)),
+                np.full(len(y_pseudo), self.config.model.pseudo_labels.weight),
+            ]
+            model.fit(
+                _concat(x_train, x_pseudo),
+                np.r_[y_train, y_pseudo],
+                classify__sample_weight=weights,
+            )
         faults.checkpoint("after_fit")
         run_id = self.ledger.get_round(round_id).mlflow_run_id
         t = self.tracker
@@ -494,6 +526,7 @@ class Project:
         metrics: dict[str, float] = {
             "labels_used": float(len(train)),
             "labels_total": float(len(labels)),
+            "pseudo_labels_used": float(0 if pseudo is None else len(pseudo[1])),
         }
         for cls, n in train["label"].value_counts().items():
             metrics[f"class_count.{cls}"] = float(n)
@@ -524,6 +557,16 @@ class Project:
         )
         t.finish(run_id)
         return TrainReport(round_id, len(train), metrics, version, promoted)
+
+    def _pseudo_training_set(self):
+        """``(features, labels)`` of the latest round's pseudo-labels, or None (CEAL)."""
+        if not self.config.model.pseudo_labels.enabled:
+            return None
+        pseudo = self.ledger.pseudo_labels()
+        if pseudo.empty:
+            return None
+        x, _ = self._labeled_data(pseudo["item_id"])
+        return x, pseudo["label"].to_numpy()
 
     def _gate(self, model, version: str, metrics, x_eval, y_eval) -> bool:
         """Promote when there is no champion, or the new model beats it on the same data."""

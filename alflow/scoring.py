@@ -34,19 +34,31 @@ class PartitionScores:
     histograms: dict[str, np.ndarray]
     rows_scored: int
     sample: pd.DataFrame | None = None
+    confident: pd.DataFrame | None = None
 
     def merge(
-        self, other: PartitionScores, top_m: int, rank_by: str, sample_m: int = 0
+        self,
+        other: PartitionScores,
+        top_m: int,
+        rank_by: str,
+        sample_m: int = 0,
+        confident_m: int = 0,
     ) -> PartitionScores:
         frame = pd.concat([self.candidates, other.candidates], ignore_index=True)
         hist = {k: self.histograms[k] + other.histograms[k] for k in self.histograms}
-        sample = None
-        if self.sample is not None and other.sample is not None:
-            both = pd.concat([self.sample, other.sample], ignore_index=True)
-            sample = keep_top(both, sample_m, "random")
         return PartitionScores(
-            keep_top(frame, top_m, rank_by), hist, self.rows_scored + other.rows_scored, sample
+            keep_top(frame, top_m, rank_by),
+            hist,
+            self.rows_scored + other.rows_scored,
+            _merge_optional(self.sample, other.sample, sample_m, "random"),
+            _merge_optional(self.confident, other.confident, confident_m, "predicted_score"),
         )
+
+
+def _merge_optional(a, b, m: int, rank_by: str) -> pd.DataFrame | None:
+    if a is None or b is None:
+        return None
+    return keep_top(pd.concat([a, b], ignore_index=True), m, rank_by)
 
 
 def keep_top(frame: pd.DataFrame, top_m: int, rank_by: str) -> pd.DataFrame:
@@ -75,12 +87,14 @@ def score_partition(
     round_id: int,
     keep_features: bool = False,
     sample_m: int = 0,
+    confident_m: int = 0,
 ) -> PartitionScores:
     """Score one Parquet partition with ``model`` (``None`` during cold start).
 
     ``excluded`` holds the ids of labeled and in-flight items (it grows with labels, not with the
     pool) as an Arrow string array, shipped to each worker once. ``keep_features`` returns the
-    candidates' raw features; ``sample_m`` > 0 also returns a uniform sample of that many rows.
+    candidates' raw features; ``sample_m`` > 0 also returns a uniform sample of that many rows;
+    ``confident_m`` > 0 the most confidently predicted rows (for pseudo-labels).
     """
     table = read_partition(url, ["item_id", FEATURE_COLUMN[feature_kind]])
     rand = random_scores(table.num_rows, seed, round_id, url.rsplit("/", 1)[-1])
@@ -91,6 +105,8 @@ def score_partition(
     x = features_of(table, feature_kind) if table.num_rows else None
     ids = table.column("item_id")
     scores, pick = score_rows(ids, x, model, rand, rank_by=rank_by, top_m=top_m)
+    if confident_m and model is not None:
+        scores.confident = _most_confident(ids, x, model, confident_m)
     if keep_features:
         scores.candidates[FEATURES] = _rows(x, pick)
     if sample_m:
@@ -103,6 +119,23 @@ def score_partition(
             }
         )
     return scores
+
+
+def _most_confident(ids, x, model, m: int) -> pd.DataFrame:
+    """The ``m`` rows with the highest top-class probability, with that class."""
+    if x is None:
+        return pd.DataFrame({"item_id": [], "predicted_label": [], "predicted_score": []})
+    proba = model.predict_proba(x)
+    score = proba.max(axis=1)
+    rows = _top_rows(score, m, ids)
+    classes = np.asarray([str(c) for c in model.classes_], dtype=object)
+    return pd.DataFrame(
+        {
+            "item_id": ids.take(pa.array(rows)).to_numpy(zero_copy_only=False),
+            "predicted_label": classes[proba[rows].argmax(axis=1)],
+            "predicted_score": score[rows],
+        }
+    )
 
 
 def _rows(x, idx: np.ndarray) -> list:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, create_engine, event, func, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,6 +27,7 @@ from alflow.ledger.schema import (
     Ingest,
     Item,
     Partition,
+    PseudoLabel,
     ResolvedLabel,
     Round,
     Selection,
@@ -404,6 +405,38 @@ class Ledger:
         with self.transaction() as s:
             rows = s.execute(
                 select(ResolvedLabel.item_id, ResolvedLabel.label).order_by(ResolvedLabel.item_id)
+            )
+            return pd.DataFrame(rows.tuples().all(), columns=["item_id", "label"])
+
+    # ---------------------------------------------------------- pseudo-labels
+    def record_pseudo_labels(self, round_id: int, frame: pd.DataFrame) -> int:
+        """Replace round ``round_id``'s pseudo-labels (``item_id``, ``label``, ``confidence``)."""
+        with self.transaction() as s:
+            s.execute(delete(PseudoLabel).where(PseudoLabel.round_id == round_id))
+            if len(frame):
+                s.execute(
+                    PseudoLabel.__table__.insert(),
+                    [
+                        {
+                            "round_id": round_id,
+                            "item_id": r["item_id"],
+                            "label": r["label"],
+                            "confidence": float(r["confidence"]),
+                        }
+                        for r in frame.to_dict("records")
+                    ],
+                )
+            return len(frame)
+
+    def pseudo_labels(self) -> pd.DataFrame:
+        """The latest round's pseudo-labels of items that are still unlabeled."""
+        with self.transaction() as s:
+            latest = s.execute(select(func.max(PseudoLabel.round_id))).scalar()
+            rows = s.execute(
+                select(PseudoLabel.item_id, PseudoLabel.label)
+                .join(Item, Item.item_id == PseudoLabel.item_id)
+                .where(PseudoLabel.round_id == latest, Item.state == "unlabeled")
+                .order_by(PseudoLabel.item_id)
             )
             return pd.DataFrame(rows.tuples().all(), columns=["item_id", "label"])
 

@@ -168,3 +168,14 @@ class Training(Base):
     metrics: Mapped[dict] = mapped_column(JSON)
     promoted: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PseudoLabel(Base):
+    """A high-confidence model label used for training only (CEAL): never exported, never a
+    human label. Each round's set replaces the previous one."""
+
+    __tablename__ = "pseudo_labels"
+    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.item_id"), primary_key=True)
+    label: Mapped[str] = mapped_column(String(256))
+    confidence: Mapped[float] = mapped_column(Float)

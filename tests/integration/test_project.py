@@ -1,5 +1,8 @@
 """Core round steps without Prefect: the champion gate and the scoring model of the next round."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -85,3 +88,33 @@ def test_portfolio_rounds_and_stop_set_agreement(tmp_path, digits_csv, dask_clie
     assert project.stop_set_path.exists()
     kappas = project.ledger.trainings()["stop_kappa"].tolist()
     assert np.isnan(kappas[0]) and all(0.0 < k <= 1.0 for k in kappas[1:])
+
+
+def test_pseudo_labels_train_but_are_never_human_labels_or_exported(
+    tmp_path, digits_csv, dask_client
+):
+    config = make_config(
+        tmp_path / "ws",
+        model={"pseudo_labels": {"enabled": True, "min_confidence": 0.9, "max_per_round": 100}},
+        campaign={"batch_size": 30},
+    )
+    project = Project(config)
+    project.ingest(str(digits_csv[0]))
+    project.ingest(str(digits_csv[1]), target="eval")
+    project.retrain(one_round(project, dask_client))  # cold start: no model, no pseudo-labels
+    assert project.ledger.pseudo_labels().empty
+    r2 = one_round(project, dask_client)
+    pseudo = project.ledger.pseudo_labels()
+    assert 0 < len(pseudo) <= 100
+    batch = set(project.ledger.selection(r2)["item_id"])
+    assert not batch & set(pseudo["item_id"])  # never sent to annotators
+    report = project.retrain(r2)
+    assert report.metrics["pseudo_labels_used"] == len(pseudo)
+    assert report.n_labels == 60 == report.metrics["labels_used"]  # humans only
+    assert project.ledger.state_counts()["labeled"] == 60
+    exported = {
+        json.loads(line)["item_id"]
+        for r in (1, 2)
+        for line in Path(project.ledger.export_of(r).uri).read_text().splitlines()
+    }
+    assert not exported & set(pseudo["item_id"])
