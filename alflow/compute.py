@@ -52,7 +52,7 @@ def score_pool(
     *,
     feature_kind: str,
     excluded_ids: Sequence[str],
-    rank_by: str,
+    rank_by: str | tuple[str, ...],
     top_m: int,
     seed: int,
     round_id: int,

@@ -176,7 +176,7 @@ class Project:
             model if spec.needs_model else None,
             feature_kind=cfg.data.features.kind,
             excluded_ids=self.ledger.excluded_ids(),
-            rank_by=spec.rank_by,
+            rank_by=spec.ranks,
             top_m=candidate_count(spec, batch_size, cfg.strategy.candidate_factor),
             seed=cfg.seed,
             round_id=round_id,

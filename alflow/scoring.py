@@ -40,7 +40,7 @@ class PartitionScores:
         self,
         other: PartitionScores,
         top_m: int,
-        rank_by: str,
+        rank_by: Ranks,
         sample_m: int = 0,
         confident_m: int = 0,
     ) -> PartitionScores:
@@ -61,12 +61,24 @@ def _merge_optional(a, b, m: int, rank_by: str) -> pd.DataFrame | None:
     return keep_top(pd.concat([a, b], ignore_index=True), m, rank_by)
 
 
-def keep_top(frame: pd.DataFrame, top_m: int, rank_by: str) -> pd.DataFrame:
-    """The ``top_m`` rows by ``rank_by``; ties by item id, so merges are order-independent."""
-    if len(frame) <= top_m:
-        return frame.sort_values([rank_by, "item_id"], ascending=[False, True], ignore_index=True)
-    idx = top_k(frame[rank_by].to_numpy(), top_m, frame["item_id"].to_numpy())
-    return frame.iloc[idx].reset_index(drop=True)
+Ranks = str | tuple[str, ...]
+
+
+def _ranks(rank_by: Ranks) -> tuple[str, ...]:
+    return (rank_by,) if isinstance(rank_by, str) else tuple(rank_by)
+
+
+def _union(picks: list[np.ndarray]) -> np.ndarray:
+    """Indices of several rankings, first ranking first, each index once."""
+    return pd.unique(np.concatenate(picks)) if len(picks) > 1 else picks[0]
+
+
+def keep_top(frame: pd.DataFrame, top_m: int, rank_by: Ranks) -> pd.DataFrame:
+    """The ``top_m`` rows by each of ``rank_by`` (their union, best of the first ranking first);
+    ties by item id, so merges are order-independent."""
+    ids = frame["item_id"].to_numpy()
+    picks = [top_k(frame[r].to_numpy(), top_m, ids) for r in _ranks(rank_by)]
+    return frame.iloc[_union(picks)].reset_index(drop=True)
 
 
 def random_scores(n: int, seed: int, round_id: int, partition: str) -> np.ndarray:
@@ -81,7 +93,7 @@ def score_partition(
     *,
     feature_kind: str,
     excluded: pa.Array,
-    rank_by: str,
+    rank_by: Ranks,
     top_m: int,
     seed: int,
     round_id: int,
@@ -156,7 +168,7 @@ def score_rows(
     model,
     rand: np.ndarray,
     *,
-    rank_by: str,
+    rank_by: Ranks,
     top_m: int,
 ) -> tuple[PartitionScores, np.ndarray]:
     """Utilities of every row, their histograms, and the ``top_m`` rows by ``rank_by``.
@@ -173,7 +185,7 @@ def score_rows(
     if len(rand) == 0:
         empty = pd.DataFrame({"item_id": [], **utilities})
         return PartitionScores(empty, hist, 0), np.empty(0, dtype=np.intp)
-    pick = _top_rows(utilities[rank_by], top_m, ids)
+    pick = _union([_top_rows(utilities[r], top_m, ids) for r in _ranks(rank_by)])
     frame = pd.DataFrame({"item_id": ids.take(pa.array(pick)).to_numpy(zero_copy_only=False)})
     for u, values in utilities.items():
         frame[u] = values[pick]

@@ -104,7 +104,7 @@ def simulate(
             x_unl,
             model,
             rand,
-            rank_by=spec.rank_by,
+            rank_by=spec.ranks,
             top_m=candidate_count(spec, batch, factor),
         )
         committee = None

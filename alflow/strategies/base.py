@@ -61,6 +61,12 @@ class StrategySpec:
     needs_model: bool
     needs: frozenset[str] = frozenset()
     min_candidates: int = 0
+    also_rank_by: tuple[str, ...] = ()
+
+    @property
+    def ranks(self) -> tuple[str, ...]:
+        """Every utility the scoring pass keeps top candidates by (the union reaches the driver)."""
+        return (self.rank_by, *self.also_rank_by)
 
 
 REGISTRY: dict[str, StrategySpec] = {}
@@ -73,12 +79,14 @@ def register(
     needs_model: bool = True,
     needs: frozenset[str] = frozenset(),
     min_candidates: int = 0,
+    also_rank_by: tuple[str, ...] = (),
 ) -> Callable[[Selector], Selector]:
     """Register ``fn(candidates, batch_size, *, random_state, **params) -> indices``.
 
     ``rank_by`` names the per-item utility each partition ranks its candidates by; ``needs``
     lists the optional ``Candidates`` fields the strategy reads (see ``NEEDS``);
-    ``min_candidates`` asks for at least that many candidates (clustering needs room).
+    ``min_candidates`` asks for at least that many candidates (clustering needs room);
+    ``also_rank_by`` adds the top candidates by other utilities (``random`` for a uniform slice).
     """
     unknown = set(needs) - NEEDS
     if unknown:
@@ -88,7 +96,7 @@ def register(
         if name in REGISTRY:
             raise ValueError(f"strategy {name!r} is registered twice")
         REGISTRY[name] = StrategySpec(
-            name, fn, rank_by, needs_model, frozenset(needs), min_candidates
+            name, fn, rank_by, needs_model, frozenset(needs), min_candidates, also_rank_by
         )
         return fn
 

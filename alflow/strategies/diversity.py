@@ -105,7 +105,7 @@ def select_cluster_margin(
     return top[round_robin(clusters, rng.permutation(len(top)), batch_size, smallest_first)]
 
 
-@register("margin_explore", rank_by="margin")
+@register("margin_explore", rank_by="margin", also_rank_by=("random",))
 def select_margin_explore(
     candidates: Candidates,
     batch_size: int,
@@ -114,14 +114,15 @@ def select_margin_explore(
     utility: str = "margin",
     explore: float = 0.3,
 ) -> np.ndarray:
-    """(1 - explore) x B by ``utility``, the rest uniformly at random among the other candidates
-    (an exploration slice, e.g. 70/30; Osugi, Kim and Scott, ICDM 2005)."""
+    """(1 - explore) x B by ``utility``, the rest a uniform sample of the pool: the candidates
+    also hold the pool's top items by seeded random score, so the highest random scores among
+    the rest are a uniform draw (an exploration slice, e.g. 70/30; Osugi, Kim and Scott,
+    ICDM 2005)."""
     n_explore = round(explore * batch_size)
     exploit = top_k(candidates.utilities[utility], batch_size - n_explore, candidates.item_ids)
     rest = np.setdiff1d(np.arange(len(candidates)), exploit)
-    rng = np.random.default_rng(random_state)
-    extra = rng.choice(rest, size=min(n_explore, len(rest)), replace=False)
-    return np.concatenate([exploit, extra]).astype(np.intp)
+    order = top_k(candidates.utilities["random"][rest], n_explore, candidates.item_ids[rest])
+    return np.concatenate([exploit, rest[order]]).astype(np.intp)
 
 
 def gumbel_top_k(log_weights: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -152,3 +152,16 @@ def test_features_and_a_uniform_sample_travel_with_the_candidates(partition):
         pool_sample_raw=stack(out.sample[FEATURES].tolist()),
     )
     assert cand.density.shape == (12,) and np.all(cand.density <= 1.0 + 1e-6)
+
+
+def test_several_rankings_keep_the_union_of_their_tops(partition):
+    url, _, model = partition
+    none = pa.array([], pa.string())
+    args = dict(feature_kind="numeric", excluded=none, top_m=20, seed=4, round_id=2)
+    both = score_partition(url, model, rank_by=("margin", "random"), **args).candidates
+    by_margin = score_partition(url, model, rank_by="margin", **args).candidates
+    by_random = score_partition(url, model, rank_by="random", **args).candidates
+    assert set(both["item_id"]) == set(by_margin["item_id"]) | set(by_random["item_id"])
+    assert both["item_id"].tolist()[:20] == by_margin["item_id"].tolist()
+    merged = keep_top(pd.concat([both.iloc[::2], both.iloc[1::2]]), 20, ("margin", "random"))
+    assert set(merged["item_id"]) == set(both["item_id"])
