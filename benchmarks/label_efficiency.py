@@ -665,6 +665,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--initial", type=int, default=20)
     ap.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True)
+    ap.add_argument("--baseline-names", help="only these baselines, comma-separated")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--datasets-dir", type=Path, default=ROOT / ".." / "shared" / "datasets")
     ap.add_argument("--out-dir", type=Path, default=RESULTS)
@@ -718,6 +719,12 @@ def main(argv: list[str] | None = None) -> None:
             raise SystemExit(f"unknown dataset {name!r}; known: {', '.join(LOADERS)}")
     strategies = strategy_names(args.strategies)
     baselines, notes = available_baselines() if args.baselines else ([], [])
+    if args.baseline_names:
+        wanted = args.baseline_names.split(",")
+        unknown = sorted(set(wanted) - set(baselines))
+        if unknown:
+            raise SystemExit(f"unknown or unavailable baselines {unknown}; have {baselines}")
+        baselines = [b for b in baselines if b in wanted]
     for note in notes:
         print(note, flush=True)
     if baselines:
