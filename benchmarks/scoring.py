@@ -14,7 +14,6 @@ to compare on a noisy machine.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import tempfile
@@ -25,6 +24,7 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
 import numpy as np
 import pyarrow as pa
+from report import emit
 from sklearn.linear_model import LogisticRegression
 
 from alflow.compute import dask_client, score_pool
@@ -129,11 +129,7 @@ def main() -> None:
         "ratio_vs_in_memory_bound": round(dask_rate / bound, 2),
         "driver_peak_rss_gb_incl_in_memory_bound": round(driver_rss_gb, 2),
     }
-    width = max(map(len, result))
-    for k, v in result.items():
-        print(f"{k:<{width}}  {v}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

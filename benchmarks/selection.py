@@ -11,12 +11,11 @@ process's peak RSS (an M x M float32 matrix at M = 100,000 would need 40 GB).
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import time
-from pathlib import Path
 
 import numpy as np
+from report import emit
 
 from alflow.index import knn_similarity
 from alflow.strategies import REGISTRY, UTILITIES, Candidates
@@ -69,11 +68,7 @@ def main() -> None:
     rows["density_coreset_total_s"] = round(rows["density_knn_s"] + rows["density_coreset_s"], 2)
     rows["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2)
     result = {"candidates": m, "batch": args.batch, "dim": d, **rows}
-    width = max(map(len, result))
-    for k, v in result.items():
-        print(f"{k:<{width}}  {v}")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
+    emit(result, args.out)
 
 
 if __name__ == "__main__":

@@ -22,19 +22,21 @@ def partition(tmp_path):
     return url, ids, model
 
 
+NONE = pa.array([], pa.string())
+
+
+def score(url, model, **overrides):
+    """``score_partition`` with the tests' defaults, overridden per call."""
+    args = dict(
+        feature_kind="numeric", excluded=NONE, rank_by="margin", top_m=500, seed=0, round_id=1
+    )
+    return score_partition(url, model, **{**args, **overrides})
+
+
 def test_excluded_items_are_never_candidates(partition):
     url, ids, model = partition
     excluded = pa.array(ids[:150], pa.string())
-    out = score_partition(
-        url,
-        model,
-        feature_kind="numeric",
-        excluded=excluded,
-        rank_by="margin",
-        top_m=500,
-        seed=0,
-        round_id=1,
-    )
+    out = score(url, model, excluded=excluded)
     assert out.rows_scored == 250
     assert not set(out.candidates["item_id"]) & set(ids[:150])
     assert all(h.sum() == 250 for h in out.histograms.values())
@@ -42,27 +44,8 @@ def test_excluded_items_are_never_candidates(partition):
 
 def test_keeps_the_top_m_by_the_ranking_utility(partition):
     url, _, model = partition
-    none = pa.array([], pa.string())
-    full = score_partition(
-        url,
-        model,
-        feature_kind="numeric",
-        excluded=none,
-        rank_by="entropy",
-        top_m=400,
-        seed=0,
-        round_id=1,
-    )
-    top = score_partition(
-        url,
-        model,
-        feature_kind="numeric",
-        excluded=none,
-        rank_by="entropy",
-        top_m=15,
-        seed=0,
-        round_id=1,
-    )
+    full = score(url, model, rank_by="entropy", top_m=400)
+    top = score(url, model, rank_by="entropy", top_m=15)
     assert len(top.candidates) == 15
     expected = full.candidates.nlargest(15, "entropy")["item_id"]
     assert set(top.candidates["item_id"]) == set(expected)
@@ -74,16 +57,7 @@ def test_keeps_the_top_m_by_the_ranking_utility(partition):
 
 def test_cold_start_scores_random_only(partition):
     url, _, _ = partition
-    out = score_partition(
-        url,
-        None,
-        feature_kind="numeric",
-        excluded=pa.array([], pa.string()),
-        rank_by="random",
-        top_m=10,
-        seed=3,
-        round_id=2,
-    )
+    out = score(url, None, rank_by="random", top_m=10, seed=3, round_id=2)
     assert list(out.histograms) == ["random"]
     assert "entropy" not in out.candidates
 
@@ -97,17 +71,7 @@ def test_random_scores_depend_on_seed_round_and_partition_only():
 
 def test_merge_is_independent_of_order(partition):
     url, _, model = partition
-    none = pa.array([], pa.string())
-    full = score_partition(
-        url,
-        model,
-        feature_kind="numeric",
-        excluded=none,
-        rank_by="margin",
-        top_m=400,
-        seed=0,
-        round_id=1,
-    ).candidates
+    full = score(url, model, top_m=400).candidates
     a, b = full.iloc[:200], full.iloc[200:]
     ab = keep_top(pd.concat([a, b]), 20, "margin")
     ba = keep_top(pd.concat([b, a]), 20, "margin")
@@ -117,31 +81,11 @@ def test_merge_is_independent_of_order(partition):
 def test_features_and_a_uniform_sample_travel_with_the_candidates(partition):
     url, ids, model = partition
     excluded = pa.array(ids[:100], pa.string())
-    out = score_partition(
-        url,
-        model,
-        feature_kind="numeric",
-        excluded=excluded,
-        rank_by="margin",
-        top_m=12,
-        seed=0,
-        round_id=1,
-        keep_features=True,
-        sample_m=50,
-    )
+    out = score(url, model, excluded=excluded, top_m=12, keep_features=True, sample_m=50)
     x = stack(out.candidates[FEATURES].tolist())
     assert x.shape == (12, 6) and x.dtype == np.float32
     assert len(out.sample) == 50 and not set(out.sample["item_id"]) & set(ids[:100])
-    full = score_partition(
-        url,
-        None,
-        feature_kind="numeric",
-        excluded=excluded,
-        rank_by="random",
-        top_m=50,
-        seed=0,
-        round_id=1,
-    )
+    full = score(url, None, excluded=excluded, rank_by="random", top_m=50)
     assert set(out.sample["item_id"]) == set(full.candidates["item_id"])  # same random order
     density_spec = REGISTRY["information_density"]
     cand = build_candidates(
@@ -156,11 +100,10 @@ def test_features_and_a_uniform_sample_travel_with_the_candidates(partition):
 
 def test_several_rankings_keep_the_union_of_their_tops(partition):
     url, _, model = partition
-    none = pa.array([], pa.string())
-    args = dict(feature_kind="numeric", excluded=none, top_m=20, seed=4, round_id=2)
-    both = score_partition(url, model, rank_by=("margin", "random"), **args).candidates
-    by_margin = score_partition(url, model, rank_by="margin", **args).candidates
-    by_random = score_partition(url, model, rank_by="random", **args).candidates
+    args = dict(top_m=20, seed=4, round_id=2)
+    both = score(url, model, rank_by=("margin", "random"), **args).candidates
+    by_margin = score(url, model, rank_by="margin", **args).candidates
+    by_random = score(url, model, rank_by="random", **args).candidates
     assert set(both["item_id"]) == set(by_margin["item_id"]) | set(by_random["item_id"])
     assert both["item_id"].tolist()[:20] == by_margin["item_id"].tolist()
     merged = keep_top(pd.concat([both.iloc[::2], both.iloc[1::2]]), 20, ("margin", "random"))
