@@ -508,7 +508,7 @@ class Project:
         if pseudo is None:
             model.fit(x_train, y_train)
         else:
-            x_pseudo, y_pseudo = pseudo
+            x_pseudo, y_pseudo = pseudo[0], pseudo[1]["label"].to_numpy()
             weights = np.r_[
                 np.ones(len(y_train)),
                 np.full(len(y_pseudo), self.config.model.pseudo_labels.weight),
@@ -540,6 +540,10 @@ class Project:
             run_id, {f"model.{k}": v for k, v in model.named_steps["classify"].get_params().items()}
         )
         t.log_metrics(run_id, metrics, step=round_id)
+        used = train[["item_id", "label"]].assign(source="human")
+        if pseudo is not None:
+            used = pd.concat([used, pseudo[1].assign(source="pseudo")], ignore_index=True)
+        t.log_frame(run_id, used, "training_labels.csv")
         kappa = self._stop_kappa(model, round_id)
         if kappa is not None:
             metrics["stop_kappa"] = kappa
@@ -559,14 +563,15 @@ class Project:
         return TrainReport(round_id, len(train), metrics, version, promoted)
 
     def _pseudo_training_set(self):
-        """``(features, labels)`` of the latest round's pseudo-labels, or None (CEAL)."""
+        """``(features, frame of item_id and label)`` of the latest round's pseudo-labels, or
+        None (CEAL)."""
         if not self.config.model.pseudo_labels.enabled:
             return None
         pseudo = self.ledger.pseudo_labels()
         if pseudo.empty:
             return None
         x, _ = self._labeled_data(pseudo["item_id"])
-        return x, pseudo["label"].to_numpy()
+        return x, pseudo
 
     def _gate(self, model, version: str, metrics, x_eval, y_eval) -> bool:
         """Promote when there is no champion, or the new model beats it on the same data."""

@@ -100,6 +100,13 @@ def test_three_rounds_through_the_file_vendor(tmp_path, pendigits):
         client.download_artifacts(runs["run_id"].iloc[2], "selected_batch.csv", str(tmp_path))
     )
     assert len(batch) == 30 and {"rank", "margin", "entropy", "predicted_label"} <= set(batch)
+    trained_on = pd.read_csv(
+        client.download_artifacts(runs["run_id"].iloc[1], "training_labels.csv", str(tmp_path))
+    )
+    assert len(trained_on) == 60 and set(trained_on["source"]) == {"human"}
+    assert set(trained_on["item_id"]) == set(p.ledger.selection(1)["item_id"]) | set(
+        p.ledger.selection(2)["item_id"]
+    )
 
     bad = tmp_path / "bad.csv"
     bad.write_text("item_id,label\ntra-5,7\nnot-a-digit,3\ntra-6,eleven\n")

@@ -4,7 +4,9 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from mlflow import MlflowClient
 
 from alflow.project import Project
 from tests.conftest import make_config
@@ -110,6 +112,13 @@ def test_pseudo_labels_train_but_are_never_human_labels_or_exported(
     assert not batch & set(pseudo["item_id"])  # never sent to annotators
     report = project.retrain(r2)
     assert report.metrics["pseudo_labels_used"] == len(pseudo)
+    client = MlflowClient(project.ws.mlflow_tracking_uri)
+    run_id = project.ledger.get_round(r2).mlflow_run_id
+    trained_on = pd.read_csv(
+        client.download_artifacts(run_id, "training_labels.csv", str(tmp_path))
+    )
+    assert (trained_on["source"] == "pseudo").sum() == len(pseudo)
+    assert (trained_on["source"] == "human").sum() == 60
     assert report.n_labels == 60 == report.metrics["labels_used"]  # humans only
     assert project.ledger.state_counts()["labeled"] == 60
     exported = {
