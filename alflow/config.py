@@ -130,7 +130,7 @@ class StrategyConfig(_Section):
     candidate_factor: Annotated[int, Field(ge=1)] = 5
     pool_sample: Annotated[int, Field(ge=100)] = 5_000
     committee_size: Annotated[int, Field(ge=2)] = 5
-    committee_kind: Literal["bagging", "seeds"] = "bagging"
+    committee_kind: Literal["bagging", "seeds", "estimators"] = "bagging"
 
 
 class VendorConfig(_Section):

@@ -41,6 +41,18 @@ def build_model(config: AlflowConfig) -> Pipeline:
     return Pipeline([("scale", StandardScaler()), ("classify", estimator)])
 
 
+def build_model_family(config: AlflowConfig) -> list[Pipeline]:
+    """One unfitted pipeline per estimator kind (a committee of different estimators)."""
+    return [
+        build_model(
+            config.model_copy(
+                update={"model": config.model.model_copy(update={"estimator": name, "params": {}})}
+            )
+        )
+        for name in ESTIMATORS
+    ]
+
+
 def evaluate(model: Pipeline, x_eval, y_eval: np.ndarray, labels: list[str]) -> dict[str, Any]:
     """Accuracy, macro-F1 over the label schema, and a per-class report."""
     pred = model.predict(x_eval)

@@ -23,7 +23,7 @@ from alflow.config import AlflowConfig, dump_config
 from alflow.errors import AlflowError, InputError, located
 from alflow.ingest import IngestReport, ingest_file
 from alflow.ledger import EventRecord, Ledger
-from alflow.model import build_model, evaluate, holdout_mask
+from alflow.model import build_model, build_model_family, evaluate, holdout_mask
 from alflow.pool import (
     features_of,
     fetch_items,
@@ -297,14 +297,18 @@ class Project:
         committee = None
         if "committee" in spec.needs and labeled_x is not None:
             s = self.config.strategy
-            committee = build_committee(
-                build_model(self.config),
-                labeled_x,
-                labels["label"].to_numpy(),
-                n_members=s.committee_size,
-                kind=s.committee_kind,
-                random_state=self.config.seed,
-            )
+            y = labels["label"].to_numpy()
+            if s.committee_kind == "estimators":
+                committee = [m.fit(labeled_x, y) for m in build_model_family(self.config)]
+            else:
+                committee = build_committee(
+                    build_model(self.config),
+                    labeled_x,
+                    y,
+                    n_members=s.committee_size,
+                    kind=s.committee_kind,
+                    random_state=self.config.seed,
+                )
         sample = scores.sample
         return build_candidates(
             frame,

@@ -50,3 +50,29 @@ def test_holdout_is_stable_and_about_the_right_size():
     assert 0.17 < mask.mean() < 0.23
     np.testing.assert_array_equal(mask[:100], holdout_mask(ids[:100], 0.2, seed=0))
     assert not holdout_mask(ids, 0.0, seed=0).any()
+
+
+def test_a_committee_of_different_estimators():
+    from sklearn.datasets import load_digits
+
+    from alflow.committee import committee_proba
+    from alflow.model import build_model_family
+
+    x, y = load_digits(return_X_y=True)
+    y = y.astype(str)
+    cfg = config_from_dict(
+        {
+            "data": {
+                "features": {"kind": "numeric", "columns": ["a"]},
+                "labels": [str(i) for i in range(10)],
+            },
+            "strategy": {"committee_kind": "estimators"},
+        },
+        environ={},
+    )
+    members = [m.fit(x[:300], y[:300]) for m in build_model_family(cfg)]
+    kinds = {type(m.named_steps["classify"]).__name__ for m in members}
+    assert kinds == {"LogisticRegression", "RandomForestClassifier", "SGDClassifier"}
+    proba = committee_proba(members, x[300:350], cfg.data.labels)
+    assert proba.shape == (3, 50, 10)
+    np.testing.assert_allclose(proba.sum(axis=2), 1.0, atol=1e-6)
