@@ -51,8 +51,10 @@ def build_candidates(
         from alflow.committee import committee_proba
 
         cand.committee_proba = committee_proba(committee, raw_x, classes)
-    if "density" in needs and pool_sample_raw is not None:
-        base = represent(model, pool_sample_raw, seed)
+    if "density" in needs:
+        # the pool sample, minus the candidates; a pool that small is all candidates anyway
+        has_sample = pool_sample_raw is not None and len(pool_sample_raw)
+        base = represent(model, pool_sample_raw, seed) if has_sample else cand.features
         cand.density = knn_similarity(cand.features, base, DENSITY_K)
     if "estimator" in needs and model is not None:
         cand.estimator = clone(model.steps[-1][1] if hasattr(model, "steps") else model)

@@ -59,6 +59,7 @@ def score_pool(
     keep_features: bool = False,
     sample_m: int = 0,
     confident_m: int = 0,
+    classes: Sequence[str] | None = None,
     on_partition: Callable[[], None] | None = None,
 ) -> PartitionScores:
     """Score every partition on the cluster and return the merged top-``top_m`` candidates
@@ -82,6 +83,7 @@ def score_pool(
         keep_features=keep_features,
         sample_m=sample_m,
         confident_m=confident_m,
+        classes=classes,
         pure=False,
     )
     if on_partition is not None:

@@ -128,7 +128,7 @@ def _parquet_chunks(url: str, chunk_rows: int) -> Iterator[Chunk]:
 class _Validator:
     """Turns raw chunks into (ids, features, truth, content hashes), collecting problems."""
 
-    def __init__(self, data: DataConfig, source: str) -> None:
+    def __init__(self, data: DataConfig, source: str, target: str = "pool") -> None:
         self.data = data
         self.source = source
         self.problems: list[str] = []
@@ -140,8 +140,13 @@ class _Validator:
         self.required = [*self.feature_columns]
         if data.id_column:
             self.required.append(data.id_column)
-        if data.truth_column:
+        if target == "eval":
+            if not data.truth_column:
+                raise InputError(
+                    f"{source}: an evaluation set needs its label column: set data.truth_column"
+                )
             self.required.append(data.truth_column)
+        self.has_truth = False  # pools may carry ground truth (for simulations) or not
         self.labels = set(data.labels)
         self.width: int | None = None  # embedding width, fixed by the first vector
 
@@ -151,6 +156,7 @@ class _Validator:
             self.problems.append(located(self.source, int(pos), field, message, unit))
 
     def check_columns(self, frame: pd.DataFrame) -> None:
+        self.has_truth = bool(self.data.truth_column) and self.data.truth_column in frame.columns
         missing = [c for c in self.required if c not in frame.columns]
         if missing:
             raise InputError(
@@ -218,7 +224,7 @@ class _Validator:
 
     def truth(self, chunk: Chunk, ok: np.ndarray) -> list[str] | None:
         col = self.data.truth_column
-        if not col:
+        if not self.has_truth:
             return None
         values = [_label_text(v) for v in chunk.frame[col].tolist()]
         for i, v in enumerate(values):
@@ -280,7 +286,7 @@ def ingest_file(
 
     All or nothing: on any invalid record, no partition is registered and no item is added.
     """
-    validator = _Validator(data, url)
+    validator = _Validator(data, url, target)
     rows_read = rows_added = 0
     written: list[str] = []
     with ledger.transaction() as session:

@@ -183,6 +183,7 @@ class Project:
             keep_features=wants_x,
             sample_m=sample_m,
             confident_m=pseudo.max_per_round if pseudo.enabled and model is not None else 0,
+            classes=self.labels,
             on_partition=on_partition,
         )
         if scores.rows_scored == 0:
@@ -284,6 +285,7 @@ class Project:
         metric = self.config.model.gate.metric
         if trainings.empty or metric not in trainings:
             return []
+        trainings = trainings.dropna(subset=[metric])  # rounds too early to be evaluated
         rounds = self.ledger.rounds().set_index("round")["strategy"]
         return gains(rounds.loc[trainings["round"]].tolist(), trainings[metric].tolist())
 
@@ -310,6 +312,8 @@ class Project:
                     random_state=self.config.seed,
                 )
         sample = scores.sample
+        if sample is not None:  # a candidate must not count itself as its own neighbour
+            sample = sample[~sample["item_id"].isin(frame["item_id"])]
         return build_candidates(
             frame,
             raw,
@@ -318,7 +322,9 @@ class Project:
             labeled_raw_x=labeled_x,
             labeled_labels=labels["label"].to_numpy(),
             committee=committee,
-            pool_sample_raw=stack(sample[FEATURES].tolist()) if sample is not None else None,
+            pool_sample_raw=stack(sample[FEATURES].tolist())
+            if sample is not None and len(sample)
+            else None,
             seed=self.config.seed,
         )
 
@@ -415,7 +421,14 @@ class Project:
         if not self.config.data.truth_column:
             raise AlflowError("the simulated annotator needs data.truth_column")
         batch = self.ledger.selection(round_id)
-        table = fetch_items(self.ws.pool_url, self.ledger.locations(batch["item_id"]), ["truth"])
+        locations = self.ledger.locations(batch["item_id"])
+        try:
+            table = fetch_items(self.ws.pool_url, locations, ["truth"])
+        except (KeyError, pa.ArrowInvalid):
+            raise AlflowError(
+                f"the pool files have no {self.config.data.truth_column!r} column: the simulated "
+                "annotator answers from ground truth ingested with the pool"
+            ) from None
         truth = table.to_pandas()
         vendor = (
             self.vendor
@@ -487,17 +500,17 @@ class Project:
             return labels, features_of(table, kind), np.asarray(table.column("truth").to_pylist())
         ev = self.config.evaluation
         mask = holdout_mask(labels["item_id"].to_numpy(), ev.holdout_fraction, self.config.seed)
-        if mask.sum() < ev.min_eval_labels:
-            return labels, None, None
+        if mask.sum() < ev.min_eval_labels:  # too few to evaluate, still never trained on
+            return labels[~mask], None, None
         held = labels[mask]
         x_eval, _ = self._labeled_data(held["item_id"])
         return labels[~mask], x_eval, held["label"].to_numpy()
 
     def retrain(self, round_id: int | None = None, flow_run_id: str | None = None) -> TrainReport:
         """Fit on all resolved labels, evaluate, register; move ``champion`` if the gate passes."""
-        round_id = round_id or self.ledger.last_round_id()
+        round_id = round_id or self.ledger.last_exported_round_id()
         if round_id is None:
-            raise AlflowError("no round yet: run 'alflow round' first")
+            raise AlflowError("no exported round yet: run 'alflow round' first")
         labels = self.ledger.resolved_labels()
         train, x_eval, y_eval = self._eval_set(labels)
         if train["label"].nunique() < 2:
@@ -578,14 +591,13 @@ class Project:
         return x, pseudo
 
     def _gate(self, model, version: str, metrics, x_eval, y_eval) -> bool:
-        """Promote when there is no champion, or the new model beats it on the same data."""
+        """Promote when there is no champion, when nothing can be evaluated yet (the newest model
+        has the most labels), or when the new model beats the champion on the same data."""
         gate = self.config.model.gate
         champ = self.tracker.champion()
-        if champ is None:
+        if champ is None or x_eval is None:
             self.tracker.promote(version)
             return True
-        if x_eval is None:
-            return False
         old = evaluate(self.tracker.load(champ[1]), x_eval, y_eval, self.labels)[gate.metric]
         if metrics[gate.metric] >= old + gate.min_delta:
             self.tracker.promote(version)

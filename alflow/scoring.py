@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from alflow.committee import aligned_proba
 from alflow.pool import FEATURE_COLUMN, features_of, read_partition
 from alflow.strategies import UTILITIES, top_k
 
@@ -45,7 +46,10 @@ class PartitionScores:
         confident_m: int = 0,
     ) -> PartitionScores:
         frame = pd.concat([self.candidates, other.candidates], ignore_index=True)
-        hist = {k: self.histograms[k] + other.histograms[k] for k in self.histograms}
+        hist = {
+            k: self.histograms.get(k, 0) + other.histograms.get(k, 0)
+            for k in self.histograms.keys() | other.histograms.keys()
+        }
         return PartitionScores(
             keep_top(frame, top_m, rank_by),
             hist,
@@ -100,6 +104,7 @@ def score_partition(
     keep_features: bool = False,
     sample_m: int = 0,
     confident_m: int = 0,
+    classes: Sequence[str] | None = None,
 ) -> PartitionScores:
     """Score one Parquet partition with ``model`` (``None`` during cold start).
 
@@ -116,9 +121,16 @@ def score_partition(
         table = table.filter(keep)
     x = features_of(table, feature_kind) if table.num_rows else None
     ids = table.column("item_id")
-    scores, pick = score_rows(ids, x, model, rand, rank_by=rank_by, top_m=top_m)
-    if confident_m and model is not None:
-        scores.confident = _most_confident(ids, x, model, confident_m)
+    scores, pick = score_rows(
+        ids,
+        x,
+        model,
+        rand,
+        rank_by=rank_by,
+        top_m=top_m,
+        classes=classes,
+        confident_m=confident_m,
+    )
     if keep_features:
         scores.candidates[FEATURES] = _rows(x, pick)
     if sample_m:
@@ -131,23 +143,6 @@ def score_partition(
             }
         )
     return scores
-
-
-def _most_confident(ids, x, model, m: int) -> pd.DataFrame:
-    """The ``m`` rows with the highest top-class probability, with that class."""
-    if x is None:
-        return pd.DataFrame({"item_id": [], "predicted_label": [], "predicted_score": []})
-    proba = model.predict_proba(x)
-    score = proba.max(axis=1)
-    rows = _top_rows(score, m, ids)
-    classes = np.asarray([str(c) for c in model.classes_], dtype=object)
-    return pd.DataFrame(
-        {
-            "item_id": ids.take(pa.array(rows)).to_numpy(zero_copy_only=False),
-            "predicted_label": classes[proba[rows].argmax(axis=1)],
-            "predicted_score": score[rows],
-        }
-    )
 
 
 def _rows(x, idx: np.ndarray) -> list:
@@ -170,34 +165,59 @@ def score_rows(
     *,
     rank_by: Ranks,
     top_m: int,
+    classes: Sequence[str] | None = None,
+    confident_m: int = 0,
 ) -> tuple[PartitionScores, np.ndarray]:
     """Utilities of every row, their histograms, and the ``top_m`` rows by ``rank_by``.
 
-    Utilities and histograms are computed as arrays over all rows; only the kept rows become a
-    frame. Returns the scores and the kept row indices (best first).
+    Probabilities are laid out over ``classes`` (the label schema; the model's own classes when
+    None), so every partition, the committee and the ledger agree on columns even when the model
+    never saw some class. Utilities and histograms are computed as arrays over all rows (an
+    empty partition still has every utility); only the kept rows become a frame. With
+    ``confident_m``, the rows with the highest top-class probability come back too (for
+    pseudo-labels). Returns the scores and the kept row indices (best first).
     """
     utilities = {"random": rand}
     proba = None
-    if model is not None and len(rand):
-        proba = model.predict_proba(x)
+    if model is not None:
+        classes = [str(c) for c in (classes if classes is not None else model.classes_)]
+        proba = aligned_proba(model, x, classes) if len(rand) else np.empty((0, len(classes)))
         utilities.update({u: fn(proba) for u, fn in UTILITIES.items()})
     hist = {u: np.histogram(v, bins=HIST_BINS)[0] for u, v in utilities.items()}
-    if len(rand) == 0:
-        empty = pd.DataFrame({"item_id": [], **utilities})
-        return PartitionScores(empty, hist, 0), np.empty(0, dtype=np.intp)
-    pick = _union([_top_rows(utilities[r], top_m, ids) for r in _ranks(rank_by)])
+    pick = (
+        _union([_top_rows(utilities[r], top_m, ids) for r in _ranks(rank_by)])
+        if len(rand)
+        else np.empty(0, dtype=np.intp)
+    )
     frame = pd.DataFrame({"item_id": ids.take(pa.array(pick)).to_numpy(zero_copy_only=False)})
     for u, values in utilities.items():
         frame[u] = values[pick]
     if proba is not None:
-        classes = np.asarray([str(c) for c in model.classes_], dtype=object)
         p = proba[pick]
         best = p.argmax(axis=1)
-        frame["predicted_label"] = classes[best]
+        frame["predicted_label"] = np.asarray(classes, dtype=object)[best]
         frame["predicted_score"] = p[np.arange(len(pick)), best]
         for j, c in enumerate(classes):
             frame[PROBA_PREFIX + c] = p[:, j]
-    return PartitionScores(frame, hist, len(rand)), pick
+    scores = PartitionScores(frame, hist, len(rand))
+    if confident_m and proba is not None:
+        scores.confident = _confident_rows(ids, proba, classes, confident_m)
+    return scores, pick
+
+
+def _confident_rows(ids, proba: np.ndarray, classes: Sequence[str], m: int) -> pd.DataFrame:
+    """The ``m`` rows with the highest top-class probability, with that class."""
+    top = proba.max(axis=1) if len(proba) else np.empty(0)
+    rows = _top_rows(top, m, ids) if len(top) else np.empty(0, dtype=np.intp)
+    return pd.DataFrame(
+        {
+            "item_id": ids.take(pa.array(rows)).to_numpy(zero_copy_only=False),
+            "predicted_label": np.asarray(classes, dtype=object)[proba[rows].argmax(axis=1)]
+            if len(rows)
+            else np.empty(0, dtype=object),
+            "predicted_score": top[rows],
+        }
+    )
 
 
 def _top_rows(scores: np.ndarray, top_m: int, ids: pa.ChunkedArray) -> np.ndarray:

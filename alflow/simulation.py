@@ -105,6 +105,7 @@ def simulate(
             model,
             rand,
             rank_by=spec.ranks,
+            classes=schema,
             top_m=candidate_count(spec, batch, factor),
         )
         committee = None
@@ -120,6 +121,7 @@ def simulate(
                 random_state=protocol.seed + round_id,
             )
         sample = rng.choice(len(unlabeled), size=min(POOL_SAMPLE, len(unlabeled)), replace=False)
+        sample = np.setdiff1d(sample, pick)  # no candidate is its own density neighbour
         cand = build_candidates(
             scores.candidates,
             _take(x_unl, pick),

@@ -133,8 +133,10 @@ class Tracker:
         """``(version, models:/ URI)`` of the champion, or None before the first promotion."""
         try:
             mv = self.client.get_model_version_by_alias(self.model_name, CHAMPION)
-        except MlflowException:
-            return None
+        except MlflowException as err:
+            if err.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+                return None  # no registered model or no alias yet
+            raise  # an unreachable server must not look like "no champion"
         return str(mv.version), f"models:/{self.model_name}@{CHAMPION}"
 
     def load(self, uri: str):

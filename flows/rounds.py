@@ -23,7 +23,7 @@ def _select_name() -> str:
 
 def _retrain_name() -> str:
     config = _config_param()
-    last = project_for(config).ledger.last_round_id() or 0
+    last = project_for(config).ledger.last_exported_round_id() or 0
     return f"{config.project}-round-{last}-retrain"
 
 

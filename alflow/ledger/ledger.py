@@ -219,6 +219,11 @@ class Ledger:
         with self.transaction() as s:
             return s.execute(select(func.max(Round.id))).scalar()
 
+    def last_exported_round_id(self) -> int | None:
+        """The latest round whose batch reached a vendor (what a retrain belongs to)."""
+        with self.transaction() as s:
+            return s.execute(select(func.max(Export.round_id))).scalar()
+
     # ------------------------------------------------------------- selection
     def record_selection(self, round_id: int, batch: pd.DataFrame) -> int:
         """Mark the batch selected in round ``round_id``, once. Returns items newly selected.
@@ -465,7 +470,11 @@ class Ledger:
                     promoted=promoted,
                 )
             )
-            s.execute(update(Round).where(Round.id == round_id).values(status="trained"))
+            s.execute(
+                update(Round)
+                .where(Round.id == round_id, Round.status.in_(("exported", "trained")))
+                .values(status="trained")
+            )
 
     def trainings(self) -> pd.DataFrame:
         with self.transaction() as s:

@@ -62,6 +62,7 @@ class StrategySpec:
     needs: frozenset[str] = frozenset()
     min_candidates: int = 0
     also_rank_by: tuple[str, ...] = ()
+    candidate_factor: int = 0
 
     @property
     def ranks(self) -> tuple[str, ...]:
@@ -80,13 +81,15 @@ def register(
     needs: frozenset[str] = frozenset(),
     min_candidates: int = 0,
     also_rank_by: tuple[str, ...] = (),
+    candidate_factor: int = 0,
 ) -> Callable[[Selector], Selector]:
     """Register ``fn(candidates, batch_size, *, random_state, **params) -> indices``.
 
     ``rank_by`` names the per-item utility each partition ranks its candidates by; ``needs``
     lists the optional ``Candidates`` fields the strategy reads (see ``NEEDS``);
     ``min_candidates`` asks for at least that many candidates (clustering needs room);
-    ``also_rank_by`` adds the top candidates by other utilities (``random`` for a uniform slice).
+    ``also_rank_by`` adds the top candidates by other utilities (``random`` for a uniform slice);
+    ``candidate_factor`` asks for at least that many candidates per batch item.
     """
     unknown = set(needs) - NEEDS
     if unknown:
@@ -96,7 +99,14 @@ def register(
         if name in REGISTRY:
             raise ValueError(f"strategy {name!r} is registered twice")
         REGISTRY[name] = StrategySpec(
-            name, fn, rank_by, needs_model, frozenset(needs), min_candidates, also_rank_by
+            name,
+            fn,
+            rank_by,
+            needs_model,
+            frozenset(needs),
+            min_candidates,
+            also_rank_by,
+            candidate_factor,
         )
         return fn
 
@@ -105,7 +115,7 @@ def register(
 
 def candidate_count(spec: StrategySpec, batch_size: int, factor: int) -> int:
     """How many candidates the scoring pass keeps for this strategy and batch."""
-    return max(factor * batch_size, spec.min_candidates)
+    return max(max(factor, spec.candidate_factor) * batch_size, spec.min_candidates)
 
 
 def get_strategy(name: str) -> StrategySpec:

@@ -31,7 +31,9 @@ def round_robin(clusters: np.ndarray, order: np.ndarray, k: int, cluster_order=N
     return np.asarray(picked, dtype=np.intp)
 
 
-@register("kmeans_round_robin", rank_by="margin", needs=frozenset({"features"}))
+@register(
+    "kmeans_round_robin", rank_by="margin", needs=frozenset({"features"}), candidate_factor=10
+)
 def select_kmeans_round_robin(
     candidates: Candidates,
     batch_size: int,
@@ -80,7 +82,7 @@ def select_margin_coreset(
     return top[chosen]
 
 
-@register("cluster_margin", rank_by="margin", needs=frozenset({"features"}))
+@register("cluster_margin", rank_by="margin", needs=frozenset({"features"}), candidate_factor=10)
 def select_cluster_margin(
     candidates: Candidates,
     batch_size: int,

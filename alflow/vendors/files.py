@@ -163,18 +163,31 @@ def _jsonl_records(path: Path):
         yield lineno, rec, None
 
 
+def unneutralize(cell: str) -> str:
+    """Undo ``neutralize``: our own quote before a formula character is not part of the data."""
+    if len(cell) > 1 and cell[0] == "'" and cell[1:].startswith(FORMULA_PREFIXES):
+        return cell[1:]
+    return cell
+
+
 def _csv_records(path: Path):
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        if reader.fieldnames is None:
-            yield 1, None, "the file is empty"
-            return
-        for rec in reader:
-            line = reader.line_num
-            if None in rec:
-                yield line, None, "more cells than header columns"
-                continue
-            yield line, {k: v for k, v in rec.items() if v is not None}, None
+    with open(path, "rb") as f:
+        data = f.read()
+    if data.strip() and not data.endswith((b"\n", b"\r")):
+        lines = data.count(b"\n") + 1
+        yield lines, None, "the last line has no newline: the file looks truncated"
+        return
+    text = data.decode("utf-8-sig")  # a spreadsheet's byte-order mark is not part of the header
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    if reader.fieldnames is None:
+        yield 1, None, "the file is empty"
+        return
+    for rec in reader:
+        line = reader.line_num
+        if None in rec:
+            yield line, None, "more cells than header columns"
+            continue
+        yield line, {k: unneutralize(v) for k, v in rec.items() if v is not None}, None
 
 
 def _flag(rec: dict, key: str, line: int, source: str, problems: list[str]) -> bool:

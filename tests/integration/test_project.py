@@ -127,3 +127,51 @@ def test_pseudo_labels_train_but_are_never_human_labels_or_exported(
         for line in Path(project.ledger.export_of(r).uri).read_text().splitlines()
     }
     assert not exported & set(pseudo["item_id"])
+
+
+def test_retrain_belongs_to_the_last_exported_round(tmp_path, digits_csv, dask_client):
+    project = Project(make_config(tmp_path / "ws", campaign={"batch_size": 10}))
+    project.ingest(str(digits_csv[0]))
+    project.ingest(str(digits_csv[1]), target="eval")
+    r1 = one_round(project, dask_client)
+    r2 = project.start_round().round_id
+    project.select(r2, dask_client)  # selected; the export has not happened (yet)
+    report = project.retrain()
+    assert report.round_id == r1
+    assert project.ledger.get_round(r2).status == "selected"
+    assert project.start_round().round_id == r2  # the unexported round resumes
+    assert project.export(r2)["rows"] == 10
+
+
+def test_holdout_items_never_train_and_newest_model_leads_until_evaluable(
+    tmp_path, digits_csv, dask_client
+):
+    project = Project(make_config(tmp_path / "ws", campaign={"batch_size": 10}))
+    project.ingest(str(digits_csv[0]))  # no --eval set: a holdout of the labels evaluates
+    for _ in range(2):
+        report = project.retrain(one_round(project, dask_client))
+        held_out = report.metrics["labels_total"] - report.metrics["labels_used"]
+        assert held_out > 0  # the future holdout is never trained on
+        assert "accuracy" not in report.metrics  # fewer than 10 held out: no evaluation yet
+        assert report.promoted  # so the model with the most labels becomes champion
+
+
+def test_portfolio_history_skips_rounds_without_the_metric(tmp_path):
+    project = Project(make_config(tmp_path / "ws", model={"gate": {"metric": "macro_f1"}}))
+    for r, (strategy, metrics) in enumerate(
+        [
+            ("random", {}),
+            ("margin", {}),
+            ("margin", {"macro_f1": 0.5}),
+            ("random", {"macro_f1": 0.6}),
+        ],
+        start=1,
+    ):
+        project.ledger.open_round(strategy=strategy, batch_size=1, seed=0, config_hash="c")
+        project.ledger.update_round(r, strategy=strategy, status="exported")
+        project.ledger.record_training(
+            r, model_version=str(r), n_labels=r, metrics=metrics, promoted=True
+        )
+    history = project._portfolio_history()
+    assert len(history) == 1 and history[0][0] == "random"
+    assert history[0][1] == pytest.approx(0.1)

@@ -36,3 +36,18 @@ def test_two_backends_in_one_process_stay_apart(tmp_path):
     assert a.champion() is not None
     assert b.champion() is None  # nothing leaked into b's registry
     assert len(b.runs()) == 0 and len(a.runs()) == 1
+
+
+def test_an_unreachable_registry_is_not_mistaken_for_no_champion(tmp_path, monkeypatch):
+    import pytest
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import INTERNAL_ERROR
+
+    t = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", (tmp_path / "art").as_uri(), "exp", "m")
+
+    def down(*_args, **_kwargs):
+        raise MlflowException("connection refused", error_code=INTERNAL_ERROR)
+
+    monkeypatch.setattr(t.client, "get_model_version_by_alias", down)
+    with pytest.raises(MlflowException, match="connection refused"):
+        t.champion()

@@ -237,3 +237,25 @@ def test_pool_on_an_fsspec_url(tmp_path, ledger):
     names = [n for n, _ in ledger.partitions()]
     table = read_partition(f"memory://alflow-test/pool/{names[0]}")
     assert table.num_rows == 100 and table.column_names == ["item_id", "x", "truth"]
+
+
+def test_pools_may_come_without_labels_but_evaluation_sets_may_not(tmp_path, ledger):
+    unlabeled = tmp_path / "pool.csv"
+    frame(30).drop(columns=["y"]).to_csv(unlabeled, index=False)
+    assert ingest(unlabeled, ledger, tmp_path).rows_added == 30
+    names = [n for n, _ in ledger.partitions()]
+    assert "truth" not in read_partition(str(tmp_path / "pool" / names[0])).column_names
+    labeled = tmp_path / "eval.csv"
+    frame(10, start=100).to_csv(labeled, index=False)
+    report = ingest_file(str(labeled), data_config(), ledger, str(tmp_path / "eval"), target="eval")
+    assert report.rows_added == 10
+    with pytest.raises(InputError, match=r"missing column\(s\) \['y'\]"):
+        ingest_file(str(unlabeled), data_config(), ledger, str(tmp_path / "eval"), target="eval")
+    with pytest.raises(InputError, match="an evaluation set needs its label column"):
+        ingest_file(
+            str(labeled),
+            data_config(truth_column=None),
+            ledger,
+            str(tmp_path / "eval"),
+            target="eval",
+        )

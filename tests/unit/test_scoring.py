@@ -108,3 +108,29 @@ def test_several_rankings_keep_the_union_of_their_tops(partition):
     assert both["item_id"].tolist()[:20] == by_margin["item_id"].tolist()
     merged = keep_top(pd.concat([both.iloc[::2], both.iloc[1::2]]), 20, ("margin", "random"))
     assert set(merged["item_id"]) == set(both["item_id"])
+
+
+def test_a_partition_with_nothing_left_to_score_merges_cleanly(partition):
+    url, ids, model = partition
+    empty = score(url, model, excluded=pa.array(ids, pa.string()), top_m=10)
+    full = score(url, model, top_m=10)
+    assert empty.rows_scored == 0 and set(empty.histograms) == set(full.histograms)
+    for merged in (
+        empty.merge(full, 10, "margin"),
+        full.merge(empty, 10, "margin"),
+        empty.merge(empty, 10, "margin"),
+    ):
+        assert set(merged.histograms) == set(full.histograms)
+    assert (
+        empty.merge(full, 10, "margin").candidates["item_id"].tolist()
+        == full.candidates["item_id"].tolist()
+    )
+
+
+def test_probabilities_follow_the_label_schema_not_the_model(partition):
+    url, _, model = partition  # trained on classes "0" and "1" only
+    out = score(url, model, top_m=5, classes=["0", "1", "2"])
+    cols = [c for c in out.candidates.columns if c.startswith("p:")]
+    assert cols == ["p:0", "p:1", "p:2"]
+    assert (out.candidates["p:2"] == 0).all()
+    np.testing.assert_allclose(out.candidates[cols].sum(axis=1), 1.0)

@@ -95,3 +95,11 @@ def test_top_k_is_independent_of_input_order_with_many_ties():
         perm = rng.permutation(2000)
         got = ids[perm][top_k(scores[perm], 100, ids[perm])]
         assert list(got) == list(expected)
+
+
+def test_candidate_count_honours_what_a_strategy_clusters():
+    from alflow.strategies import candidate_count
+
+    assert candidate_count(REGISTRY["margin"], 20, 5) == 100
+    assert candidate_count(REGISTRY["cluster_margin"], 20, 5) == 200
+    assert candidate_count(REGISTRY["coreset"], 20, 5) == 2_000

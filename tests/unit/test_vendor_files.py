@@ -114,3 +114,21 @@ def test_simulated_annotator_noise_rate(tmp_path):
     assert 0.16 < (noisy["label"] == "dog").mean() < 0.24
     path = SimulatedVendor().annotate(truth.head(5), LABELS, tmp_path, 2, seed=0)
     assert len(FileVendor().read_annotations(path, LABELS)) == 5
+
+
+def test_an_exported_csv_with_formula_like_ids_imports_back(tmp_path):
+    frame = pd.DataFrame({"item_id": ["-17", "+4420", "=x", "ok-1"], "rank": [1, 2, 3, 4]})
+    receipt = FileVendor("csv").export_batch(frame, 1, LABELS, tmp_path)
+    filled = Path(receipt.uri).read_text().replace(",\n", ",cat\n")
+    path = write(tmp_path, "filled.csv", filled)
+    anns = FileVendor("csv").read_annotations(path, LABELS)
+    assert [a.item_id for a in anns] == ["-17", "+4420", "=x", "ok-1"]
+
+
+def test_csv_truncation_and_byte_order_mark(tmp_path):
+    cut = write(tmp_path, "cut.csv", "item_id,label,annotator\ni1,cat,a\ni2,dog,al")
+    with pytest.raises(InputError, match=r"cut\.csv:3: the last line has no newline"):
+        FileVendor("csv").read_annotations(cut, LABELS)
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes("\ufeffitem_id,label\ni1,cat\n".encode())
+    assert FileVendor("csv").read_annotations(bom, LABELS)[0].item_id == "i1"
