@@ -17,9 +17,17 @@ import os
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    model_validator,
+)
 
 from alflow.errors import ConfigError
 
@@ -31,13 +39,33 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
+def redact_url(url: str | None) -> str | None:
+    """The URL with its password replaced by ``***`` (nothing else changes)."""
+    if not url or "://" not in url:
+        return url
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
+
+
 class StorageConfig(_Section):
-    """Where each piece of state lives; ``None`` means "inside the workspace"."""
+    """Where each piece of state lives; ``None`` means "inside the workspace".
+
+    In any JSON view of the config (MLflow params and ``config.yaml``, Prefect's stored flow
+    parameters) passwords inside these URLs are redacted.
+    """
 
     pool_url: str | None = None
     ledger_url: str | None = None
     mlflow_tracking_uri: str | None = None
     mlflow_artifact_location: str | None = None
+
+    @field_serializer("*", when_used="json")
+    def _redact(self, url: str | None) -> str | None:
+        return redact_url(url)
 
 
 class ComputeConfig(_Section):
@@ -231,8 +259,22 @@ def _apply_env_overrides(raw: dict[str, Any], environ: dict[str, str]) -> dict[s
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
                 raise ConfigError(f"{key}: {'.'.join(path)} does not name a config section")
-        node[path[-1]] = yaml.safe_load(value) if value else value
+        node[path[-1]] = _env_value(key, value)
     return raw
+
+
+def _env_value(key: str, value: str) -> Any:
+    """An override as typed: lists and mappings as YAML, ``null`` as None, anything else the raw
+    string (pydantic turns "7" or "true" into numbers and booleans where the field wants them,
+    and a URL with ``#`` or ``@`` in it stays whole)."""
+    if value.strip() in ("null", "~"):
+        return None
+    if value.lstrip().startswith(("[", "{")):
+        try:
+            return yaml.safe_load(value)
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{key}: not a valid YAML list or mapping: {err}") from None
+    return value
 
 
 def format_validation_error(err: ValidationError, source: str) -> str:

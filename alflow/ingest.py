@@ -337,9 +337,19 @@ def ingest_file(
                 if validator.problems:
                     continue  # keep scanning for more problems, write nothing
                 known = ledger.content_hashes(session, [ids[i] for i in keep], target)
+                other = "eval" if target == "pool" else "pool"
+                elsewhere = ledger.content_hashes(session, [ids[i] for i in keep], other)
                 new = []
                 for i in keep:
-                    if ids[i] in known:
+                    if ids[i] in elsewhere:
+                        validator.problem(
+                            chunk.positions[i],
+                            chunk.unit,
+                            data.id_column,
+                            f"item {ids[i]!r} is already in the {other}: an item may not be in "
+                            "both the pool and the evaluation set",
+                        )
+                    elif ids[i] in known:
                         if known[ids[i]] != hashes[i]:
                             validator.problem(
                                 chunk.positions[i],

@@ -472,7 +472,14 @@ class Project:
         if problems:
             raise InputError(f"{path}: {len(problems)} problem(s); nothing was imported", problems)
         events = [
-            EventRecord(a.event_key(self.vendor.name), a.item_id, a.kind, a.label, a.annotator)
+            EventRecord(
+                a.event_key(self.vendor.name),
+                a.item_id,
+                a.kind,
+                a.label,
+                a.annotator,
+                a.ref(self.vendor.name),
+            )
             for a in annotations
         ]
         added, resolved = self.ledger.record_import(

@@ -89,6 +89,7 @@ def init(
             _fail(ValueError(f"no starter config named {example!r}"))
         config.write_text(starter.read_text())
         typer.echo(f"wrote {config} (edit its data section for your pool)")
+    from alflow.config import redact_url
     from alflow.project import Project
 
     project = Project(_load(config))
@@ -96,7 +97,8 @@ def init(
     project.tracker  # noqa: B018  (creates the MLflow experiment)
     ws = project.ws
     typer.echo(
-        f"workspace {ws.root}\n  ledger  {ws.ledger_url}\n  mlflow  {ws.mlflow_tracking_uri}"
+        f"workspace {ws.root}\n  ledger  {redact_url(ws.ledger_url)}\n"
+        f"  mlflow  {redact_url(ws.mlflow_tracking_uri)}"
     )
 
 

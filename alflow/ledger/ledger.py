@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy import Engine, create_engine, delete, event, func, make_url, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -36,6 +36,7 @@ from alflow.ledger.schema import (
 )
 
 IN_FLIGHT = ("selected", "exported")
+SUPPORTED = {"sqlite": sqlite, "postgresql": postgresql}
 _IN_CHUNK = 900  # stays under every backend's bound-parameter limit
 
 
@@ -61,6 +62,7 @@ class EventRecord:
     kind: str
     label: str | None
     annotator: str | None
+    ref: str | None = None  # the vendor's annotation id: the newest event per ref counts
 
 
 class Ledger:
@@ -68,6 +70,12 @@ class Ledger:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        backend = make_url(url).get_backend_name()
+        if backend not in SUPPORTED:
+            raise LedgerError(
+                f"ledger database {backend!r} is not supported: use SQLite or PostgreSQL "
+                "(their INSERT ... ON CONFLICT keeps imports idempotent)"
+            )
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -84,8 +92,7 @@ class Ledger:
             yield session
 
     def _insert_ignore(self, table: Any) -> Any:
-        dialect = postgresql if self.engine.dialect.name == "postgresql" else sqlite
-        return dialect.insert(table).on_conflict_do_nothing()
+        return SUPPORTED[self.engine.dialect.name].insert(table).on_conflict_do_nothing()
 
     # ----------------------------------------------------------------- ingest
     def start_ingest(self, session: Session, source: str, target: str) -> Ingest:
@@ -350,6 +357,7 @@ class Ledger:
                         kind=e.kind,
                         label=e.label,
                         annotator=e.annotator,
+                        annotation_ref=e.ref,
                         import_id=imp.id,
                         created_at=utcnow(),
                     )
@@ -370,15 +378,24 @@ class Ledger:
 
     def _resolve(self, s: Session, item_ids: Sequence[str], resolver: Any) -> None:
         for chunk in _chunks(item_ids):
+            # lock the items first, so concurrent imports resolve them one after the other
+            s.execute(select(Item.item_id).where(Item.item_id.in_(chunk)).with_for_update())
             rows = s.execute(
-                select(AnnotationEvent.item_id, AnnotationEvent.kind, AnnotationEvent.label)
+                select(
+                    AnnotationEvent.item_id,
+                    AnnotationEvent.annotation_ref,
+                    AnnotationEvent.kind,
+                    AnnotationEvent.label,
+                )
                 .where(AnnotationEvent.item_id.in_(chunk))
                 .order_by(AnnotationEvent.id)
             )
-            by_item: dict[str, list[tuple[str, str | None]]] = {}
-            for item_id, kind, label in rows:
-                by_item.setdefault(item_id, []).append((kind, label))
-            for item_id, events in by_item.items():
+            by_item: dict[str, dict[object, tuple[str, str | None]]] = {}
+            for n, (item_id, ref, kind, label) in enumerate(rows):
+                # a later version of the same vendor annotation replaces the earlier one
+                by_item.setdefault(item_id, {})[ref if ref is not None else n] = (kind, label)
+            for item_id, latest in by_item.items():
+                events = list(latest.values())
                 state, label, rule = resolver(events)
                 s.execute(
                     update(Item)

@@ -142,6 +142,7 @@ class AnnotationEvent(Base):
     kind: Mapped[str] = mapped_column(String(16))
     label: Mapped[str | None] = mapped_column(String(256), nullable=True)
     annotator: Mapped[str | None] = mapped_column(String(256), nullable=True)
+    annotation_ref: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

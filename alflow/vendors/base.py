@@ -33,13 +33,25 @@ class Annotation:
     label: str | None
     annotator: str | None
     annotation_id: str | None
+    occurrence: int = 0  # how many identical anonymous annotations came before in the file
+
+    def ref(self, vendor: str) -> str | None:
+        """The vendor's own id for this annotation: a later version of it supersedes this one."""
+        return f"{vendor}:{self.annotation_id}"[:100] if self.annotation_id else None
 
     def event_key(self, vendor: str) -> str:
-        """Stable identity: the vendor's annotation id, or a hash of what was said by whom."""
-        if self.annotation_id:
-            return f"{vendor}:{self.annotation_id}"[:128]
+        """Stable identity of what was said: importing the same content again adds nothing.
+
+        With a vendor annotation id: that id plus a hash of the content, so a corrected
+        annotation is a new event (the newest per id counts). Without one: a hash of item, kind,
+        label and annotator plus the occurrence within the file, so three anonymous "cat" answers
+        stay three votes while a re-import of the same file still adds none.
+        """
         blob = "\x1f".join([self.item_id, self.kind, self.label or "", self.annotator or ""])
-        return f"{vendor}:sha256:{hashlib.sha256(blob.encode()).hexdigest()}"
+        digest = hashlib.sha256(blob.encode()).hexdigest()
+        if self.annotation_id:
+            return f"{self.ref(vendor)}:{digest[:24]}"
+        return f"{vendor}:sha256:{digest}:{self.occurrence}"
 
 
 class Vendor(Protocol):

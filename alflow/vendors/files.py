@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -117,6 +119,7 @@ class FileVendor:
             parsed = _annotation(rec, line, schema, str(path), problems)
             if parsed is not None:
                 out.append(parsed)
+        out = _number_repeats(out)
         if problems:
             raise InputError(f"{path}: {len(problems)} problem(s); nothing was imported", problems)
         if not out:
@@ -243,6 +246,19 @@ def _annotation(rec: dict, line: int, schema: set[str], source: str, problems: l
         annotator=_text(rec.get("annotator")),
         annotation_id=_text(rec.get("annotation_id")),
     )
+
+
+def _number_repeats(annotations: list[Annotation]) -> list[Annotation]:
+    """Number identical anonymous annotations in file order (their ``occurrence``)."""
+    seen: Counter = Counter()
+    out = []
+    for a in annotations:
+        if a.annotation_id is None:
+            key = (a.item_id, a.kind, a.label, a.annotator)
+            a = replace(a, occurrence=seen[key])
+            seen[key] += 1
+        out.append(a)
+    return out
 
 
 def labels_file_bytes(labels: pd.DataFrame) -> bytes:

@@ -124,3 +124,49 @@ def test_failed_import_changes_nothing(ledger):
             resolver=broken,
         )
     assert ledger.event_count() == 0 and ledger.import_count() == 0
+
+
+def test_anonymous_identical_votes_count_and_corrections_replace(ledger, tmp_path):
+    from alflow.vendors.files import FileVendor
+
+    r = open_round(ledger)
+    ledger.record_selection(r, batch(["i1", "i2"]))
+    ledger.record_export(r, vendor="file", uri="f", n_rows=2, sha256="s")
+    path = tmp_path / "votes.jsonl"
+    path.write_text(
+        '{"item_id": "i1", "label": "cat"}\n{"item_id": "i1", "label": "cat"}\n'
+        '{"item_id": "i1", "label": "dog"}\n'
+        '{"item_id": "i2", "label": "cat", "annotation_id": "a-1", "annotator": "x"}\n'
+    )
+    vendor = FileVendor()
+
+    def events(p):
+        return [
+            EventRecord(a.event_key("file"), a.item_id, a.kind, a.label, a.annotator, a.ref("file"))
+            for a in vendor.read_annotations(p, ["cat", "dog"])
+        ]
+
+    assert ledger.record_import(source="v", sha256="1", events=events(path), resolver=resolve) == (
+        4,
+        2,
+    )
+    assert ledger.record_import(source="v", sha256="1", events=events(path), resolver=resolve) == (
+        0,
+        0,
+    )
+    assert dict(ledger.resolved_labels().values) == {"i1": "cat", "i2": "cat"}  # 2 cats vs 1 dog
+    fixed = tmp_path / "fixed.jsonl"  # the vendor re-exports annotation a-1, corrected
+    fixed.write_text(
+        '{"item_id": "i2", "label": "dog", "annotation_id": "a-1", "annotator": "x"}\n'
+    )
+    assert ledger.record_import(source="w", sha256="2", events=events(fixed), resolver=resolve) == (
+        1,
+        1,
+    )
+    assert dict(ledger.resolved_labels().values)["i2"] == "dog"
+    assert ledger.event_count() == 5  # append-only: the first version is still there
+
+
+def test_unsupported_databases_are_refused(tmp_path):
+    with pytest.raises(LedgerError, match="not supported"):
+        Ledger("mysql+pymysql://u@127.0.0.1/db")

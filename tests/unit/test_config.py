@@ -95,3 +95,40 @@ def test_portfolio_arms_are_validated():
     bad = {**BASE, "strategy": {"name": "portfolio", "params": {"arms": ["margin", "magic"]}}}
     with pytest.raises(ConfigError, match=r"strategy\.params\.arms\[1\]: unknown strategy 'magic'"):
         config_from_dict(bad, environ={})
+
+
+def test_passwords_never_reach_the_logged_config():
+    from alflow.config import dump_config, redact_url
+
+    raw = {
+        **BASE,
+        "storage": {
+            "ledger_url": "postgresql+psycopg://al:s3cret@db:5432/al",
+            "mlflow_tracking_uri": "http://u:s3cret@mlflow:5000",
+        },
+    }
+    cfg = config_from_dict(raw, environ={})
+    assert cfg.storage.ledger_url == "postgresql+psycopg://al:s3cret@db:5432/al"  # still usable
+    assert "s3cret" not in dump_config(cfg)
+    assert "s3cret" not in str(cfg.model_dump(mode="json"))
+    assert cfg.model_dump(mode="json")["storage"]["ledger_url"] == (
+        "postgresql+psycopg://al:***@db:5432/al"
+    )
+    assert redact_url("sqlite:////tmp/ledger.db") == "sqlite:////tmp/ledger.db"
+    assert redact_url("tcp://scheduler:8786") == "tcp://scheduler:8786"
+
+
+def test_environment_overrides_keep_strings_whole():
+    env = {
+        "ALFLOW__STORAGE__LEDGER_URL": "postgresql://al:pa #x@db/al",
+        "ALFLOW__DATA__ID_COLUMN": "0123",
+        "ALFLOW__CAMPAIGN__TARGET_METRIC": "0.9",
+        "ALFLOW__CAMPAIGN__LABEL_BUDGET": "null",
+        "ALFLOW__DATA__LABELS": "[x, y, z]",
+    }
+    cfg = config_from_dict(BASE, environ=env)
+    assert cfg.storage.ledger_url == "postgresql://al:pa #x@db/al"
+    assert cfg.data.id_column == "0123" and cfg.campaign.target_metric == 0.9
+    assert cfg.campaign.label_budget is None and cfg.data.labels == ["x", "y", "z"]
+    with pytest.raises(ConfigError, match="ALFLOW__DATA__LABELS: not a valid YAML list"):
+        config_from_dict(BASE, environ={"ALFLOW__DATA__LABELS": "[x, y"})

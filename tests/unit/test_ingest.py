@@ -259,3 +259,12 @@ def test_pools_may_come_without_labels_but_evaluation_sets_may_not(tmp_path, led
             str(tmp_path / "eval"),
             target="eval",
         )
+
+
+def test_an_item_cannot_be_in_the_pool_and_the_evaluation_set(tmp_path, ledger):
+    path = tmp_path / "in.csv"
+    frame(20).to_csv(path, index=False)
+    ingest(path, ledger, tmp_path)
+    with pytest.raises(InputError, match=r"item 'r0' is already in the pool"):
+        ingest_file(str(path), data_config(), ledger, str(tmp_path / "eval"), target="eval")
+    assert ledger.eval_ids() == []

@@ -65,7 +65,8 @@ def test_reads_labels_skips_and_ground_truth(tmp_path):
         ("i2", "skip", None),
         ("3", "ground_truth", "dog"),
     ]
-    assert anns[2].event_key("file") == "file:a-9"
+    assert anns[2].ref("file") == "file:a-9" and anns[2].event_key("file").startswith("file:a-9:")
+    assert anns[0].ref("file") is None
     assert anns[0].event_key("file") == FileVendor().read_annotations(path, LABELS)[0].event_key(
         "file"
     )
