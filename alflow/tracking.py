@@ -163,3 +163,9 @@ def flatten(prefix: str, data: Any) -> dict[str, Any]:
             out.update(flatten(f"{prefix}.{k}" if prefix else str(k), v))
         return out
     return {prefix: json.dumps(data) if isinstance(data, list) else data}
+
+
+def read_run_csv(tracker: Tracker, run_id: str, artifact: str) -> pd.DataFrame:
+    """A CSV artifact of a run, read back (e.g. the labels a model was trained on)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        return pd.read_csv(tracker.client.download_artifacts(run_id, artifact, tmp))

@@ -9,6 +9,8 @@ from typing import Annotated
 
 import typer
 
+from flows.audit_cli import audit_app
+
 app = typer.Typer(
     name="alflow",
     help="Active-learning labeling rounds: score a pool on Dask, pick the batch worth labeling, "
@@ -17,6 +19,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     add_completion=False,
 )
+
+
+app.add_typer(audit_app, name="audit")
 
 ConfigOpt = Annotated[
     Path,

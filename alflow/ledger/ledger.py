@@ -430,6 +430,139 @@ class Ledger:
             )
             return pd.DataFrame(rows.tuples().all(), columns=["item_id", "label"])
 
+    # ------------------------------------------------------------------ audit
+    def round_summary(self) -> pd.DataFrame:
+        """One row per round: what chose the batch, what came back, what it trained."""
+        with self.transaction() as s:
+            rounds = s.execute(select(Round).order_by(Round.id)).scalars().all()
+            selected = dict(
+                s.execute(select(Selection.round_id, func.count()).group_by(Selection.round_id))
+                .tuples()
+                .all()
+            )
+            back = dict(
+                s.execute(
+                    select(
+                        AnnotationEvent.round_id, func.count(func.distinct(AnnotationEvent.item_id))
+                    ).group_by(AnnotationEvent.round_id)
+                )
+                .tuples()
+                .all()
+            )
+            unanimous = dict(
+                s.execute(
+                    select(Item.round_id, func.count())
+                    .join(ResolvedLabel, ResolvedLabel.item_id == Item.item_id)
+                    .where(ResolvedLabel.rule.in_(("unanimous", "ground_truth")))
+                    .group_by(Item.round_id)
+                )
+                .tuples()
+                .all()
+            )
+            trained = {t.round_id: t for t in s.execute(select(Training)).scalars()}
+        rows = []
+        for r in rounds:
+            t = trained.get(r.id)
+            rows.append(
+                {
+                    "round": r.id,
+                    "status": r.status,
+                    "strategy": r.strategy,
+                    "selected": selected.get(r.id, 0),
+                    "labeled_back": back.get(r.id, 0),
+                    "agreement": unanimous.get(r.id, 0) / back[r.id] if back.get(r.id) else None,
+                    "scored_with": r.model_version,
+                    "trained_version": t.model_version if t else None,
+                    "accuracy": t.metrics.get("accuracy") if t else None,
+                    "macro_f1": t.metrics.get("macro_f1") if t else None,
+                    "promoted": t.promoted if t else None,
+                    "config_hash": r.config_hash,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def item_history(self, item_id: str) -> dict[str, Any] | None:
+        """Everything the ledger knows about one item, in order."""
+        with self.transaction() as s:
+            item = s.get(Item, item_id)
+            if item is None:
+                return None
+            selections = (
+                s.execute(
+                    select(Selection)
+                    .where(Selection.item_id == item_id)
+                    .order_by(Selection.round_id)
+                )
+                .scalars()
+                .all()
+            )
+            exports = {
+                e.round_id: e
+                for e in s.execute(
+                    select(Export).where(Export.round_id.in_([x.round_id for x in selections]))
+                ).scalars()
+            }
+            events = s.execute(
+                select(AnnotationEvent, Import.source)
+                .join(Import, Import.id == AnnotationEvent.import_id)
+                .where(AnnotationEvent.item_id == item_id)
+                .order_by(AnnotationEvent.id)
+            ).all()
+            resolved = s.get(ResolvedLabel, item_id)
+            return {
+                "item_id": item_id,
+                "state": item.state,
+                "partition": item.partition,
+                "selections": [
+                    {
+                        "round": x.round_id,
+                        "rank": x.rank,
+                        "utility": x.utility,
+                        "predicted_label": x.predicted_label,
+                        **x.components,
+                    }
+                    for x in selections
+                ],
+                "exports": [
+                    {
+                        "round": e.round_id,
+                        "vendor": e.vendor,
+                        "uri": e.uri,
+                        "at": e.created_at.isoformat(),
+                    }
+                    for e in exports.values()
+                ],
+                "annotations": [
+                    {
+                        "kind": e.kind,
+                        "label": e.label,
+                        "annotator": e.annotator,
+                        "ref": e.annotation_ref,
+                        "source": src,
+                        "at": e.created_at.isoformat(),
+                    }
+                    for e, src in events
+                ],
+                "resolved": None
+                if resolved is None
+                else {"label": resolved.label, "rule": resolved.rule, "events": resolved.n_events},
+            }
+
+    def training_of_version(self, version: str) -> dict[str, Any] | None:
+        """The training that produced a registered model version."""
+        with self.transaction() as s:
+            t = s.execute(select(Training).where(Training.model_version == version)).scalar()
+            if t is None:
+                return None
+            run_id = s.get(Round, t.round_id).mlflow_run_id
+            return {
+                "round": t.round_id,
+                "labels": t.n_labels,
+                "promoted": t.promoted,
+                "mlflow_run_id": run_id,
+                **t.metrics,
+            }
+
     # ---------------------------------------------------------- pseudo-labels
     def record_pseudo_labels(self, round_id: int, frame: pd.DataFrame) -> int:
         """Replace round ``round_id``'s pseudo-labels (``item_id``, ``label``, ``confidence``)."""
