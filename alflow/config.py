@@ -151,7 +151,7 @@ class EvaluationConfig(_Section):
 class StrategyConfig(_Section):
     """The query strategy, chosen by name from the registry, and what feeds it."""
 
-    name: str = "margin"
+    name: str = "density_coreset"
     params: dict[str, Any] = Field(default_factory=dict)
     cold_start: str = "random"
     cold_start_until_per_class: Annotated[int, Field(ge=0)] = 0

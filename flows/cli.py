@@ -229,7 +229,9 @@ def demo(
     workspace: Annotated[
         Path, typer.Option(help="Folder for the demo (replaced each run).")
     ] = Path("alflow-demo"),
-    strategy: Annotated[str, typer.Option(help="Strategy to compare with random.")] = "margin",
+    strategy: Annotated[
+        str, typer.Option(help="Strategy to compare with random.")
+    ] = "density_coreset",
     rounds: Annotated[int, typer.Option(min=2, help="Rounds per campaign.")] = 10,
     batch_size: Annotated[int, typer.Option(min=1, help="Items per round.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed for data split, model and sampling.")] = 0,

@@ -79,11 +79,11 @@ def test_demo_runs_both_campaigns_into_mlflow(tmp_path):
         env={**os.environ},
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "labels" in out.stdout and "margin" in out.stdout and "random" in out.stdout
+    assert "labels" in out.stdout and "density_coreset" in out.stdout and "random" in out.stdout
     assert (ws / "learning_curve.png").stat().st_size > 10_000
     uri = f"sqlite:///{ws / 'mlflow.db'}"
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    for name in ("digits-margin", "digits-random"):
+    for name in ("digits-density_coreset", "digits-random"):
         exp = client.get_experiment_by_name(name)
         runs = client.search_runs([exp.experiment_id])
         assert len(runs) == 3 and {r.info.status for r in runs} == {"FINISHED"}

@@ -14,7 +14,7 @@ BASE = {
 
 def test_minimal_config_gets_embedded_defaults():
     cfg = config_from_dict(BASE, environ={})
-    assert cfg.strategy.name == "margin"
+    assert cfg.strategy.name == "density_coreset"  # the measured default (docs/strategies.md)
     assert cfg.compute.scheduler_address is None
     assert cfg.storage.ledger_url is None
 
