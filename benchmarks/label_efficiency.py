@@ -44,6 +44,7 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
+from alflow.config import StrategyConfig
 from alflow.simulation import Protocol, initial_labels, simulate
 from alflow.strategies import REGISTRY
 from benchmarks.datasets import LOADERS, load, split
@@ -598,32 +599,50 @@ def markdown(report: dict, checkpoints: list[int]) -> str:
     return "\n".join(lines)
 
 
+def highlighted(strategies: dict) -> list[str]:
+    """Random, alflow's default, and the best (by AULC) of alflow, modAL and scikit-activeml."""
+    best: dict[str, tuple[float, str]] = {}
+    for s_name, s in strategies.items():
+        library = s_name.rpartition(":")[0] or "alflow"
+        if s.get("aulc") and (library not in best or s["aulc"]["mean"] > best[library][0]):
+            best[library] = (s["aulc"]["mean"], s_name)
+    default = StrategyConfig().name
+    names = ["random", default, *(n for _, n in best.values())]
+    return [n for n in dict.fromkeys(names) if n in strategies]
+
+
 def plot_dataset(name: str, d: dict, path: Path) -> None:
-    """Seed-mean learning curves (±1 std band) with the 95% and 98% full-pool lines."""
+    """Seed-mean learning curves with the 95% and 98% full-pool lines: random, the default and
+    each library's best in colour (±1 std band), every other strategy as a thin grey line."""
     if not d["strategies"]:
         return
-    fig, ax = plt.subplots(figsize=(12, 6))
+    fig, ax = plt.subplots(figsize=(10, 6))
     styles = {"modal": "--", "skactiveml": ":"}  # alflow's own strategies are solid lines
-    colors = plt.get_cmap("tab20").colors
-    for i, (s_name, s) in enumerate(sorted(d["strategies"].items())):
+    colors = iter(["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"])
+    shown = highlighted(d["strategies"])
+    for s_name, s in sorted(d["strategies"].items(), key=lambda kv: kv[0] in shown):
+        if not s.get("curve"):
+            continue
         curve = s["curve"]
         x, y, sd = (np.asarray(curve[k]) for k in ("labels", "accuracy_mean", "accuracy_std"))
-        library, _, _ = s_name.rpartition(":")
-        color = "black" if s_name == "random" else colors[i % len(colors)]
-        width = 2.2 if s_name == "random" else 1.4
-        ax.plot(x, y, styles.get(library, "-"), color=color, linewidth=width, label=s_name)
-        ax.fill_between(x, y - sd, y + sd, color=color, alpha=0.08)
+        style = styles.get(s_name.rpartition(":")[0], "-")
+        if s_name not in shown:
+            ax.plot(x, y, style, color="0.75", linewidth=0.8)
+            continue
+        color = "black" if s_name == "random" else next(colors)
+        ax.plot(x, y, style, color=color, linewidth=2.2, label=s_name)
+        ax.fill_between(x, y - sd, y + sd, color=color, alpha=0.12)
     full = d["full_pool_accuracy"]["mean"]
     for t in THRESHOLDS:
         ax.axhline(t * full, color="grey", linewidth=0.8, linestyle="-.")
         ax.annotate(f"{t:.0%} of full pool", (ax.get_xlim()[0], t * full), fontsize=8, va="bottom")
     ax.set(
-        title=f"{name}: test accuracy vs labels (full pool {full:.3f})",
+        title=f"{name}: test accuracy vs labels (full pool {full:.3f}; grey: other strategies)",
         xlabel="labels",
         ylabel="test accuracy",
     )
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    ax.legend(fontsize=9, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -666,6 +685,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--initial", type=int, default=20)
     ap.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--baseline-names", help="only these baselines, comma-separated")
+    ap.add_argument(
+        "--replot", type=Path, help="re-render the table and PNGs of a saved JSON report, then stop"
+    )
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--datasets-dir", type=Path, default=ROOT / ".." / "shared" / "datasets")
     ap.add_argument("--out-dir", type=Path, default=RESULTS)
@@ -713,6 +735,9 @@ def build_report(args: argparse.Namespace, results: list[dict], names: list[str]
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
+    if args.replot:
+        write_outputs(json.loads(args.replot.read_text()), args.replot.parent)
+        return
     started = time.time()
     for name in args.datasets.split(","):
         if name not in LOADERS:
