@@ -14,7 +14,7 @@ import yaml
 
 from alflow.config import load_config
 from alflow.project import Project
-from tests.conftest import DIGIT_COLUMNS
+from tests.conftest import make_config
 
 pytestmark = pytest.mark.slow
 
@@ -43,23 +43,10 @@ def alflow(config: Path, *args: str, kill_at: str | None = None) -> subprocess.C
 
 @pytest.fixture
 def config_file(tmp_path, digits_csv):
+    """The tests' digits config as a YAML file with a workspace relative to it."""
+    config = make_config(Path("ws"), project="crash", campaign={"batch_size": 12})
     path = tmp_path / "alflow.yaml"
-    path.write_text(
-        yaml.safe_dump(
-            {
-                "project": "crash",
-                "workspace": "./ws",
-                "data": {
-                    "id_column": "digit_id",
-                    "truth_column": "digit",
-                    "features": {"kind": "numeric", "columns": DIGIT_COLUMNS},
-                    "labels": [str(i) for i in range(10)],
-                    "partition_rows": 300,
-                },
-                "campaign": {"batch_size": 12},
-            }
-        )
-    )
+    path.write_text(yaml.safe_dump(config.model_dump(mode="json")))
     Project(load_config(path)).ingest(str(digits_csv[0]))
     return path
 
