@@ -146,10 +146,6 @@ class Tracker:
     def promote(self, version: str) -> None:
         self.client.set_registered_model_alias(self.model_name, CHAMPION, version)
 
-    def version_metrics(self, version: str) -> dict[str, float]:
-        mv = self.client.get_model_version(self.model_name, version)
-        return dict(self.client.get_run(mv.run_id).data.metrics)
-
     def runs(self) -> pd.DataFrame:
         self._activate()
         return mlflow.search_runs([self.experiment_id], order_by=["attributes.start_time ASC"])
