@@ -1,0 +1,50 @@
+"""In-memory campaigns: the same strategies and candidate building as real rounds."""
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_digits
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from alflow.simulation import Protocol, initial_labels, simulate
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = load_digits(return_X_y=True)
+    return x[:900], y[:900], x[900:1200], y[900:1200]
+
+
+def make_model():
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=500))
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params"),
+    [
+        ("random", None),
+        ("density_coreset", None),
+        ("qbc_vote_entropy", {"committee_size": 3}),
+        ("portfolio", {"arms": ["margin", "random"]}),
+    ],
+)
+def test_a_campaign_records_every_round_and_is_deterministic(digits, strategy, params):
+    x, y, xt, yt = digits
+    protocol = Protocol(initial=20, batch=20, budget=80, seed=3)
+    run = [
+        simulate(strategy, x, y, xt, yt, make_model=make_model, protocol=protocol, params=params)
+        for _ in range(2)
+    ]
+    assert run[0]["labels"].tolist() == [20, 40, 60, 80]
+    assert run[0].equals(run[1])
+    assert run[0]["accuracy"].between(0.0, 1.0).all()
+    assert run[0]["accuracy"].iloc[-1] > run[0]["accuracy"].iloc[0]
+
+
+def test_initial_labels_cover_two_classes():
+    y = np.array(["a"] * 99 + ["b"])
+    idx = initial_labels(y, 20, np.random.default_rng(0))
+    assert len(set(y[idx])) == 2 and len(np.unique(idx)) == 20
+    with pytest.raises(ValueError, match="never covered two classes"):
+        initial_labels(np.array(["a"] * 50), 5, np.random.default_rng(0))
