@@ -212,14 +212,15 @@ class Project:
             *component_columns(batch),
         ]
         batch = batch[keep]
+        pool = self.pool_hash()
         self.ledger.update_round(
             round_id,
             strategy=spec.name,
-            pool_hash=self.pool_hash(),
+            pool_hash=pool,
             model_uri=uri,
             model_version=version,
         )
-        self._log_selection(round_id, spec.name, version, scores, batch)
+        self._log_selection(round_id, spec.name, version, pool, scores, batch)
         if scores.confident is not None:
             self._record_pseudo_labels(round_id, scores.confident, set(batch["item_id"]))
         self.ledger.record_selection(round_id, batch)
@@ -328,7 +329,9 @@ class Project:
             seed=self.config.seed,
         )
 
-    def _log_selection(self, round_id, strategy, version, scores: PartitionScores, batch) -> None:
+    def _log_selection(
+        self, round_id, strategy, version, pool, scores: PartitionScores, batch
+    ) -> None:
         cfg = self.config
         run_id = self.ledger.get_round(round_id).mlflow_run_id
         t = self.tracker
@@ -341,7 +344,7 @@ class Project:
                 "round": round_id,
                 "strategy": strategy,
                 **flatten("strategy_params", cfg.strategy.params),
-                "pool_hash": self.pool_hash(),
+                "pool_hash": pool,
                 "scoring_model_version": version or "none (cold start)",
                 "config_hash": cfg.hash(),
             },
@@ -401,7 +404,7 @@ class Project:
         if f.kind == "embedding":
             return batch
         col = "text" if f.kind == "text" else "x"
-        table = fetch_items(self.ws.pool_url, self.ledger.locations(batch["item_id"]), [col])
+        table = self._pool_rows(batch["item_id"], [col])
         if f.kind == "text":
             data = pd.DataFrame(
                 {
@@ -421,9 +424,8 @@ class Project:
         if not self.config.data.truth_column:
             raise AlflowError("the simulated annotator needs data.truth_column")
         batch = self.ledger.selection(round_id)
-        locations = self.ledger.locations(batch["item_id"])
         try:
-            table = fetch_items(self.ws.pool_url, locations, ["truth"])
+            table = self._pool_rows(batch["item_id"], ["truth"])
         except (KeyError, pa.ArrowInvalid):
             raise AlflowError(
                 f"the pool files have no {self.config.data.truth_column!r} column: the simulated "
@@ -488,10 +490,14 @@ class Project:
         return ImportReport(str(path), len(events), added, resolved)
 
     # ---------------------------------------------------------------- retrain
+    def _pool_rows(self, item_ids, columns: list[str]) -> pa.Table:
+        """The given items' pool rows (``item_id`` and ``columns``), one partition at a time."""
+        return fetch_items(self.ws.pool_url, self.ledger.locations(item_ids), columns)
+
     def _labeled_data(self, item_ids: pd.Series) -> tuple[Any, pd.DataFrame]:
         kind = self.config.data.features.kind
         col = "text" if kind == "text" else "x"
-        table = fetch_items(self.ws.pool_url, self.ledger.locations(item_ids), [col])
+        table = self._pool_rows(item_ids, [col])
         order = pd.Series(range(table.num_rows), index=table.column("item_id").to_pylist())
         idx = order.loc[list(item_ids)].to_numpy()
         x = features_of(table.take(idx), kind)

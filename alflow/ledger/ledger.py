@@ -45,6 +45,15 @@ def _chunks(seq: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]
         yield seq[i : i + size]
 
 
+def _by_id(session: Session, table: Any, item_ids: Iterable[str], *columns: Any) -> list[tuple]:
+    """``(item_id, *columns)`` rows of ``table`` for the known ids, queried in bounded chunks."""
+    rows: list[tuple] = []
+    for chunk in _chunks(sorted(set(item_ids))):
+        query = select(table.item_id, *columns).where(table.item_id.in_(chunk))
+        rows.extend(session.execute(query).tuples())
+    return rows
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -104,13 +113,7 @@ class Ledger:
     def content_hashes(self, session: Session, item_ids: Sequence[str], target: str) -> dict:
         """Known ``item_id -> content_hash`` among ``item_ids`` (pool or eval set)."""
         table = Item if target == "pool" else EvalItem
-        found: dict[str, str] = {}
-        for chunk in _chunks(list(item_ids)):
-            rows = session.execute(
-                select(table.item_id, table.content_hash).where(table.item_id.in_(chunk))
-            )
-            found.update(dict(rows.tuples().all()))
-        return found
+        return dict(_by_id(session, table, item_ids, table.content_hash))
 
     def add_partition(
         self,
@@ -162,14 +165,9 @@ class Ledger:
     def locations(self, item_ids: Sequence[str], target: str = "pool") -> pd.DataFrame:
         """``item_id -> partition`` for the given items."""
         table = Item if target == "pool" else EvalItem
-        out: list[tuple[str, str]] = []
         with self.transaction() as s:
-            for chunk in _chunks(list(item_ids)):
-                rows = s.execute(
-                    select(table.item_id, table.partition).where(table.item_id.in_(chunk))
-                )
-                out.extend(rows.tuples())
-        return pd.DataFrame(out, columns=["item_id", "partition"])
+            rows = _by_id(s, table, item_ids, table.partition)
+        return pd.DataFrame(rows, columns=["item_id", "partition"])
 
     def eval_ids(self) -> list[str]:
         with self.transaction() as s:
@@ -324,14 +322,9 @@ class Ledger:
     # ---------------------------------------------------------------- import
     def import_targets(self, item_ids: Iterable[str]) -> dict[str, tuple[str, int | None]]:
         """``item_id -> (state, round_id)`` for the known ids among ``item_ids``."""
-        out: dict[str, tuple[str, int | None]] = {}
         with self.transaction() as s:
-            for chunk in _chunks(sorted(set(item_ids))):
-                rows = s.execute(
-                    select(Item.item_id, Item.state, Item.round_id).where(Item.item_id.in_(chunk))
-                )
-                out.update({i: (st, r) for i, st, r in rows})
-        return out
+            rows = _by_id(s, Item, item_ids, Item.state, Item.round_id)
+        return {i: (state, r) for i, state, r in rows}
 
     def record_import(
         self, *, source: str, sha256: str, events: Sequence[EventRecord], resolver: Any
@@ -370,11 +363,7 @@ class Ledger:
             return added, len(touched)
 
     def _rounds_of(self, s: Session, item_ids: Sequence[str]) -> dict[str, int | None]:
-        out: dict[str, int | None] = {}
-        for chunk in _chunks(sorted(set(item_ids))):
-            rows = s.execute(select(Item.item_id, Item.round_id).where(Item.item_id.in_(chunk)))
-            out.update(dict(rows.tuples().all()))
-        return out
+        return dict(_by_id(s, Item, item_ids, Item.round_id))
 
     def _resolve(self, s: Session, item_ids: Sequence[str], resolver: Any) -> None:
         for chunk in _chunks(item_ids):

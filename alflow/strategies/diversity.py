@@ -31,6 +31,21 @@ def round_robin(clusters: np.ndarray, order: np.ndarray, k: int, cluster_order=N
     return np.asarray(picked, dtype=np.intp)
 
 
+def top_then_k_center(
+    candidates: Candidates, scores: np.ndarray, batch_size: int, top_factor: int
+) -> np.ndarray:
+    """The top ``top_factor`` x B by ``scores``, then k-center greedy down to B away from the
+    labeled set, starting from the best-scored item (informative first, then diverse)."""
+    top = top_k(scores, top_factor * batch_size, candidates.item_ids)
+    chosen = k_center_greedy(
+        candidates.features[top],
+        batch_size,
+        candidates.labeled_features,
+        first=int(np.argmax(scores[top])),
+    )
+    return top[chosen]
+
+
 @register(
     "kmeans_round_robin", rank_by="margin", needs=frozenset({"features"}), candidate_factor=10
 )
@@ -74,12 +89,7 @@ def select_margin_coreset(
 ) -> np.ndarray:
     """Hybrid: the top ``top_factor`` x B by ``utility``, then k-center greedy down to B
     (uncertainty pre-filter + core-set, as in Ash et al. 2020's discussion of hybrids)."""
-    top = top_k(candidates.utilities[utility], top_factor * batch_size, candidates.item_ids)
-    best = int(np.argmax(candidates.utilities[utility][top]))
-    chosen = k_center_greedy(
-        candidates.features[top], batch_size, candidates.labeled_features, first=best
-    )
-    return top[chosen]
+    return top_then_k_center(candidates, candidates.utilities[utility], batch_size, top_factor)
 
 
 @register("cluster_margin", rank_by="margin", needs=frozenset({"features"}), candidate_factor=10)
@@ -206,11 +216,4 @@ def select_density_coreset(
     from alflow.strategies.density import information_density
 
     scores = information_density(candidates.utilities[utility], candidates.density, beta)
-    top = top_k(scores, top_factor * batch_size, candidates.item_ids)
-    chosen = k_center_greedy(
-        candidates.features[top],
-        batch_size,
-        candidates.labeled_features,
-        first=int(np.argmax(scores[top])),
-    )
-    return top[chosen]
+    return top_then_k_center(candidates, scores, batch_size, top_factor)
