@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.base import clone
 
 from alflow.index import knn_similarity
-from alflow.model import represent
+from alflow.model import n_rows, represent
 from alflow.scoring import PROBA_PREFIX
 from alflow.strategies import UTILITIES, Candidates, StrategySpec
 
@@ -53,7 +53,7 @@ def build_candidates(
         cand.committee_proba = committee_proba(committee, raw_x, classes)
     if "density" in needs:
         # the pool sample, minus the candidates; a pool that small is all candidates anyway
-        has_sample = pool_sample_raw is not None and len(pool_sample_raw)
+        has_sample = pool_sample_raw is not None and n_rows(pool_sample_raw) > 0
         base = represent(model, pool_sample_raw, seed) if has_sample else cand.features
         cand.density = knn_similarity(cand.features, base, DENSITY_K)
     if "estimator" in needs and model is not None:

@@ -82,22 +82,28 @@ def holdout_mask(item_ids: np.ndarray, fraction: float, seed: int) -> np.ndarray
 PROJECTED_DIM = 128
 
 
+def n_rows(x: Any) -> int:
+    """Rows of an array, a sparse matrix or a list of texts (``len`` is ambiguous for sparse)."""
+    return x.shape[0] if hasattr(x, "shape") else len(x)
+
+
 def represent(model, raw, seed: int = 0) -> np.ndarray:
     """The space distances are measured in: what the classifier sees, as dense float32.
 
     With a fitted pipeline: its transform before the classifier (scaled numeric features, or the
     text vectorizer's output). Without one (cold start): raw numeric features, or hashed text.
-    Sparse text vectors are projected to ``PROJECTED_DIM`` dimensions by a seeded sparse random
+    Input that is already a sparse matrix (text vectorised once, upstream) is used as it is.
+    Sparse vectors are projected to ``PROJECTED_DIM`` dimensions by a seeded sparse random
     projection (Johnson-Lindenstrauss), so FAISS works on them.
     """
     if model is not None and len(getattr(model, "steps", [])) > 1:
         x = model[:-1].transform(raw)
-    elif isinstance(raw, np.ndarray):
+    elif isinstance(raw, np.ndarray) or sparse.issparse(raw):
         x = raw
     else:
         x = HashingVectorizer(n_features=2**18, alternate_sign=False).transform(raw)
-    if sparse.issparse(x):
+    if sparse.issparse(x) and x.shape[1] > PROJECTED_DIM:
         proj = SparseRandomProjection(n_components=PROJECTED_DIM, random_state=seed)
         x = proj.fit(x[:1]).transform(x)
-        x = x.toarray() if sparse.issparse(x) else x
+    x = x.toarray() if sparse.issparse(x) else x
     return np.ascontiguousarray(x, dtype=np.float32)

@@ -33,7 +33,8 @@ class Protocol:
 
 
 def _take(x: Any, idx: np.ndarray) -> Any:
-    return x[idx] if isinstance(x, np.ndarray) else [x[i] for i in idx]
+    """Rows ``idx`` of an array or sparse matrix, or items of a list of texts."""
+    return x[idx] if hasattr(x, "shape") else [x[i] for i in idx]
 
 
 def initial_labels(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -57,6 +58,9 @@ def simulate(
     params: dict | None = None,
 ) -> pd.DataFrame:
     """Run one campaign; one row per round: ``labels``, ``accuracy``, ``macro_f1``.
+
+    ``x_pool``/``x_test`` are arrays, lists of texts, or sparse matrices (text vectorised once
+    for the whole campaign, which ``make_model`` then takes as it is).
 
     ``params`` go to the strategy, except ``committee_size`` and ``committee_kind`` (for
     strategies that need a committee). ``strategy="portfolio"`` takes ``arms`` (and ``gamma``)

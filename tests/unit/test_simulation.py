@@ -48,3 +48,28 @@ def test_initial_labels_cover_two_classes():
     assert len(set(y[idx])) == 2 and len(np.unique(idx)) == 20
     with pytest.raises(ValueError, match="never covered two classes"):
         initial_labels(np.array(["a"] * 50), 5, np.random.default_rng(0))
+
+
+def test_a_campaign_on_text_vectorised_once(digits):
+    """Texts vectorised once into a sparse matrix run every strategy step without refitting."""
+    from scipy import sparse
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    words = np.array(["alpha", "beta", "gamma", "delta", "omega", "sigma", "tau", "phi"])
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, size=400)
+    texts = [" ".join([words[k], *rng.choice(words[3:], 4)]) for k in y]
+    x = TfidfVectorizer().fit(texts[:300]).transform(texts)
+    protocol = Protocol(initial=10, batch=10, budget=50, seed=1)
+    frame = simulate(
+        "density_coreset",
+        x[:300],
+        y[:300],
+        x[300:],
+        y[300:],
+        make_model=lambda: LogisticRegression(max_iter=500),
+        protocol=protocol,
+    )
+    assert sparse.issparse(x)
+    assert frame["labels"].tolist() == [10, 20, 30, 40, 50]
+    assert frame["accuracy"].iloc[-1] == 1.0  # the first word gives the class away
