@@ -8,12 +8,14 @@ same protocol: the same pool/test split, model factory, initial labels, batch si
 Reports per dataset and strategy the AULC (mean test accuracy over the rounds), accuracy at fixed
 label counts, labels needed to reach 95% and 98% of full-pool accuracy and the saving against
 random at 95%; then each strategy's mean AULC rank across datasets. Writes a markdown table and
-JSON to benchmarks/results/ and one learning-curve PNG per dataset.
+JSON to benchmarks/results/ and one learning-curve PNG per dataset. Each finished (dataset, seed)
+is kept under ``<out-dir>/jobs/``: rerunning an interrupted command resumes where it stopped.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import multiprocessing
 import os
@@ -729,16 +731,34 @@ def strategy_names(arg: str | None) -> list[str]:
     return sorted(dict.fromkeys(names), key=lambda n: n != "random")
 
 
-def run_all(jobs: list[Job], workers: int) -> list[dict]:
-    """Runs the jobs on a process pool, reporting each finished (dataset, seed)."""
-    results = []
+def job_path(out_dir: Path, job: Job) -> Path:
+    """Where a finished (dataset, seed) is kept, keyed by everything that shapes its result."""
+    key = f"{job.strategies}{job.baselines}{job.initial},{job.batch},{job.budget}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return out_dir / "jobs" / f"{job.dataset}-seed{job.seed}-{digest}.json"
+
+
+def run_all(jobs: list[Job], workers: int, out_dir: Path) -> list[dict]:
+    """Runs the jobs on a process pool, keeping each finished (dataset, seed) under
+    ``out_dir/jobs`` so that a rerun of the same command resumes instead of starting over."""
+    results, todo = [], []
+    for job in jobs:
+        path = job_path(out_dir, job)
+        if path.exists():
+            results.append(json.loads(path.read_text()))
+            print(f"== {job.dataset} seed={job.seed} kept from {path.name}", flush=True)
+        else:
+            todo.append(job)
     spawn = multiprocessing.get_context("spawn")  # no forked BLAS or matplotlib state
     with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_worker) as pool:
-        futures = {pool.submit(run_job, job): job for job in jobs}
+        futures = {pool.submit(run_job, job): job for job in todo}
         for n, future in enumerate(as_completed(futures), 1):
             job = futures[future]
             results.append(future.result())
-            print(f"== {job.dataset} seed={job.seed} done ({n}/{len(jobs)})", flush=True)
+            path = job_path(out_dir, job)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(results[-1], default=str))
+            print(f"== {job.dataset} seed={job.seed} done ({n}/{len(todo)})", flush=True)
     return sorted(results, key=lambda r: (r["dataset"], r["seed"]))
 
 
@@ -798,7 +818,7 @@ def main(argv: list[str] | None = None) -> None:
         for name in args.datasets.split(",")
         for seed in range(args.seeds)
     ]
-    results = run_all(jobs, args.jobs)
+    results = run_all(jobs, args.jobs, args.out_dir)
     report = build_report(args, results, strategies + baselines)
     report.update(
         command="python benchmarks/label_efficiency.py " + " ".join(sys.argv[1:]),
