@@ -111,7 +111,7 @@ class Project:
 
     @cached_property
     def vendor(self):
-        return make_vendor(self.config.vendor)
+        return make_vendor(self.config.vendor, self.config.data.features, self.ws.exports_dir)
 
     @cached_property
     def policy(self) -> Policy:
