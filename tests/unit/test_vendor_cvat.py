@@ -49,7 +49,8 @@ def cvat_xml(images: list[tuple[str, list[tuple[str, str]]]], version: str = "1.
         for i, (name, tags) in enumerate(images)
     )
     meta = "<meta><task><name>t</name></task></meta>"
-    return f'<?xml version="1.0" encoding="utf-8"?>\n<annotations><version>{version}</version>{meta}{body}</annotations>\n'.encode()
+    head = f'<?xml version="1.0" encoding="utf-8"?>\n<annotations><version>{version}</version>'
+    return f"{head}{meta}{body}</annotations>\n".encode()
 
 
 def zip_bytes(members: dict[str, bytes], method=zipfile.ZIP_DEFLATED) -> bytes:
