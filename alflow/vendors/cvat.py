@@ -198,7 +198,7 @@ class CvatVendor:
                 where = f"image #{n} (id {image.get('id')!r}, name {image.get('name')!r})"
                 item_id = self._item_of(image.get("name") or "", mapping)
                 if isinstance(item_id, Exception):
-                    problems.append(located(source, n, "name", f"{where}: {item_id}", "image"))
+                    problems.append(located(source, None, "name", f"{where}: {item_id}"))
                     image.clear()
                     continue
                 k = 0
@@ -210,11 +210,10 @@ class CvatVendor:
                         problems.append(
                             located(
                                 source,
-                                n,
+                                None,
                                 "label",
                                 f"{where}: {label!r} for item_id {item_id!r} is not in the "
                                 f"label schema {sorted(schema)}",
-                                "image",
                             )
                         )
                     else:
