@@ -591,7 +591,7 @@ class Project:
         x_train, _ = self._labeled_data(train["item_id"])
         y_train = train["label"].to_numpy()
         model = build_model(self.config)
-        extra = self._model_label_training_set(set(train["item_id"]))
+        extra = self._model_label_training_set()
         if extra is None:
             model.fit(x_train, y_train)
         else:
@@ -646,11 +646,12 @@ class Project:
         t.finish(run_id)
         return TrainReport(round_id, len(train), metrics, version, promoted)
 
-    def _model_label_training_set(self, human: set[str]):
+    def _model_label_training_set(self):
         """``(features, frame of item_id, label, source, weight)`` of the labels that did not
         come from people, or None: weak labels (weight confidence x ``weak_labels.weight``),
         then the latest round's pseudo-labels (CEAL, weight ``pseudo_labels.weight``) of items
-        without a weak label. Items with a human label never appear."""
+        without a weak label. Items with a human label (or awaiting adjudication) never appear:
+        the ledger's queries leave them out."""
         m = self.config.model
         parts = []
         if m.weak_labels.enabled:
@@ -663,19 +664,12 @@ class Project:
             parts.append(
                 self.ledger.pseudo_labels().assign(source="pseudo", weight=m.pseudo_labels.weight)
             )
-        frame = (
-            pd.concat(
-                [p[["item_id", "label", "source", "weight"]] for p in parts], ignore_index=True
-            )
-            if parts
-            else pd.DataFrame()
-        )
-        if frame.empty:
+        columns = ["item_id", "label", "source", "weight"]
+        parts = [p[columns] for p in parts if len(p)]
+        if not parts:
             return None
-        frame = frame.drop_duplicates("item_id")  # weak before pseudo
-        frame = frame[~frame["item_id"].isin(human)].reset_index(drop=True)
-        if frame.empty:
-            return None
+        frame = pd.concat(parts, ignore_index=True)
+        frame = frame.drop_duplicates("item_id").reset_index(drop=True)  # weak before pseudo
         x, _ = self._labeled_data(frame["item_id"])
         return x, frame
 
