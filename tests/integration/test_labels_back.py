@@ -198,3 +198,21 @@ def test_migration_moves_pseudo_labels_into_model_labels(tmp_path):
     ledger = Ledger(url)  # upgrades to head
     assert ledger.pseudo_labels().to_dict("records") == [{"item_id": "i", "label": "a"}]
     assert ledger.weak_labels().empty
+
+
+def test_dawid_skene_resolves_through_the_ledger(tmp_path, digits_csv, dask_client, truth):
+    project = start(tmp_path, digits_csv, resolution={"method": "dawid_skene"})
+    _, batch = exported_round(project, dask_client)
+    rows = [{"item_id": i, "label": truth[i], "annotator": a} for i in batch for a in ("a", "b")]
+    rows[1]["label"] = str((int(truth[batch[0]]) + 1) % 10)  # b disagrees once
+    rows += [{"item_id": i, "label": truth[i], "annotator": "c"} for i in batch[:1]]
+    project.import_labels(write_labels(tmp_path / "crowd.csv", rows))
+    resolved = project.ledger.resolved_labels().set_index("item_id")["label"]
+    assert resolved.to_dict() == {i: truth[i] for i in batch}
+    assert {project.ledger.item_history(i)["resolved"]["rule"] for i in batch} == {"dawid_skene"}
+    # a later import re-fits over every item with votes; earlier labels stay right
+    _, batch2 = exported_round(project, dask_client)
+    more = [{"item_id": batch2[0], "label": truth[batch2[0]], "annotator": "a"}]
+    assert project.import_labels(write_labels(tmp_path / "more.csv", more)).events_added == 1
+    resolved = project.ledger.resolved_labels().set_index("item_id")["label"]
+    assert resolved.to_dict() == {i: truth[i] for i in [*batch, batch2[0]]}
