@@ -130,6 +130,16 @@ class PseudoLabelConfig(_Section):
     weight: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
 
 
+class WeakLabelConfig(_Section):
+    """Snorkel-style weak labels (imported from a label model): trained on with
+    ``sample_weight = confidence * weight``, never exported and never counted as human labels;
+    a human label for the same item supersedes them."""
+
+    enabled: bool = True
+    weight: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
+    min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+
+
 class ModelConfig(_Section):
     """The scikit-learn pipeline built for the features and its registry name."""
 
@@ -139,6 +149,7 @@ class ModelConfig(_Section):
     registered_name: str | None = None
     gate: GateConfig = Field(default_factory=GateConfig)
     pseudo_labels: PseudoLabelConfig = Field(default_factory=PseudoLabelConfig)
+    weak_labels: WeakLabelConfig = Field(default_factory=WeakLabelConfig)
 
 
 class EvaluationConfig(_Section):
@@ -161,12 +172,46 @@ class StrategyConfig(_Section):
     committee_kind: Literal["bagging", "seeds", "estimators"] = "bagging"
 
 
+class ArchiveLimits(_Section):
+    """Caps for untrusted archives and XML (zip bombs, oversized files)."""
+
+    max_total_bytes: Annotated[int, Field(ge=1)] = 1 << 30
+    max_ratio: Annotated[float, Field(gt=1.0)] = 100.0
+    max_members: Annotated[int, Field(ge=1)] = 100_000
+    max_xml_bytes: Annotated[int, Field(ge=1)] = 256 << 20
+
+
 class VendorConfig(_Section):
     """Where batches go and labels come from."""
 
-    kind: Literal["file", "simulated"] = "file"
+    kind: Literal["file", "simulated", "cvat"] = "file"
     format: Literal["jsonl", "csv"] = "jsonl"
     noise_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    limits: ArchiveLimits = Field(default_factory=ArchiveLimits)
+
+
+class DawidSkeneConfig(_Section):
+    """EM over annotators' confusion matrices (Dawid and Skene 1979)."""
+
+    max_iter: Annotated[int, Field(ge=1)] = 100
+    tol: Annotated[float, Field(gt=0.0)] = 1e-6
+    smoothing: Annotated[float, Field(ge=0.0)] = 0.01
+
+
+class ResolutionConfig(_Section):
+    """How annotation events become one training label per item: ground truth first, then a
+    unanimous or majority vote (or Dawid-Skene), else the item needs adjudication.
+
+    ``min_agreement`` is the share of votes the winning label needs (for Dawid-Skene: its
+    posterior probability); ``min_votes`` the votes an item needs before it is resolved (fewer
+    keep it in flight). Items whose annotations are all skips go back to the pool
+    (``return_to_pool``) or stay skipped."""
+
+    method: Literal["majority", "dawid_skene"] = "majority"
+    min_agreement: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    min_votes: Annotated[int, Field(ge=1)] = 1
+    skipped: Literal["return_to_pool", "stay_skipped"] = "stay_skipped"
+    dawid_skene: DawidSkeneConfig = Field(default_factory=DawidSkeneConfig)
 
 
 class CampaignConfig(_Section):
@@ -197,6 +242,7 @@ class AlflowConfig(_Section):
     evaluation: EvaluationConfig = Field(default_factory=EvaluationConfig)
     strategy: StrategyConfig = Field(default_factory=StrategyConfig)
     vendor: VendorConfig = Field(default_factory=VendorConfig)
+    resolution: ResolutionConfig = Field(default_factory=ResolutionConfig)
     campaign: CampaignConfig = Field(default_factory=CampaignConfig)
 
     @model_validator(mode="after")

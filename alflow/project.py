@@ -34,7 +34,7 @@ from alflow.pool import (
     write_partition,
 )
 from alflow.portfolio import PORTFOLIO, choose_arm, gains
-from alflow.resolution import resolve
+from alflow.resolution import Policy
 from alflow.scoring import FEATURES, HIST_BINS, PartitionScores, component_columns, stack
 from alflow.stopping import agreement
 from alflow.strategies import candidate_count, get_strategy
@@ -60,12 +60,25 @@ class ImportReport:
 
 
 @dataclass(frozen=True)
+class WeakImportReport:
+    source: str
+    rows_read: int
+    abstained: int
+    weak_labels_changed: int
+
+
+@dataclass(frozen=True)
 class TrainReport:
     round_id: int
     n_labels: int
     metrics: dict[str, float]
     model_version: str | None
     promoted: bool
+
+
+def _count(extra, source: str) -> float:
+    """How many labels of one source (``pseudo`` or ``weak``) a training set holds."""
+    return 0.0 if extra is None else float((extra[1]["source"] == source).sum())
 
 
 def _concat(a, b):
@@ -98,7 +111,11 @@ class Project:
 
     @cached_property
     def vendor(self):
-        return make_vendor(self.config.vendor)
+        return make_vendor(self.config.vendor, self.config.data.features, self.ws.exports_dir)
+
+    @cached_property
+    def policy(self) -> Policy:
+        return Policy(self.config.resolution)
 
     @property
     def labels(self) -> list[str]:
@@ -449,6 +466,7 @@ class Project:
             raise InputError(f"{path}: file not found")
         annotations = self.vendor.read_annotations(path, self.labels)
         targets = self.ledger.import_targets(a.item_id for a in annotations)
+        exported = self.ledger.exported_ids(targets)
         problems = []
         for a in annotations:
             state = targets.get(a.item_id)
@@ -461,7 +479,7 @@ class Project:
                         f"unknown item {a.item_id!r} (not in the pool)",
                     )
                 )
-            elif state[0] in ("unlabeled", "selected"):
+            elif a.item_id not in exported:
                 problems.append(
                     located(
                         str(path),
@@ -485,9 +503,48 @@ class Project:
             for a in annotations
         ]
         added, resolved = self.ledger.record_import(
-            source=str(path), sha256=file_sha256(path), events=events, resolver=resolve
+            source=str(path), sha256=file_sha256(path), events=events, resolver=self.policy
         )
+        if added:
+            self._log_agreement({targets[a.item_id][1] for a in annotations} - {None})
         return ImportReport(str(path), len(events), added, resolved)
+
+    def _log_agreement(self, round_ids: set[int]) -> None:
+        """Inter-annotator agreement of each round that got new annotations, to its MLflow run."""
+        for round_id in sorted(round_ids):
+            agree = self.ledger.round_agreement(round_id)
+            run_id = self.ledger.get_round(round_id).mlflow_run_id
+            metrics = {
+                "agreement.items": float(agree.items),
+                "agreement.pairwise": agree.pairwise,
+                "agreement.fleiss_kappa": agree.fleiss_kappa,
+            }
+            metrics = {k: v for k, v in metrics.items() if v is not None}
+            if run_id is not None:
+                self.tracker.log_metrics(run_id, metrics, step=round_id)
+
+    def import_weak_labels(self, path: str | Path) -> WeakImportReport:
+        """Store a label model's output as weak labels (all or nothing, idempotent)."""
+        from alflow.weak import read_weak_labels
+
+        path = Path(path)
+        if not path.is_file():
+            raise InputError(f"{path}: file not found")
+        weak = read_weak_labels(path, self.labels)
+        known = self.ledger.import_targets(weak.frame["item_id"])
+        unknown = weak.frame[~weak.frame["item_id"].isin(known)]
+        if len(unknown):
+            raise InputError(
+                f"{path}: {len(unknown)} problem(s); nothing was imported",
+                [
+                    located(str(path), int(r.line), "item_id", f"unknown item {r.item_id!r}")
+                    for r in unknown.itertuples()
+                ],
+            )
+        changed = self.ledger.record_weak_labels(
+            weak.frame[["item_id", "label", "confidence"]], source=str(path)
+        )
+        return WeakImportReport(str(path), len(weak.frame), weak.abstained, changed)
 
     # ---------------------------------------------------------------- retrain
     def _pool_rows(self, item_ids, columns: list[str]) -> pa.Table:
@@ -534,19 +591,15 @@ class Project:
         x_train, _ = self._labeled_data(train["item_id"])
         y_train = train["label"].to_numpy()
         model = build_model(self.config)
-        pseudo = self._pseudo_training_set()
-        if pseudo is None:
+        extra = self._model_label_training_set()
+        if extra is None:
             model.fit(x_train, y_train)
         else:
-            x_pseudo, y_pseudo = pseudo[0], pseudo[1]["label"].to_numpy()
-            weights = np.r_[
-                np.ones(len(y_train)),
-                np.full(len(y_pseudo), self.config.model.pseudo_labels.weight),
-            ]
+            x_extra, frame = extra
             model.fit(
-                _concat(x_train, x_pseudo),
-                np.r_[y_train, y_pseudo],
-                classify__sample_weight=weights,
+                _concat(x_train, x_extra),
+                np.r_[y_train, frame["label"].to_numpy()],
+                classify__sample_weight=np.r_[np.ones(len(y_train)), frame["weight"].to_numpy()],
             )
         faults.checkpoint("after_fit")
         run_id = self.ledger.get_round(round_id).mlflow_run_id
@@ -556,7 +609,8 @@ class Project:
         metrics: dict[str, float] = {
             "labels_used": float(len(train)),
             "labels_total": float(len(labels)),
-            "pseudo_labels_used": float(0 if pseudo is None else len(pseudo[1])),
+            "pseudo_labels_used": _count(extra, "pseudo"),
+            "weak_labels_used": _count(extra, "weak"),
         }
         for cls, n in train["label"].value_counts().items():
             metrics[f"class_count.{cls}"] = float(n)
@@ -570,9 +624,9 @@ class Project:
             run_id, {f"model.{k}": v for k, v in model.named_steps["classify"].get_params().items()}
         )
         t.log_metrics(run_id, metrics, step=round_id)
-        used = train[["item_id", "label"]].assign(source="human")
-        if pseudo is not None:
-            used = pd.concat([used, pseudo[1].assign(source="pseudo")], ignore_index=True)
+        used = train[["item_id", "label"]].assign(source="human", weight=1.0)
+        if extra is not None:
+            used = pd.concat([used, extra[1]], ignore_index=True)
         t.log_frame(run_id, used, "training_labels.csv")
         kappa = self._stop_kappa(model, round_id)
         if kappa is not None:
@@ -592,16 +646,32 @@ class Project:
         t.finish(run_id)
         return TrainReport(round_id, len(train), metrics, version, promoted)
 
-    def _pseudo_training_set(self):
-        """``(features, frame of item_id and label)`` of the latest round's pseudo-labels, or
-        None (CEAL)."""
-        if not self.config.model.pseudo_labels.enabled:
+    def _model_label_training_set(self):
+        """``(features, frame of item_id, label, source, weight)`` of the labels that did not
+        come from people, or None: weak labels (weight confidence x ``weak_labels.weight``),
+        then the latest round's pseudo-labels (CEAL, weight ``pseudo_labels.weight``) of items
+        without a weak label. Items with a human label (or awaiting adjudication) never appear:
+        the ledger's queries leave them out."""
+        m = self.config.model
+        parts = []
+        if m.weak_labels.enabled:
+            weak = self.ledger.weak_labels()
+            weak = weak[weak["confidence"] >= m.weak_labels.min_confidence]
+            parts.append(
+                weak.assign(source="weak", weight=weak["confidence"] * m.weak_labels.weight)
+            )
+        if m.pseudo_labels.enabled:
+            parts.append(
+                self.ledger.pseudo_labels().assign(source="pseudo", weight=m.pseudo_labels.weight)
+            )
+        columns = ["item_id", "label", "source", "weight"]
+        parts = [p[columns] for p in parts if len(p)]
+        if not parts:
             return None
-        pseudo = self.ledger.pseudo_labels()
-        if pseudo.empty:
-            return None
-        x, _ = self._labeled_data(pseudo["item_id"])
-        return x, pseudo
+        frame = pd.concat(parts, ignore_index=True)
+        frame = frame.drop_duplicates("item_id").reset_index(drop=True)  # weak before pseudo
+        x, _ = self._labeled_data(frame["item_id"])
+        return x, frame
 
     def _gate(self, model, version: str, metrics, x_eval, y_eval) -> bool:
         """Promote when there is no champion, when nothing can be evaluated yet (the newest model
@@ -629,4 +699,6 @@ class Project:
             "trainings": trainings,
             "champion": champion,
             "events": self.ledger.event_count(),
+            "needs_adjudication": self.ledger.adjudication_queue(),
+            "weak_labels": self.ledger.weak_label_count(),
         }

@@ -149,16 +149,39 @@ def import_(
     labels_file: Annotated[Path, typer.Argument(help="A labels file (JSONL or CSV).")],
     config: ConfigOpt = Path("alflow.yaml"),
     retrain: Annotated[bool, typer.Option(help="Retrain right after the import.")] = False,
+    weak: Annotated[
+        bool,
+        typer.Option(
+            "--weak",
+            help="The file holds a label model's weak labels (docs/vendors.md): trained on "
+            "with a weight, never counted as human labels.",
+        ),
+    ] = False,
 ) -> None:
     """Import annotations (idempotent: the same file twice adds nothing)."""
     from flows.rounds import reimport_and_retrain
 
-    out = reimport_and_retrain(_load(config), str(labels_file), retrain=retrain)
-    imp = out["import"]
-    typer.echo(
-        f"{imp['source']}: {imp['events_read']} annotations read, {imp['events_added']} new, "
-        f"{imp['items_resolved']} items resolved"
+    if weak:
+        from alflow.project import Project
+
+        rep = Project(_load(config)).import_weak_labels(labels_file)
+        typer.echo(
+            f"{rep.source}: {rep.rows_read} weak labels read ({rep.abstained} abstains left "
+            f"out), {rep.weak_labels_changed} new or changed"
+        )
+        if not retrain:
+            return
+        labels_file = None
+
+    out = reimport_and_retrain(
+        _load(config), str(labels_file) if labels_file else None, retrain=retrain
     )
+    imp = out.get("import")
+    if imp:
+        typer.echo(
+            f"{imp['source']}: {imp['events_read']} annotations read, {imp['events_added']} new, "
+            f"{imp['items_resolved']} items resolved"
+        )
     if retrain:
         _print_training(out["train"])
 
@@ -220,7 +243,14 @@ def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
         )
     else:
         console.print("champion: none yet")
-    console.print(f"annotation events: {st['events']}")
+    console.print(f"annotation events: {st['events']}; weak labels: {st['weak_labels']}")
+    queue = st["needs_adjudication"]
+    if queue:
+        shown = ", ".join(queue[:10]) + (", ..." if len(queue) > 10 else "")
+        console.print(
+            f"needs adjudication: {len(queue)} item(s) ({shown}); add a ground-truth "
+            "annotation to resolve one ('alflow audit item ID' shows the votes)"
+        )
 
 
 @app.command()

@@ -26,14 +26,15 @@ from alflow.ledger.schema import (
     Import,
     Ingest,
     Item,
+    ModelLabel,
     Partition,
-    PseudoLabel,
     ResolvedLabel,
     Round,
     Selection,
     Training,
     utcnow,
 )
+from alflow.resolution import Policy, Vote, agreement
 
 IN_FLIGHT = ("selected", "exported")
 SUPPORTED = {"sqlite": sqlite, "postgresql": postgresql}
@@ -326,13 +327,28 @@ class Ledger:
             rows = _by_id(s, Item, item_ids, Item.state, Item.round_id)
         return {i: (state, r) for i, state, r in rows}
 
+    def exported_ids(self, item_ids: Iterable[str]) -> set[str]:
+        """The items among ``item_ids`` that some exported round handed to a vendor (a late
+        label for an item that went back to the pool is still welcome)."""
+        out: set[str] = set()
+        with self.transaction() as s:
+            for chunk in _chunks(sorted(set(item_ids))):
+                rows = s.execute(
+                    select(Selection.item_id)
+                    .join(Export, Export.round_id == Selection.round_id)
+                    .where(Selection.item_id.in_(chunk))
+                )
+                out.update(rows.scalars())
+        return out
+
     def record_import(
-        self, *, source: str, sha256: str, events: Sequence[EventRecord], resolver: Any
+        self, *, source: str, sha256: str, events: Sequence[EventRecord], resolver: Policy
     ) -> tuple[int, int]:
         """Append new events, then re-resolve touched items, in one transaction.
 
-        ``resolver`` maps a list of ``(kind, label)`` to ``(state, label | None, rule)``.
-        Returns ``(events_added, items_resolved)``.
+        ``resolver`` is the resolution policy (``alflow.resolution.Policy``); a policy that
+        ``needs_all_items`` re-resolves every item with label votes. Returns
+        ``(events_added, items_resolved)``.
         """
         with self.transaction() as s:
             imp = Import(source=source, sha256=sha256, events_read=len(events), events_added=0)
@@ -365,43 +381,82 @@ class Ledger:
     def _rounds_of(self, s: Session, item_ids: Sequence[str]) -> dict[str, int | None]:
         return dict(_by_id(s, Item, item_ids, Item.round_id))
 
-    def _resolve(self, s: Session, item_ids: Sequence[str], resolver: Any) -> None:
+    def _resolve(self, s: Session, item_ids: Sequence[str], policy: Policy) -> None:
+        if policy.needs_all_items and item_ids:
+            labeled = s.execute(
+                select(AnnotationEvent.item_id)
+                .where(AnnotationEvent.kind.in_(("label", "ground_truth")))
+                .distinct()
+            )
+            item_ids = sorted(set(item_ids) | set(labeled.scalars()))
+        votes: dict[str, list[Vote]] = {}
         for chunk in _chunks(item_ids):
             # lock the items first, so concurrent imports resolve them one after the other
             s.execute(select(Item.item_id).where(Item.item_id.in_(chunk)).with_for_update())
-            rows = s.execute(
-                select(
-                    AnnotationEvent.item_id,
-                    AnnotationEvent.annotation_ref,
-                    AnnotationEvent.kind,
-                    AnnotationEvent.label,
-                )
-                .where(AnnotationEvent.item_id.in_(chunk))
-                .order_by(AnnotationEvent.id)
+            votes.update(self._current_votes(s, chunk))
+        for item_id, r in policy(votes).items():
+            s.execute(
+                update(Item)
+                .where(Item.item_id == item_id)
+                .values(state=r.state, updated_at=utcnow())
             )
-            by_item: dict[str, dict[object, tuple[str, str | None]]] = {}
-            for n, (item_id, ref, kind, label) in enumerate(rows):
-                # a later version of the same vendor annotation replaces the earlier one
-                by_item.setdefault(item_id, {})[ref if ref is not None else n] = (kind, label)
-            for item_id, latest in by_item.items():
-                events = list(latest.values())
-                state, label, rule = resolver(events)
-                s.execute(
-                    update(Item)
-                    .where(Item.item_id == item_id)
-                    .values(state=state, updated_at=utcnow())
-                )
-                existing = s.get(ResolvedLabel, item_id)
-                if label is None:
-                    if existing is not None:
-                        s.delete(existing)
-                elif existing is None:
-                    s.add(
-                        ResolvedLabel(item_id=item_id, label=label, n_events=len(events), rule=rule)
-                    )
-                else:
-                    existing.label, existing.n_events, existing.rule = label, len(events), rule
-                    existing.resolved_at = utcnow()
+            existing = s.get(ResolvedLabel, item_id)
+            n_events = len(votes[item_id])
+            if r.label is None:
+                if existing is not None:
+                    s.delete(existing)
+            elif existing is None:
+                s.add(ResolvedLabel(item_id=item_id, label=r.label, n_events=n_events, rule=r.rule))
+            else:
+                existing.label, existing.n_events, existing.rule = r.label, n_events, r.rule
+                existing.resolved_at = utcnow()
+
+    def _current_votes(
+        self, s: Session, item_ids: Sequence[str], round_id: int | None = None
+    ) -> dict[str, list[Vote]]:
+        """Each item's current annotations: a later version of the same vendor annotation
+        (same ref) replaces the earlier one."""
+        query = (
+            select(
+                AnnotationEvent.item_id,
+                AnnotationEvent.annotation_ref,
+                AnnotationEvent.kind,
+                AnnotationEvent.label,
+                AnnotationEvent.annotator,
+            )
+            .where(AnnotationEvent.item_id.in_(item_ids))
+            .order_by(AnnotationEvent.id)
+        )
+        if round_id is not None:
+            query = query.where(AnnotationEvent.round_id == round_id)
+        by_item: dict[str, dict[object, Vote]] = {}
+        for n, (item_id, ref, kind, label, annotator) in enumerate(s.execute(query)):
+            by_item.setdefault(item_id, {})[ref if ref is not None else n] = Vote(
+                kind, label, annotator
+            )
+        return {i: list(v.values()) for i, v in by_item.items()}
+
+    def round_agreement(self, round_id: int):
+        """Inter-annotator agreement over the round's items with 2+ current label votes."""
+        with self.transaction() as s:
+            ids = s.execute(
+                select(AnnotationEvent.item_id)
+                .where(AnnotationEvent.round_id == round_id, AnnotationEvent.kind == "label")
+                .distinct()
+            )
+            votes: dict[str, list[Vote]] = {}
+            for chunk in _chunks(sorted(ids.scalars())):
+                votes.update(self._current_votes(s, chunk, round_id))
+        return agreement({i: [v.label for v in vs if v.kind == "label"] for i, vs in votes.items()})
+
+    def adjudication_queue(self) -> list[str]:
+        """Items whose annotators disagree beyond the policy: out of training until someone
+        adds a ground-truth annotation."""
+        with self.transaction() as s:
+            rows = s.execute(
+                select(Item.item_id).where(Item.state == "needs_relabel").order_by(Item.item_id)
+            )
+            return list(rows.scalars())
 
     def event_count(self) -> int:
         with self.transaction() as s:
@@ -438,11 +493,10 @@ class Ledger:
                 .tuples()
                 .all()
             )
-            unanimous = dict(
+            adjudicate = dict(
                 s.execute(
                     select(Item.round_id, func.count())
-                    .join(ResolvedLabel, ResolvedLabel.item_id == Item.item_id)
-                    .where(ResolvedLabel.rule.in_(("unanimous", "ground_truth")))
+                    .where(Item.state == "needs_relabel")
                     .group_by(Item.round_id)
                 )
                 .tuples()
@@ -452,6 +506,7 @@ class Ledger:
         rows = []
         for r in rounds:
             t = trained.get(r.id)
+            agree = self.round_agreement(r.id)
             rows.append(
                 {
                     "round": r.id,
@@ -459,7 +514,9 @@ class Ledger:
                     "strategy": r.strategy,
                     "selected": selected.get(r.id, 0),
                     "labeled_back": back.get(r.id, 0),
-                    "agreement": unanimous.get(r.id, 0) / back[r.id] if back.get(r.id) else None,
+                    "agreement": agree.pairwise,
+                    "fleiss_kappa": agree.fleiss_kappa,
+                    "needs_adjudication": adjudicate.get(r.id, 0),
                     "scored_with": r.model_version,
                     "trained_version": t.model_version if t else None,
                     "accuracy": t.metrics.get("accuracy") if t else None,
@@ -552,37 +609,110 @@ class Ledger:
                 **t.metrics,
             }
 
-    # ---------------------------------------------------------- pseudo-labels
+    # ------------------------------------------------- pseudo- and weak labels
     def record_pseudo_labels(self, round_id: int, frame: pd.DataFrame) -> int:
         """Replace round ``round_id``'s pseudo-labels (``item_id``, ``label``, ``confidence``)."""
         with self.transaction() as s:
-            s.execute(delete(PseudoLabel).where(PseudoLabel.round_id == round_id))
-            if len(frame):
-                s.execute(
-                    PseudoLabel.__table__.insert(),
-                    [
-                        {
-                            "round_id": round_id,
-                            "item_id": r["item_id"],
-                            "label": r["label"],
-                            "confidence": float(r["confidence"]),
-                        }
-                        for r in frame.to_dict("records")
-                    ],
+            s.execute(
+                delete(ModelLabel).where(
+                    ModelLabel.kind == "pseudo", ModelLabel.round_id == round_id
                 )
+            )
+            self._insert_model_labels(s, frame, kind="pseudo", round_id=round_id, source=None)
             return len(frame)
+
+    def record_weak_labels(self, frame: pd.DataFrame, source: str) -> int:
+        """Store weak labels (``item_id``, ``label``, ``confidence``) in one transaction: each
+        replaces the item's earlier weak label. Returns how many rows are new or changed (a
+        re-import of the same file changes none)."""
+        with self.transaction() as s:
+            before = self._weak_of(s, frame["item_id"].tolist())
+            changed = frame[
+                [
+                    before.get(i) != (label, float(c))
+                    for i, label, c in zip(
+                        frame["item_id"], frame["label"], frame["confidence"], strict=True
+                    )
+                ]
+            ]
+            for chunk in _chunks(changed["item_id"].tolist()):
+                s.execute(
+                    delete(ModelLabel).where(
+                        ModelLabel.kind == "weak", ModelLabel.item_id.in_(chunk)
+                    )
+                )
+            self._insert_model_labels(s, changed, kind="weak", round_id=None, source=source)
+            return len(changed)
+
+    def _weak_of(self, s: Session, item_ids: Sequence[str]) -> dict[str, tuple[str, float]]:
+        out = {}
+        for chunk in _chunks(sorted(set(item_ids))):
+            rows = s.execute(
+                select(ModelLabel.item_id, ModelLabel.label, ModelLabel.confidence).where(
+                    ModelLabel.kind == "weak", ModelLabel.item_id.in_(chunk)
+                )
+            )
+            out.update({i: (label, conf) for i, label, conf in rows})
+        return out
+
+    @staticmethod
+    def _insert_model_labels(
+        s: Session, frame: pd.DataFrame, *, kind: str, round_id: int | None, source: str | None
+    ) -> None:
+        if len(frame):
+            s.execute(
+                ModelLabel.__table__.insert(),
+                [
+                    {
+                        "kind": kind,
+                        "round_id": round_id,
+                        "item_id": r["item_id"],
+                        "label": r["label"],
+                        "confidence": float(r["confidence"]),
+                        "source": source,
+                    }
+                    for r in frame.to_dict("records")
+                ],
+            )
 
     def pseudo_labels(self) -> pd.DataFrame:
         """The latest round's pseudo-labels of items that are still unlabeled."""
         with self.transaction() as s:
-            latest = s.execute(select(func.max(PseudoLabel.round_id))).scalar()
+            latest = s.execute(
+                select(func.max(ModelLabel.round_id)).where(ModelLabel.kind == "pseudo")
+            ).scalar()
             rows = s.execute(
-                select(PseudoLabel.item_id, PseudoLabel.label)
-                .join(Item, Item.item_id == PseudoLabel.item_id)
-                .where(PseudoLabel.round_id == latest, Item.state == "unlabeled")
-                .order_by(PseudoLabel.item_id)
+                select(ModelLabel.item_id, ModelLabel.label)
+                .join(Item, Item.item_id == ModelLabel.item_id)
+                .where(
+                    ModelLabel.kind == "pseudo",
+                    ModelLabel.round_id == latest,
+                    Item.state == "unlabeled",
+                )
+                .order_by(ModelLabel.item_id)
             )
             return pd.DataFrame(rows.tuples().all(), columns=["item_id", "label"])
+
+    def weak_labels(self) -> pd.DataFrame:
+        """Weak labels (``item_id``, ``label``, ``confidence``) of items without a human label:
+        an item that people labeled, or that awaits adjudication, no longer uses its weak label."""
+        with self.transaction() as s:
+            rows = s.execute(
+                select(ModelLabel.item_id, ModelLabel.label, ModelLabel.confidence)
+                .join(Item, Item.item_id == ModelLabel.item_id)
+                .where(
+                    ModelLabel.kind == "weak",
+                    Item.state.not_in(("labeled", "needs_relabel")),
+                )
+                .order_by(ModelLabel.item_id)
+            )
+            return pd.DataFrame(rows.tuples().all(), columns=["item_id", "label", "confidence"])
+
+    def weak_label_count(self) -> int:
+        with self.transaction() as s:
+            return s.execute(
+                select(func.count()).select_from(ModelLabel).where(ModelLabel.kind == "weak")
+            ).scalar_one()
 
     # -------------------------------------------------------------- training
     def record_training(

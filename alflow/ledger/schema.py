@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 ITEM_STATES = ("unlabeled", "selected", "exported", "labeled", "skipped", "needs_relabel")
 EVENT_KINDS = ("label", "ground_truth", "skip")
+MODEL_LABEL_KINDS = ("pseudo", "weak")
 
 
 def utcnow() -> datetime:
@@ -171,12 +172,24 @@ class Training(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class PseudoLabel(Base):
-    """A high-confidence model label used for training only (CEAL): never exported, never a
-    human label. Each round's set replaces the previous one."""
+class ModelLabel(Base):
+    """A label that did not come from a person, used for training only: never exported, never a
+    human label, superseded by a human label for the same item.
 
-    __tablename__ = "pseudo_labels"
-    round_id: Mapped[int] = mapped_column(ForeignKey("rounds.id"), primary_key=True)
-    item_id: Mapped[str] = mapped_column(ForeignKey("items.item_id"), primary_key=True)
+    ``kind`` ``pseudo``: a confident prediction of our own model (CEAL); each round's set replaces
+    the previous one. ``weak``: a label model's output (Snorkel-style) imported from a file, with
+    its confidence; one per item, the newest import wins.
+    """
+
+    __tablename__ = "model_labels"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("rounds.id"), nullable=True)
+    item_id: Mapped[str] = mapped_column(ForeignKey("items.item_id"))
     label: Mapped[str] = mapped_column(String(256))
     confidence: Mapped[float] = mapped_column(Float)
+    source: Mapped[str | None] = mapped_column(Text, nullable=True)
+    __table_args__ = (
+        UniqueConstraint("kind", "round_id", "item_id", name="uq_model_label"),
+        Index("ix_model_labels_kind_item", "kind", "item_id"),
+    )

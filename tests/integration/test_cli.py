@@ -51,9 +51,16 @@ def test_init_ingest_status_and_a_clear_error(tmp_path, digits_csv, monkeypatch)
     assert result.exit_code == 2
     assert "missing column(s)" in result.output and "Traceback" not in result.output
 
+    weak = tmp_path / "weak.csv"
+    weak.write_text("item_id,label,confidence\nd0000,0,0.9\nd0001,1,0.8\n")
+    result = runner.invoke(app, ["import", "--weak", str(weak)])
+    assert result.exit_code == 0, result.output
+    assert "2 weak labels read (0 abstains left out), 2 new or changed" in result.output
+
     result = runner.invoke(app, ["status"])
     assert result.exit_code == 0, result.output
     assert "unlabeled" in result.output and "1297" in result.output
+    assert "weak labels: 2" in result.output
     assert "champion: none yet" in result.output
 
 

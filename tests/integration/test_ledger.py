@@ -9,7 +9,7 @@ from sqlalchemy import inspect
 from alflow.errors import LedgerError
 from alflow.ledger import EventRecord, Ledger
 from alflow.ledger.schema import Base
-from alflow.resolution import resolve
+from alflow.resolution import Policy
 
 
 @pytest.fixture
@@ -92,8 +92,8 @@ def test_events_are_appended_once_and_labels_resolved(ledger):
         EventRecord("k2", "i2", "label", "b", "x"),
         EventRecord("k3", "i3", "skip", None, "x"),
     ]
-    assert ledger.record_import(source="f", sha256="s", events=events, resolver=resolve) == (3, 3)
-    assert ledger.record_import(source="f", sha256="s", events=events, resolver=resolve) == (0, 0)
+    assert ledger.record_import(source="f", sha256="s", events=events, resolver=Policy()) == (3, 3)
+    assert ledger.record_import(source="f", sha256="s", events=events, resolver=Policy()) == (0, 0)
     assert ledger.event_count() == 3 and ledger.import_count() == 2
     assert ledger.resolved_labels().values.tolist() == [["i1", "a"], ["i2", "b"]]
     assert ledger.state_counts() == {"unlabeled": 7, "labeled": 2, "skipped": 1}
@@ -102,7 +102,7 @@ def test_events_are_appended_once_and_labels_resolved(ledger):
         source="g",
         sha256="t",
         events=[EventRecord("k4", "i2", "label", "c", "y")],
-        resolver=resolve,
+        resolver=Policy(),
     )
     assert ledger.resolved_labels()["item_id"].tolist() == ["i1"]
     assert ledger.state_counts()["needs_relabel"] == 1
@@ -113,8 +113,11 @@ def test_failed_import_changes_nothing(ledger):
     ledger.record_selection(r, batch(["i1"]))
     ledger.record_export(r, vendor="file", uri="f", n_rows=1, sha256="s")
 
-    def broken(_events):
-        raise RuntimeError("resolver failed")
+    class Broken(Policy):
+        def __call__(self, _votes):
+            raise RuntimeError("resolver failed")
+
+    broken = Broken()
 
     with pytest.raises(RuntimeError):
         ledger.record_import(
@@ -146,11 +149,11 @@ def test_anonymous_identical_votes_count_and_corrections_replace(ledger, tmp_pat
             for a in vendor.read_annotations(p, ["cat", "dog"])
         ]
 
-    assert ledger.record_import(source="v", sha256="1", events=events(path), resolver=resolve) == (
+    assert ledger.record_import(source="v", sha256="1", events=events(path), resolver=Policy()) == (
         4,
         2,
     )
-    assert ledger.record_import(source="v", sha256="1", events=events(path), resolver=resolve) == (
+    assert ledger.record_import(source="v", sha256="1", events=events(path), resolver=Policy()) == (
         0,
         0,
     )
@@ -159,7 +162,9 @@ def test_anonymous_identical_votes_count_and_corrections_replace(ledger, tmp_pat
     fixed.write_text(
         '{"item_id": "i2", "label": "dog", "annotation_id": "a-1", "annotator": "x"}\n'
     )
-    assert ledger.record_import(source="w", sha256="2", events=events(fixed), resolver=resolve) == (
+    assert ledger.record_import(
+        source="w", sha256="2", events=events(fixed), resolver=Policy()
+    ) == (
         1,
         1,
     )

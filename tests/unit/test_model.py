@@ -76,3 +76,27 @@ def test_a_committee_of_different_estimators():
     proba = committee_proba(members, x[300:350], cfg.data.labels)
     assert proba.shape == (3, 50, 10)
     np.testing.assert_allclose(proba.sum(axis=2), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("estimator", ["logistic_regression", "random_forest", "sgd"])
+def test_sample_weight_reaches_every_estimator(estimator):
+    """Weak and pseudo-labels train through ``classify__sample_weight``: rows weighing 0 must
+    not move the model, rows weighing 1 must."""
+    cfg = config_from_dict(
+        {
+            "data": {"features": {"kind": "numeric", "columns": ["a"]}, "labels": ["x", "y"]},
+            "model": {"estimator": estimator},
+        },
+        environ={},
+    )
+    rng = np.random.default_rng(0)
+    x = np.r_[rng.normal(-2, 0.3, (40, 1)), rng.normal(2, 0.3, (40, 1))]
+    y = np.array(["x"] * 40 + ["y"] * 40)
+    flipped = np.where(y == "x", "y", "x")  # the same points with every label wrong, 3 times
+    x_all, y_all = np.r_[x, x, x, x], np.r_[y, flipped, flipped, flipped]
+    ignored = build_model(cfg).fit(
+        x_all, y_all, classify__sample_weight=np.r_[np.ones(80), np.zeros(240)]
+    )
+    counted = build_model(cfg).fit(x_all, y_all, classify__sample_weight=np.ones(320))
+    assert (ignored.predict(x) == y).mean() == 1.0
+    assert (counted.predict(x) == y).mean() < 0.5
