@@ -37,6 +37,8 @@ def _quiet_logs(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", level)
     os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
     os.environ.setdefault("MLFLOW_LOGGING_LEVEL", level)
+    # Prefect's embedded API gets 20 s to start by default; a busy machine needs longer.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     for name in ("distributed", "alembic"):
         logging.getLogger(name).setLevel(level)
 
