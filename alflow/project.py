@@ -98,7 +98,7 @@ class Project:
 
     @cached_property
     def vendor(self):
-        return make_vendor(self.config.vendor)
+        return make_vendor(self.config)
 
     @property
     def labels(self) -> list[str]:
@@ -440,6 +440,16 @@ class Project:
         return vendor.annotate(truth, self.labels, self.ws.imports_dir, round_id, self.config.seed)
 
     # ----------------------------------------------------------------- import
+    def pull_labels(self) -> Path:
+        """Download the vendor's current annotations into the imports folder (API vendors)."""
+        pull = getattr(self.vendor, "pull", None)
+        if pull is None or getattr(self.vendor, "mode", "api") != "api":
+            raise AlflowError(
+                f"vendor {self.vendor.name!r} does not pull labels from a server: "
+                "give the labels file to import"
+            )
+        return pull(self.ws.imports_dir, self.labels)
+
     def import_labels(self, path: str | Path) -> ImportReport:
         """Validate a labels file against the schema and the ledger, then append its events."""
         from alflow.vendors.base import file_sha256
