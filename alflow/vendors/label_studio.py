@@ -189,7 +189,7 @@ class LabelStudioVendor:
             data = client.export_json(project)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
         path = dest / f"label-studio-project-{project}-{stamp}.json"
-        atomic_write(path, data)
+        atomic_write(path, _one_task_a_line(data))
         return path
 
     def read_annotations(self, path: Path, labels: list[str]) -> list[Annotation]:
@@ -220,6 +220,18 @@ class LabelStudioVendor:
         if not out:
             raise InputError(f"{path}: no annotations found; nothing was imported")
         return sorted(out, key=lambda a: a.line)
+
+
+def _one_task_a_line(data: bytes) -> bytes:
+    """The server's export (one long line) with one task a line, so that errors point at a
+    task's line; anything that is not a clean array of tasks is kept as it came."""
+    try:
+        tasks = json.loads(
+            data, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant
+        )
+        return tasks_bytes(tasks) if isinstance(tasks, list) and tasks else data
+    except (ValueError, RecursionError):
+        return data
 
 
 def _tasks(text: str) -> Iterator[tuple[int, dict | None, str | None]]:
