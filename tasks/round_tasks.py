@@ -44,7 +44,7 @@ def simulate_annotation(config: AlflowConfig, round_id: int) -> str:
     return str(project_for(config).simulate_annotation(round_id))
 
 
-@task(name="pull-labels", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
+@task(name="pull-labels", cache_policy=NO_CACHE)  # httpx retries failed connections
 def pull_labels(config: AlflowConfig) -> str:
     return str(project_for(config).pull_labels())
 
