@@ -182,12 +182,35 @@ class ArchiveLimits(_Section):
 
 
 class VendorConfig(_Section):
-    """Where batches go and labels come from."""
+    """Where batches go and labels come from.
 
-    kind: Literal["file", "simulated", "cvat"] = "file"
+    Label Studio (``kind: label-studio``) works in ``mode: file`` (a tasks file out, its JSON
+    export in) or ``mode: api`` (a server at ``url``; the API token is read from the environment
+    variable named by ``token_env``, never from the config). ``project_title`` defaults to the
+    config's ``project``.
+    """
+
+    kind: Literal["file", "simulated", "cvat", "label-studio"] = "file"
     format: Literal["jsonl", "csv"] = "jsonl"
     noise_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    mode: Literal["file", "api"] = "file"
+    url: str | None = None
+    token_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "LABEL_STUDIO_API_KEY"
+    project_title: Annotated[str, Field(min_length=3, max_length=50)] | None = None
     limits: ArchiveLimits = Field(default_factory=ArchiveLimits)
+
+    @field_serializer("url", when_used="json")
+    def _redact(self, url: str | None) -> str | None:
+        return redact_url(url)
+
+    @model_validator(mode="after")
+    def _api_needs_url(self) -> VendorConfig:
+        if self.kind == "label-studio" and self.mode == "api":
+            if not self.url:
+                raise ValueError("kind 'label-studio' with mode 'api' needs 'url'")
+            if urlsplit(self.url).scheme not in ("http", "https"):
+                raise ValueError(f"url {self.url!r} must start with http:// or https://")
+        return self
 
 
 class DawidSkeneConfig(_Section):

@@ -111,7 +111,7 @@ class Project:
 
     @cached_property
     def vendor(self):
-        return make_vendor(self.config.vendor, self.config.data.features, self.ws.exports_dir)
+        return make_vendor(self.config, self.ws.exports_dir)
 
     @cached_property
     def policy(self) -> Policy:
@@ -457,6 +457,16 @@ class Project:
         return vendor.annotate(truth, self.labels, self.ws.imports_dir, round_id, self.config.seed)
 
     # ----------------------------------------------------------------- import
+    def pull_labels(self) -> Path:
+        """Download the vendor's current annotations into the imports folder (API vendors)."""
+        pull = getattr(self.vendor, "pull", None)
+        if pull is None or getattr(self.vendor, "mode", "api") != "api":
+            raise AlflowError(
+                f"vendor {self.vendor.name!r} does not pull labels from a server: "
+                "give the labels file to import"
+            )
+        return pull(self.ws.imports_dir, self.labels)
+
     def import_labels(self, path: str | Path) -> ImportReport:
         """Validate a labels file against the schema and the ledger, then append its events."""
         from alflow.vendors.base import file_sha256

@@ -57,10 +57,26 @@ def _fail(err: Exception) -> None:
     raise typer.Exit(2)
 
 
-def _load(config: Path):
-    from alflow.config import load_config
+def _load(config: Path, vendor: str | None = None):
+    """The validated config; ``vendor`` replaces ``vendor.kind`` (and is validated with it)."""
+    from alflow.config import config_from_dict, load_config
 
-    return load_config(config)
+    cfg = load_config(config)
+    if vendor is None or vendor == cfg.vendor.kind:
+        return cfg
+    raw = cfg.model_dump()
+    raw["vendor"]["kind"] = vendor
+    return config_from_dict(raw, source=f"{config} with --vendor {vendor}", environ={})
+
+
+VendorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--vendor",
+        help="Override vendor.kind: file, simulated or label-studio (its url, mode and "
+        "token_env come from the config's vendor section or ALFLOW__VENDOR__* variables).",
+    ),
+]
 
 
 def _guard(fn):
@@ -133,11 +149,11 @@ def ingest(
 
 @app.command("round")
 @_guard
-def round_(config: ConfigOpt = Path("alflow.yaml")) -> None:
+def round_(config: ConfigOpt = Path("alflow.yaml"), vendor: VendorOpt = None) -> None:
     """Run a labeling round: score the pool on Dask, select a batch, export it."""
     from flows.rounds import labeling_round
 
-    result = labeling_round(_load(config))
+    result = labeling_round(_load(config, vendor))
     export = result["export"]
     typer.echo(
         f"round {result['round_id']}: selected {result['selected']} items; "
@@ -148,8 +164,16 @@ def round_(config: ConfigOpt = Path("alflow.yaml")) -> None:
 @app.command("import")
 @_guard
 def import_(
-    labels_file: Annotated[Path, typer.Argument(help="A labels file (JSONL or CSV).")],
+    labels_file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A labels file (JSONL or CSV; a Label Studio JSON export for label-studio). "
+            "Leave it out to pull the annotations from the vendor's server (label-studio, "
+            "mode api)."
+        ),
+    ] = None,
     config: ConfigOpt = Path("alflow.yaml"),
+    vendor: VendorOpt = None,
     retrain: Annotated[bool, typer.Option(help="Retrain right after the import.")] = False,
     weak: Annotated[
         bool,
@@ -160,23 +184,27 @@ def import_(
         ),
     ] = False,
 ) -> None:
-    """Import annotations (idempotent: the same file twice adds nothing)."""
+    """Import annotations (idempotent: the same file or annotation twice adds nothing)."""
     from flows.rounds import reimport_and_retrain
 
     if weak:
         from alflow.project import Project
 
-        rep = Project(_load(config)).import_weak_labels(labels_file)
+        if labels_file is None:
+            raise typer.BadParameter("--weak needs a weak-labels file")
+        rep = Project(_load(config, vendor)).import_weak_labels(labels_file)
         typer.echo(
             f"{rep.source}: {rep.rows_read} weak labels read ({rep.abstained} abstains left "
             f"out), {rep.weak_labels_changed} new or changed"
         )
         if not retrain:
             return
-        labels_file = None
 
     out = reimport_and_retrain(
-        _load(config), str(labels_file) if labels_file else None, retrain=retrain
+        _load(config, vendor),
+        str(labels_file) if labels_file and not weak else None,
+        retrain=retrain,
+        pull=labels_file is None,
     )
     imp = out.get("import")
     if imp:

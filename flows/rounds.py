@@ -39,10 +39,13 @@ def labeling_round(config: AlflowConfig) -> dict:
 
 @flow(name="reimport_and_retrain", flow_run_name=_retrain_name, log_prints=True)
 def reimport_and_retrain(
-    config: AlflowConfig, labels_path: str | None = None, retrain: bool = True
+    config: AlflowConfig, labels_path: str | None = None, retrain: bool = True, pull: bool = False
 ) -> dict:
-    """Import a labels file (if given), resolve labels, retrain, log and register the model."""
+    """Import a labels file (if given, or pulled from the vendor's server with ``pull``),
+    resolve labels, retrain, log and register the model."""
     out: dict = {}
+    if pull and not labels_path:
+        labels_path = t.pull_labels(config)
     if labels_path:
         out["import"] = t.import_labels(config, labels_path)
     if retrain:

@@ -44,6 +44,11 @@ def simulate_annotation(config: AlflowConfig, round_id: int) -> str:
     return str(project_for(config).simulate_annotation(round_id))
 
 
+@task(name="pull-labels", cache_policy=NO_CACHE)  # httpx retries failed connections
+def pull_labels(config: AlflowConfig) -> str:
+    return str(project_for(config).pull_labels())
+
+
 @task(name="import-labels", cache_policy=NO_CACHE)
 def import_labels(config: AlflowConfig, path: str) -> dict:
     return asdict(project_for(config).import_labels(path))

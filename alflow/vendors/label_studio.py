@@ -1,0 +1,365 @@
+"""Label Studio: tasks out (as a JSON file, or through the REST API), its JSON export back in.
+
+Tasks carry our id in ``data.item_id`` and the model's suggestion as a prediction. Labels come
+back only from Label Studio's full JSON export (JSON_MIN and CSV drop skips and ground truth);
+annotations are matched on ``data.item_id``, never on Label Studio's task ids, and identified by
+their ``unique_id`` so an edited annotation supersedes its earlier version.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from xml.sax.saxutils import quoteattr
+
+import pandas as pd
+
+from alflow.errors import AlflowError, InputError, located
+from alflow.vendors.base import Annotation, ExportReceipt, atomic_write
+from alflow.vendors.files import MAX_FILE_BYTES, _no_duplicate_keys, _plain, _reject_constant
+
+CONTROL = "label"  # the Choices tag: annotations' ``from_name``
+OBJECT = "item"  # the Text tag the annotator reads: ``to_name``
+NAME = "label-studio"
+_SPACE = re.compile(r"\s*")
+
+
+def labeling_config(labels: list[str], display: str) -> str:
+    """The labeling config: a header with the item id, the item as Text, one single choice.
+
+    ``display`` is the task's data key shown to the annotator (``text`` or ``features``).
+    """
+    choices = "\n".join(f"    <Choice value={quoteattr(label)}/>" for label in labels)
+    return (
+        "<View>\n"
+        '  <Header value="Item $item_id"/>\n'
+        f'  <Text name="{OBJECT}" value="${display}"/>\n'
+        f'  <Choices name="{CONTROL}" toName="{OBJECT}" choice="single-radio" '
+        'showInline="true" required="true">\n'
+        f"{choices}\n"
+        "  </Choices>\n"
+        "</View>\n"
+    )
+
+
+def config_choices(label_config: str) -> list[str]:
+    """The choice values of our control in a project's labeling config."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(label_config)
+    for tag in root.iter("Choices"):
+        if tag.get("name") == CONTROL:
+            return [c.get("value", "") for c in tag.iter("Choice")]
+    return []
+
+
+def display_key(display_columns: list[str]) -> str:
+    return "text" if display_columns == ["text"] else "features"
+
+
+def build_tasks(
+    batch: pd.DataFrame, round_id: int, labels: list[str], display_columns: list[str]
+) -> list[dict]:
+    """One task per batch row: ``data`` (id, round, rank, what to show) and the prediction."""
+    key = display_key(display_columns)
+    tasks = []
+    for row in batch.to_dict("records"):
+        row = _plain(row)
+        if key == "text":
+            shown = row.get("text") or ""
+        else:
+            lines = [f"{c}: {row.get(c)}" for c in display_columns]
+            shown = "\n".join(lines) or f"item {row['item_id']}"
+        task: dict = {
+            "data": {
+                "item_id": str(row["item_id"]),
+                "round": round_id,
+                "rank": row.get("rank"),
+                key: shown,
+            }
+        }
+        predicted = row.get("predicted_label")
+        if predicted is not None and str(predicted) in labels:
+            prediction: dict = {
+                "model_version": f"alflow-round-{round_id:04d}",
+                "result": [
+                    {
+                        "from_name": CONTROL,
+                        "to_name": OBJECT,
+                        "type": "choices",
+                        "value": {"choices": [str(predicted)]},
+                    }
+                ],
+            }
+            if row.get("predicted_score") is not None:
+                prediction["score"] = float(row["predicted_score"])
+            task["predictions"] = [prediction]
+        tasks.append(task)
+    return tasks
+
+
+def tasks_bytes(tasks: list[dict]) -> bytes:
+    """A JSON array with one task a line (Label Studio imports it; diffs stay readable)."""
+    body = ",\n".join(json.dumps(t, ensure_ascii=False, allow_nan=False) for t in tasks)
+    return f"[\n{body}\n]\n".encode()
+
+
+class LabelStudioVendor:
+    """Label Studio in ``file`` mode (tasks JSON out, JSON export in) or ``api`` mode (the same
+    through a server's REST API; the token is read from the environment variable ``token_env``
+    when a request is made and never stored, logged or written)."""
+
+    name = NAME
+
+    def __init__(
+        self,
+        *,
+        mode: str = "file",
+        url: str | None = None,
+        token_env: str = "LABEL_STUDIO_API_KEY",
+        project_title: str = "alflow",
+        display_columns: list[str] | None = None,
+    ) -> None:
+        if mode not in ("file", "api"):
+            raise ValueError(f"unknown Label Studio mode {mode!r}")
+        self.mode = mode
+        self.url = url
+        self.token_env = token_env
+        self.project_title = project_title
+        self.display_columns = list(display_columns or [])
+
+    # ----------------------------------------------------------------- export
+    def export_path(self, dest: Path, round_id: int) -> Path:
+        return dest / f"round-{round_id:04d}.label-studio.json"
+
+    def export_batch(
+        self, batch: pd.DataFrame, round_id: int, labels: list[str], dest: Path
+    ) -> ExportReceipt:
+        """Write the tasks file and a manifest; in ``api`` mode also send the tasks the project
+        does not have yet (so a retried export never duplicates a task)."""
+        tasks = build_tasks(batch, round_id, labels, self.display_columns)
+        config = labeling_config(labels, display_key(self.display_columns))
+        path = self.export_path(dest, round_id)
+        sha = atomic_write(path, tasks_bytes(tasks))
+        manifest: dict = {
+            "round": round_id,
+            "vendor": self.name,
+            "mode": self.mode,
+            "file": path.name,
+            "rows": len(tasks),
+            "sha256": sha,
+            "label_schema": labels,
+            "label_config": config,
+        }
+        uri = str(path)
+        if self.mode == "api":
+            with self.client() as client:
+                project = client.ensure_project(self.project_title, config, labels)
+                have = client.item_ids(project)
+                new = [t for t in tasks if t["data"]["item_id"] not in have]
+                if new:
+                    client.import_tasks(project, new)
+            uri = client.project_url(project)
+            manifest |= {"project_id": project, "project_url": uri, "tasks_sent": len(new)}
+        manifest_path = dest / f"round-{round_id:04d}.label-studio.manifest.json"
+        atomic_write(manifest_path, (json.dumps(manifest, indent=2) + "\n").encode())
+        return ExportReceipt(self.name, uri, len(tasks), sha, str(manifest_path))
+
+    def client(self):
+        """A REST client for the configured server (``api`` mode)."""
+        from alflow.vendors.label_studio_api import LabelStudioClient
+
+        if self.mode != "api" or not self.url:
+            raise AlflowError("Label Studio: vendor.url is needed to reach a server (mode api)")
+        return LabelStudioClient.from_env(self.url, self.token_env)
+
+    # ----------------------------------------------------------------- import
+    def pull(self, dest: Path, labels: list[str]) -> Path:
+        """Download the project's full JSON export into ``dest`` and return its path."""
+        with self.client() as client:
+            project = client.ensure_project(
+                self.project_title,
+                labeling_config(labels, display_key(self.display_columns)),
+                labels,
+                create=False,
+            )
+            data = client.export_json(project)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        path = dest / f"label-studio-project-{project}-{stamp}.json"
+        atomic_write(path, _one_task_a_line(data))
+        return path
+
+    def read_annotations(self, path: Path, labels: list[str]) -> list[Annotation]:
+        """Parse a Label Studio JSON export; all problems are reported at once."""
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            raise InputError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES}-byte limit")
+        source = str(path)
+        problems: list[str] = []
+        newest: dict[str, tuple[str, Annotation]] = {}
+        out: list[Annotation] = []
+        try:
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError as err:
+            raise InputError(f"{path}: not UTF-8 text: {err}") from None
+        for line, task, err in _tasks(text):
+            if err:
+                problems.append(located(source, line, None, err))
+                continue
+            for stamp, a in _task_annotations(task, line, set(labels), source, problems):
+                if a.annotation_id is None:
+                    out.append(a)
+                elif a.annotation_id not in newest or stamp >= newest[a.annotation_id][0]:
+                    newest[a.annotation_id] = (stamp, a)
+        if problems:
+            raise InputError(f"{path}: {len(problems)} problem(s); nothing was imported", problems)
+        out += [a for _, a in newest.values()]
+        if not out:
+            raise InputError(f"{path}: no annotations found; nothing was imported")
+        return sorted(out, key=lambda a: a.line)
+
+
+def _one_task_a_line(data: bytes) -> bytes:
+    """The server's export (one long line) with one task a line, so that errors point at a
+    task's line; anything that is not a clean array of tasks is kept as it came."""
+    try:
+        tasks = json.loads(
+            data, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant
+        )
+        return tasks_bytes(tasks) if isinstance(tasks, list) and tasks else data
+    except (ValueError, RecursionError):
+        return data
+
+
+def _tasks(text: str) -> Iterator[tuple[int, dict | None, str | None]]:
+    """``(line, task, error)`` for each element of the top-level JSON array, with the line the
+    element starts on (found by decoding the array one element at a time)."""
+    decoder = json.JSONDecoder(
+        object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant
+    )
+
+    def line_at(pos: int) -> int:
+        return text.count("\n", 0, pos) + 1
+
+    pos = _SPACE.match(text, 0).end()
+    if not text.startswith("[", pos):
+        yield line_at(pos), None, "a Label Studio JSON export is a JSON array of tasks"
+        return
+    pos = _SPACE.match(text, pos + 1).end()
+    if text.startswith("]", pos):
+        return
+    while True:
+        line = line_at(pos)
+        try:
+            task, pos = decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError) as err:
+            yield line, None, f"not valid JSON: {err}"
+            return
+        yield (
+            (line, task, None)
+            if isinstance(task, dict)
+            else (line, None, "a task must be an object")
+        )
+        pos = _SPACE.match(text, pos).end()
+        if text.startswith(",", pos):
+            pos = _SPACE.match(text, pos + 1).end()
+        elif text.startswith("]", pos):
+            break
+        else:
+            yield line_at(pos), None, "expected ',' or ']' after a task: the file looks truncated"
+            return
+    if _SPACE.match(text, pos + 1).end() != len(text):
+        yield line_at(pos + 1), None, "unexpected content after the array of tasks"
+
+
+def _annotator(completed_by: object) -> str | None:
+    """``completed_by`` is a user id, or a user object when the export expands it."""
+    if isinstance(completed_by, dict):
+        completed_by = completed_by.get("email") or completed_by.get("id")
+    return None if completed_by is None else str(completed_by)
+
+
+def _task_annotations(
+    task: dict, line: int, schema: set[str], source: str, problems: list[str]
+) -> Iterator[tuple[str, Annotation]]:
+    data = task.get("data")
+    item_id = data.get("item_id") if isinstance(data, dict) else None
+    if item_id is None or isinstance(item_id, dict | list) or not str(item_id).strip():
+        problems.append(
+            located(
+                source,
+                line,
+                "data.item_id",
+                f"missing in Label Studio task {task.get('id')!r}: only tasks alflow exported "
+                "can be imported",
+            )
+        )
+        return
+    item_id = str(item_id).strip()
+    annotations = task.get("annotations") or []
+    if not isinstance(annotations, list):
+        problems.append(located(source, line, "annotations", f"not a list (item_id {item_id!r})"))
+        return
+    for ann in annotations:
+        if not isinstance(ann, dict):
+            problems.append(located(source, line, "annotations", f"not an object ({item_id!r})"))
+            continue
+        ann_id = ann.get("unique_id") or (
+            f"{task.get('project')}/{ann['id']}" if ann.get("id") is not None else None
+        )
+        where = f"item_id {item_id!r}, annotation {ann.get('id')!r}"
+        kind, label = "skip", None
+        if not ann.get("was_cancelled"):
+            label = _choice(ann.get("result"), where, source, line, problems)
+            if label is None:
+                continue
+            if label not in schema:
+                problems.append(
+                    located(
+                        source,
+                        line,
+                        "label",
+                        f"{label!r} ({where}) is not in the label schema {sorted(schema)}",
+                    )
+                )
+                continue
+            kind = "ground_truth" if ann.get("ground_truth") else "label"
+        stamp = str(ann.get("updated_at") or ann.get("created_at") or "")
+        yield (
+            stamp,
+            Annotation(
+                line=line,
+                item_id=item_id,
+                kind=kind,
+                label=label,
+                annotator=_annotator(ann.get("completed_by")),
+                annotation_id=None if ann_id is None else str(ann_id),
+            ),
+        )
+
+
+def _choice(result: object, where: str, source: str, line: int, problems: list[str]):
+    """The single choice of our control in an annotation's ``result``, or None (reported)."""
+    chosen = []
+    for r in result if isinstance(result, list) else []:
+        if isinstance(r, dict) and r.get("from_name") == CONTROL and r.get("type") == "choices":
+            value = r.get("value")
+            got = value.get("choices") if isinstance(value, dict) else None
+            if not isinstance(got, list):
+                problems.append(located(source, line, "result", f"malformed choices ({where})"))
+                return None
+            chosen += got
+    if len(chosen) != 1 or not isinstance(chosen[0], str):
+        problems.append(
+            located(
+                source,
+                line,
+                "result",
+                f"expected exactly one '{CONTROL}' choice, found {chosen!r} ({where})",
+            )
+        )
+        return None
+    return chosen[0]
