@@ -162,11 +162,30 @@ class StrategyConfig(_Section):
 
 
 class VendorConfig(_Section):
-    """Where batches go and labels come from."""
+    """Where batches go and labels come from (docs/vendors.md has one section per kind).
 
-    kind: Literal["file", "simulated"] = "file"
+    Secrets are never in the config: ``token_env`` and ``callback_secret_env`` name the
+    environment variables that hold them.
+    """
+
+    kind: Literal["file", "simulated", "argilla", "sagemaker", "labelbox", "scale", "prodigy"] = (
+        "file"
+    )
     format: Literal["jsonl", "csv"] = "jsonl"
     noise_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    max_file_bytes: Annotated[int, Field(ge=1)] = 1 << 30
+    label_field: Annotated[str, Field(min_length=1)] = "label"
+    dataset: str | None = None
+    url: str | None = None
+    token_env: str = "ARGILLA_API_KEY"
+    callback_secret_env: str = "SCALE_CALLBACK_AUTH"
+    prodigy_mode: Literal["choice", "binary"] = "choice"
+
+    @model_validator(mode="after")
+    def _server_needs_dataset(self) -> VendorConfig:
+        if self.url and not self.dataset:
+            raise ValueError("vendor.url needs vendor.dataset (the dataset at the vendor)")
+        return self
 
 
 class CampaignConfig(_Section):

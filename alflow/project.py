@@ -442,16 +442,32 @@ class Project:
     # ----------------------------------------------------------------- import
     def import_labels(self, path: str | Path) -> ImportReport:
         """Validate a labels file against the schema and the ledger, then append its events."""
-        from alflow.vendors.base import file_sha256
+        from alflow.vendors.base import source_sha256
 
         path = Path(path)
-        if not path.is_file():
+        if not (path.is_file() or path.is_dir()):
             raise InputError(f"{path}: file not found")
         annotations = self.vendor.read_annotations(path, self.labels)
         targets = self.ledger.import_targets(a.item_id for a in annotations)
+        batches = {
+            r: self.ledger.exported_batch(r) for r in {a.round_id for a in annotations} - {None}
+        }
         problems = []
         for a in annotations:
             state = targets.get(a.item_id)
+            batch = batches.get(a.round_id)
+            if state is not None and a.round_id is not None and a.item_id not in (batch or ()):
+                what = "was never exported" if batch is None else "did not contain it"
+                problems.append(
+                    located(
+                        str(path),
+                        a.line,
+                        "item_id",
+                        f"item {a.item_id!r} is not in round {a.round_id}'s export "
+                        f"(round {a.round_id} {what})",
+                    )
+                )
+                continue
             if state is None:
                 problems.append(
                     located(
@@ -485,9 +501,16 @@ class Project:
             for a in annotations
         ]
         added, resolved = self.ledger.record_import(
-            source=str(path), sha256=file_sha256(path), events=events, resolver=resolve
+            source=str(path), sha256=source_sha256(path), events=events, resolver=resolve
         )
         return ImportReport(str(path), len(events), added, resolved)
+
+    def pull_labels(self) -> ImportReport:
+        """Download the vendor server's annotations to the imports folder, then import them."""
+        pull = getattr(self.vendor, "pull", None)
+        if pull is None:
+            raise AlflowError(f"vendor {self.vendor.name!r} has no server to pull labels from")
+        return self.import_labels(pull(self.ws.imports_dir))
 
     # ---------------------------------------------------------------- retrain
     def _pool_rows(self, item_ids, columns: list[str]) -> pa.Table:

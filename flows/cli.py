@@ -146,7 +146,10 @@ def round_(config: ConfigOpt = Path("alflow.yaml")) -> None:
 @app.command("import")
 @_guard
 def import_(
-    labels_file: Annotated[Path, typer.Argument(help="A labels file (JSONL or CSV).")],
+    labels_file: Annotated[
+        Path,
+        typer.Argument(help="A labels file in the vendor's format (or a folder of callbacks)."),
+    ],
     config: ConfigOpt = Path("alflow.yaml"),
     retrain: Annotated[bool, typer.Option(help="Retrain right after the import.")] = False,
 ) -> None:
@@ -161,6 +164,19 @@ def import_(
     )
     if retrain:
         _print_training(out["train"])
+
+
+@app.command()
+@_guard
+def pull(config: ConfigOpt = Path("alflow.yaml")) -> None:
+    """Download annotations from the vendor's server (Argilla with vendor.url) and import them."""
+    from alflow.project import Project
+
+    imp = Project(_load(config)).pull_labels()
+    typer.echo(
+        f"{imp.source}: {imp.events_read} annotations read, {imp.events_added} new, "
+        f"{imp.items_resolved} items resolved"
+    )
 
 
 def _print_training(train: dict) -> None:
