@@ -119,7 +119,9 @@ class ArgillaVendor:
         return c.result()
 
     def _record(self, c: Collector, line: int, rec: dict) -> None:
-        item_id = c.item_id(line, rec.get("id", rec.get("external_id")), "id")
+        # the server's JSON keeps our id in external_id (its own id is a UUID); the SDK's in id
+        field = "external_id" if "external_id" in rec else "id"
+        item_id = c.item_id(line, rec.get(field), field)
         if item_id is None:
             return
         meta = rec.get("metadata") if isinstance(rec.get("metadata"), dict) else rec

@@ -1,0 +1,255 @@
+"""Format rules of each vendor that the round trips do not reach, and the Argilla REST client
+against a local HTTP server implementing the endpoints it calls (not a real Argilla)."""
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlsplit
+
+import pandas as pd
+import pytest
+
+from alflow.config import VendorConfig
+from alflow.errors import ConfigError, InputError
+from alflow.vendors import make_vendor
+from alflow.vendors.argilla import ArgillaVendor
+from alflow.vendors.prodigy import ProdigyVendor
+from alflow.vendors.sagemaker import SageMakerVendor
+from alflow.vendors.scale import ScaleVendor
+
+LABELS = ["cat", "dog"]
+
+
+def jsonl(tmp_path, name, records):
+    path = tmp_path / name
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    return path
+
+
+def batch():
+    return pd.DataFrame(
+        {
+            "item_id": ["i1", "i2"],
+            "rank": [1, 2],
+            "utility": [0.9, 0.8],
+            "predicted_label": ["dog", None],
+            "predicted_score": [0.8, None],
+            "margin": [0.1, 0.2],
+            "f1": [3, 4],
+        }
+    )
+
+
+def test_argilla_statuses_and_missing_status(tmp_path):
+    path = jsonl(
+        tmp_path,
+        "r.jsonl",
+        [
+            {
+                "id": "i1",
+                "metadata": {"item_id": "i1", "round": 2},
+                "responses": {
+                    "label": [
+                        {"value": "cat", "user_id": "u1", "status": "submitted"},
+                        {"value": "dog", "user_id": "u2", "status": "draft"},
+                        {"value": None, "user_id": "u3", "status": "discarded"},
+                    ]
+                },
+            }
+        ],
+    )
+    got = ArgillaVendor().read_annotations(path, LABELS)
+    assert [(a.kind, a.label, a.annotator, a.round_id) for a in got] == [
+        ("label", "cat", "u1", 2),
+        ("skip", None, "u3", 2),
+    ]
+    assert got[0].annotation_id == "i1/u1"
+    nested = jsonl(tmp_path, "n.jsonl", [{"id": "i1", "responses": {"label": [{"value": "cat"}]}}])
+    with pytest.raises(InputError, match=r"n\.jsonl:1: responses\.label\[0\]: .*needs a status"):
+        ArgillaVendor().read_annotations(nested, LABELS)
+
+
+def test_argilla_export_renders_features_and_suggests(tmp_path):
+    receipt = ArgillaVendor().export_batch(batch(), 3, LABELS, tmp_path)
+    first, second = (json.loads(x) for x in open(receipt.uri))
+    assert first["id"] == "i1" and first["fields"]["text"] == "f1=3"
+    assert first["suggestions"] == [
+        {"question_name": "label", "value": "dog", "score": 0.8, "agent": "alflow", "type": "model"}
+    ]
+    assert second["suggestions"] == [] and first["metadata"] == {"item_id": "i1", "round": 3}
+
+
+def gt_line(index, name, human="yes"):
+    meta = {
+        "class-name": name,
+        "confidence": 0.9,
+        "type": "groundtruth/text-classification",
+        "job-name": "labeling-job/j1",
+        "human-annotated": human,
+        "creation-date": "2026-11-22T00:00:00",
+    }
+    return {"source": "t", "alflow-item-id": "i1", "label": index, "label-metadata": meta}
+
+
+def test_sagemaker_index_and_name_must_agree(tmp_path):
+    ok = jsonl(tmp_path, "ok.manifest", [gt_line("1", "dog"), gt_line(0, "cat", human="no")])
+    got = SageMakerVendor().read_annotations(ok, LABELS)
+    assert [(a.label, a.annotator) for a in got] == [("dog", "labeling-job/j1")]  # no machine
+    bad = jsonl(tmp_path, "bad.manifest", [gt_line(0, "dog"), gt_line(5, "cat")])
+    with pytest.raises(InputError) as err:
+        SageMakerVendor().read_annotations(bad, LABELS)
+    assert "bad.manifest:1: label: item_id 'i1': class index 0 is 'cat'" in str(err.value)
+    assert "bad.manifest:2: label: item_id 'i1': class index '5' is not in 0..1" in str(err.value)
+
+
+def test_scale_refuses_a_wrong_callback_header(tmp_path, monkeypatch):
+    body = {
+        "task": {"task_id": "t1", "status": "completed", "metadata": {"item_id": "i1"}},
+        "response": {"category": "cat"},
+    }
+    folder = tmp_path / "callbacks"
+    folder.mkdir()
+    (folder / "a.json").write_text(
+        json.dumps({"headers": {"scale-callback-auth": "s3cret"}, "body": body})
+    )
+    vendor = ScaleVendor()
+    monkeypatch.delenv("SCALE_CALLBACK_AUTH", raising=False)
+    with pytest.raises(ConfigError, match="SCALE_CALLBACK_AUTH"):
+        vendor.read_annotations(folder, LABELS)
+    monkeypatch.setenv("SCALE_CALLBACK_AUTH", "s3cret")
+    assert [a.label for a in vendor.read_annotations(folder, LABELS)] == ["cat"]
+    (folder / "b.json").write_text(
+        json.dumps({"headers": {"scale-callback-auth": "x"}, "body": body})
+    )
+    with pytest.raises(
+        InputError, match=r"b\.json:1: headers\.scale-callback-auth: missing or wrong"
+    ):
+        vendor.read_annotations(folder, LABELS)
+
+
+def test_prodigy_binary_reject_is_never_a_label(tmp_path):
+    vendor = ProdigyVendor("binary")
+    receipt = vendor.export_batch(batch(), 1, LABELS, tmp_path)
+    tasks = [json.loads(x) for x in open(receipt.uri)]
+    assert [t["label"] for t in tasks] == ["dog", "cat"]  # suggestion, else the first label
+    again = vendor.export_batch(batch(), 1, LABELS, tmp_path / "again")
+    assert [json.loads(x)["_task_hash"] for x in open(again.uri)] == [
+        t["_task_hash"] for t in tasks
+    ]
+    answers = [
+        {**tasks[0], "answer": "reject", "_annotator_id": "s-ann"},
+        {**tasks[1], "answer": "accept", "_annotator_id": "s-ann"},
+    ]
+    got = vendor.read_annotations(jsonl(tmp_path, "db.jsonl", answers), LABELS)
+    assert [(a.item_id, a.kind, a.label) for a in got] == [
+        ("i1", "skip", None),
+        ("i2", "label", "cat"),
+    ]
+
+
+def test_size_cap_is_configurable_and_clear(tmp_path):
+    path = jsonl(tmp_path, "big.jsonl", [{"item_id": "i1", "label": "cat"}] * 50)
+    vendor = make_vendor(VendorConfig(kind="file", max_file_bytes=100))
+    with pytest.raises(InputError, match=r"over the 100-byte limit \(vendor\.max_file_bytes\)"):
+        vendor.read_annotations(path, LABELS)
+
+
+class FakeArgilla(BaseHTTPRequestHandler):
+    """Just the documented endpoints the client calls, with an API key check."""
+
+    store: dict = {}
+
+    def _send(self, code, payload):
+        data = json.dumps(payload).encode()
+        self.send_response(code)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _authorised(self):
+        if self.headers.get("X-Argilla-Api-Key") != "argilla.apikey":
+            self._send(401, {"detail": "Could not validate credentials"})
+            return False
+        return True
+
+    def do_GET(self):  # noqa: N802
+        if not self._authorised():
+            return
+        url = urlsplit(self.path)
+        if url.path == "/api/v1/me/datasets":
+            return self._send(200, {"items": [{"id": "ds-1", "name": "digits"}]})
+        if url.path == "/api/v1/datasets/ds-1/questions":
+            options = [{"value": v, "text": v} for v in LABELS]
+            q = {
+                "id": "q-1",
+                "name": "label",
+                "settings": {"type": "label_selection", "options": options},
+            }
+            return self._send(200, {"items": [q]})
+        if url.path == "/api/v1/datasets/ds-1/records":
+            qs = parse_qs(url.query)
+            assert qs["include"] == ["responses"]
+            offset, limit = int(qs["offset"][0]), int(qs["limit"][0])
+            items = list(self.store.values())
+            return self._send(200, {"items": items[offset : offset + limit], "total": len(items)})
+        self._send(404, {"detail": "not found"})
+
+    def do_PUT(self):  # noqa: N802
+        if not self._authorised():
+            return
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        for item in body["items"]:
+            self.store[item["external_id"]] = {**item, "id": f"uuid-{item['external_id']}"}
+        self._send(200, {"items": list(self.store.values()), "updated_item_ids": []})
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def argilla_server():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    FakeArgilla.store = {}
+    server = ThreadingHTTPServer(("127.0.0.1", port), FakeArgilla)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_argilla_api_push_and_pull(tmp_path, argilla_server, monkeypatch):
+    cfg = VendorConfig(kind="argilla", url=argilla_server, dataset="digits", token_env="AK")
+    with pytest.raises(ConfigError, match="environment variable AK"):
+        make_vendor(cfg)
+    monkeypatch.setenv("AK", "argilla.apikey")
+    vendor = make_vendor(cfg)
+    receipt = vendor.export_batch(batch(), 2, LABELS, tmp_path)
+    assert "argilla.apikey" not in open(receipt.uri).read() + open(receipt.manifest_uri).read()
+    pushed = FakeArgilla.store["i1"]
+    assert pushed["suggestions"][0] == {
+        "question_id": "q-1",
+        "value": "dog",
+        "score": 0.8,
+        "agent": "alflow",
+        "type": "model",
+    }
+    # annotators answer in Argilla
+    pushed["responses"] = [
+        {"user_id": "u1", "status": "submitted", "values": {"label": {"value": "cat"}}},
+        {"user_id": "u2", "status": "discarded", "values": None},
+    ]
+    pulled = vendor.pull(tmp_path)
+    got = vendor.read_annotations(pulled, LABELS)
+    assert [(a.item_id, a.kind, a.label, a.round_id) for a in got] == [
+        ("i1", "label", "cat", 2),
+        ("i1", "skip", None, 2),
+    ]
+    monkeypatch.setenv("AK", "wrong")
+    with pytest.raises(Exception, match="answered 401") as err:
+        make_vendor(cfg).pull(tmp_path)
+    assert "wrong" not in str(err.value)
