@@ -5,6 +5,8 @@ import json
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
@@ -72,7 +74,7 @@ def test_argilla_statuses_and_missing_status(tmp_path):
 
 def test_argilla_export_renders_features_and_suggests(tmp_path):
     receipt = ArgillaVendor().export_batch(batch(), 3, LABELS, tmp_path)
-    first, second = (json.loads(x) for x in open(receipt.uri))
+    first, second = (json.loads(x) for x in Path(receipt.uri).read_text().splitlines())
     assert first["id"] == "i1" and first["fields"]["text"] == "f1=3"
     assert first["suggestions"] == [
         {"question_name": "label", "value": "dog", "score": 0.8, "agent": "alflow", "type": "model"}
@@ -131,10 +133,10 @@ def test_scale_refuses_a_wrong_callback_header(tmp_path, monkeypatch):
 def test_prodigy_binary_reject_is_never_a_label(tmp_path):
     vendor = ProdigyVendor("binary")
     receipt = vendor.export_batch(batch(), 1, LABELS, tmp_path)
-    tasks = [json.loads(x) for x in open(receipt.uri)]
+    tasks = [json.loads(x) for x in Path(receipt.uri).read_text().splitlines()]
     assert [t["label"] for t in tasks] == ["dog", "cat"]  # suggestion, else the first label
     again = vendor.export_batch(batch(), 1, LABELS, tmp_path / "again")
-    assert [json.loads(x)["_task_hash"] for x in open(again.uri)] == [
+    assert [json.loads(x)["_task_hash"] for x in Path(again.uri).read_text().splitlines()] == [
         t["_task_hash"] for t in tasks
     ]
     answers = [
@@ -158,7 +160,7 @@ def test_size_cap_is_configurable_and_clear(tmp_path):
 class FakeArgilla(BaseHTTPRequestHandler):
     """Just the documented endpoints the client calls, with an API key check."""
 
-    store: dict = {}
+    store: ClassVar[dict] = {}
 
     def _send(self, code, payload):
         data = json.dumps(payload).encode()
@@ -174,7 +176,7 @@ class FakeArgilla(BaseHTTPRequestHandler):
             return False
         return True
 
-    def do_GET(self):  # noqa: N802
+    def do_GET(self):
         if not self._authorised():
             return
         url = urlsplit(self.path)
@@ -196,7 +198,7 @@ class FakeArgilla(BaseHTTPRequestHandler):
             return self._send(200, {"items": items[offset : offset + limit], "total": len(items)})
         self._send(404, {"detail": "not found"})
 
-    def do_PUT(self):  # noqa: N802
+    def do_PUT(self):
         if not self._authorised():
             return
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
@@ -229,7 +231,10 @@ def test_argilla_api_push_and_pull(tmp_path, argilla_server, monkeypatch):
     monkeypatch.setenv("AK", "argilla.apikey")
     vendor = make_vendor(cfg)
     receipt = vendor.export_batch(batch(), 2, LABELS, tmp_path)
-    assert "argilla.apikey" not in open(receipt.uri).read() + open(receipt.manifest_uri).read()
+    assert (
+        "argilla.apikey"
+        not in Path(receipt.uri).read_text() + Path(receipt.manifest_uri).read_text()
+    )
     pushed = FakeArgilla.store["i1"]
     assert pushed["suggestions"][0] == {
         "question_id": "q-1",
