@@ -67,8 +67,14 @@ def test_round_trip(campaign, kind):
     records = [json.loads(line) for line in export.read_text().splitlines()]
     items = [EXPORT_KEYS[kind](r) for r in records]
     assert items == project.ledger.selection(round_id)["item_id"].tolist()
-    if kind in ("argilla", "prodigy"):  # the model's suggestion rides along
-        assert any(json.dumps(r).count("score") for r in records)
+    if kind in ("argilla", "prodigy"):  # the model's suggestion rides along, with its score
+        scores = project.ledger.selection(round_id)["predicted_score"].round(6).tolist()
+        found = [r["suggestions"][0]["score"] for r in records] if kind == "argilla" else None
+        found = found or [r["meta"]["score"] for r in records]
+        assert [round(x, 6) for x in found] == scores
+    if kind == "argilla":  # digits are shown as their pixel values, not their scores
+        assert records[0]["fields"]["text"].startswith("px00=")
+        assert "margin" not in records[0]["fields"]["text"]
     write = vendor_returns.WRITERS[kind]
     answers = [(i, "label", truth[i], "alice") for i in items[:6]]
     answers += [(items[6], "label", truth[items[6]], "alice")]
@@ -84,11 +90,14 @@ def test_round_trip(campaign, kind):
     again = project.import_labels(first)
     assert again.events_added == 0 and project.ledger.event_count() == events_before + 10
 
-    corrected = [a for a in answers if a[0] == items[8]]
+    doubled = tmp / f"{kind}-doubled.return"  # other bytes, the same annotations twice
+    doubled.write_text(first.read_text() * 2)
+    assert project.import_labels(doubled).events_added == 0
+
+    # alice corrects her answer: it replaces the earlier one (a second vote would tie)
     fix = [(items[8], "label", truth[items[8]], "alice")]
     second = write(export, fix, tmp / f"{kind}-2.return", labels)
     assert project.import_labels(second).events_added == 1
-    assert corrected  # the correction replaces alice's earlier answer, it is not a second vote
 
     resolved = project.ledger.resolved_labels().set_index("item_id")["label"]
     expected = {i: truth[i] for i in [*items[:6], items[8]]}
@@ -135,4 +144,19 @@ def test_bad_files_are_refused_whole(campaign, kind):
     text = str(err.value)
     assert "unknown item 'no-such-item'" in text
     assert f"item {foreign!r} is not in round {round_id}'s export" in text
+    assert project.ledger.event_count() == before
+
+
+def test_generic_file_names_its_round(campaign):
+    """The generic labels file's optional ``round`` column is checked like the vendors' rounds."""
+    rounds, truth, tmp = campaign
+    argilla_project, argilla_round, _ = rounds["argilla"]
+    theirs = rounds["prodigy"][0].ledger.selection(rounds["prodigy"][1])["item_id"].iloc[0]
+    project = Project(make_config(Path(argilla_project.config.workspace), vendor={"kind": "file"}))
+    path = tmp / "generic.jsonl"
+    rec = {"item_id": theirs, "round": argilla_round, "label": truth[theirs], "annotator": "eve"}
+    path.write_text(json.dumps(rec) + "\n")
+    before = project.ledger.event_count()
+    with pytest.raises(InputError, match=rf"generic\.jsonl:1: item_id: item '{theirs}' is not in "):
+        project.import_labels(path)
     assert project.ledger.event_count() == before
