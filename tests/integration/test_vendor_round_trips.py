@@ -11,6 +11,7 @@ from alflow.errors import InputError
 from alflow.project import Project
 from tests import vendor_returns
 from tests.conftest import make_config
+from tests.fake_argilla import API_KEY, FakeArgilla
 
 pytestmark = pytest.mark.slow
 VENDORS = list(vendor_returns.WRITERS)
@@ -160,3 +161,30 @@ def test_generic_file_names_its_round(campaign):
     with pytest.raises(InputError, match=rf"generic\.jsonl:1: item_id: item '{theirs}' is not in "):
         project.import_labels(path)
     assert project.ledger.event_count() == before
+
+
+def test_argilla_through_the_api(campaign, argilla_server, dask_client, monkeypatch):
+    """``vendor.url`` set: the export upserts records into the (local, fake) server and
+    ``pull_labels`` downloads the responses and imports them, once."""
+    rounds, truth, _ = campaign
+    workspace = Path(rounds["argilla"][0].config.workspace)
+    monkeypatch.setenv("ARGILLA_API_KEY", API_KEY)
+    vendor = {"kind": "argilla", "url": argilla_server, "dataset": "digits"}
+    project = Project(make_config(workspace, vendor=vendor, strategy={"name": "margin"}))
+    FakeArgilla.labels = project.labels
+    round_id = project.start_round().round_id
+    project.select(round_id, dask_client)
+    project.export(round_id)
+    items = project.ledger.selection(round_id)["item_id"].tolist()
+    assert sorted(FakeArgilla.store) == sorted(items)
+    for i, item in enumerate(items[:4]):
+        FakeArgilla.store[item]["responses"] = [
+            {"user_id": "u1", "status": "submitted", "values": {"label": {"value": truth[item]}}},
+            {"user_id": "u2", "status": "draft", "values": {"label": {"value": "0"}}},
+        ] + ([{"user_id": "u3", "status": "discarded", "values": None}] if i == 0 else [])
+    report = project.pull_labels()
+    assert (report.events_read, report.events_added) == (5, 5)
+    assert project.pull_labels().events_added == 0
+    resolved = project.ledger.resolved_labels().set_index("item_id")["label"]
+    assert {i: resolved[i] for i in items[:4]} == {i: truth[i] for i in items[:4]}
+    assert API_KEY not in Path(report.source).read_text()

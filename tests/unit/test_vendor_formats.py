@@ -2,12 +2,7 @@
 against a local HTTP server implementing the endpoints it calls (not a real Argilla)."""
 
 import json
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
-from urllib.parse import parse_qs, urlsplit
 
 import pandas as pd
 import pytest
@@ -19,6 +14,7 @@ from alflow.vendors.argilla import ArgillaVendor
 from alflow.vendors.prodigy import ProdigyVendor
 from alflow.vendors.sagemaker import SageMakerVendor
 from alflow.vendors.scale import ScaleVendor
+from tests.fake_argilla import FakeArgilla
 
 LABELS = ["cat", "dog"]
 
@@ -155,73 +151,6 @@ def test_size_cap_is_configurable_and_clear(tmp_path):
     vendor = make_vendor(VendorConfig(kind="file", max_file_bytes=100))
     with pytest.raises(InputError, match=r"over the 100-byte limit \(vendor\.max_file_bytes\)"):
         vendor.read_annotations(path, LABELS)
-
-
-class FakeArgilla(BaseHTTPRequestHandler):
-    """Just the documented endpoints the client calls, with an API key check."""
-
-    store: ClassVar[dict] = {}
-
-    def _send(self, code, payload):
-        data = json.dumps(payload).encode()
-        self.send_response(code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def _authorised(self):
-        if self.headers.get("X-Argilla-Api-Key") != "argilla.apikey":
-            self._send(401, {"detail": "Could not validate credentials"})
-            return False
-        return True
-
-    def do_GET(self):
-        if not self._authorised():
-            return
-        url = urlsplit(self.path)
-        if url.path == "/api/v1/me/datasets":
-            return self._send(200, {"items": [{"id": "ds-1", "name": "digits"}]})
-        if url.path == "/api/v1/datasets/ds-1/questions":
-            options = [{"value": v, "text": v} for v in LABELS]
-            q = {
-                "id": "q-1",
-                "name": "label",
-                "settings": {"type": "label_selection", "options": options},
-            }
-            return self._send(200, {"items": [q]})
-        if url.path == "/api/v1/datasets/ds-1/records":
-            qs = parse_qs(url.query)
-            assert qs["include"] == ["responses"]
-            offset, limit = int(qs["offset"][0]), int(qs["limit"][0])
-            items = list(self.store.values())
-            return self._send(200, {"items": items[offset : offset + limit], "total": len(items)})
-        self._send(404, {"detail": "not found"})
-
-    def do_PUT(self):
-        if not self._authorised():
-            return
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        for item in body["items"]:
-            self.store[item["external_id"]] = {**item, "id": f"uuid-{item['external_id']}"}
-        self._send(200, {"items": list(self.store.values()), "updated_item_ids": []})
-
-    def log_message(self, *args):
-        pass
-
-
-@pytest.fixture
-def argilla_server():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    FakeArgilla.store = {}
-    server = ThreadingHTTPServer(("127.0.0.1", port), FakeArgilla)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.shutdown()
-    server.server_close()
 
 
 def test_argilla_api_push_and_pull(tmp_path, argilla_server, monkeypatch):
