@@ -181,6 +181,10 @@ class VendorConfig(_Section):
     callback_secret_env: str = "SCALE_CALLBACK_AUTH"
     prodigy_mode: Literal["choice", "binary"] = "choice"
 
+    @field_serializer("url", when_used="json")
+    def _redact(self, url: str | None) -> str | None:
+        return redact_url(url)
+
     @model_validator(mode="after")
     def _server_needs_dataset(self) -> VendorConfig:
         if self.url and not self.dataset:

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import httpx
 
+from alflow.config import redact_url
 from alflow.errors import AlflowError, ConfigError
 from alflow.vendors.base import atomic_write
 
@@ -42,10 +43,10 @@ class ArgillaClient:
                 f"vendor.token_env: environment variable {token_env} (the Argilla API key) "
                 "is not set"
             )
-        self.url = url.rstrip("/")
+        self.url = redact_url(url.rstrip("/"))  # as shown in messages and manifests
         self.dataset = dataset
         self._http = httpx.Client(
-            base_url=self.url,
+            base_url=url.rstrip("/"),
             headers={"X-Argilla-Api-Key": token},
             timeout=timeout,
             transport=transport,

@@ -79,7 +79,10 @@ def jsonl_records(path: Path, max_line_bytes: int = MAX_LINE_BYTES) -> Iterator[
 
 def json_document(path: Path, max_bytes: int) -> tuple[Any, str | None]:
     """A whole JSON document (already size-checked): ``(value, problem)``."""
-    data = path.read_bytes()[: max_bytes + 1]
+    with open(path, "rb") as f:
+        data = f.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        return None, f"over the {max_bytes}-byte limit (vendor.max_file_bytes)"
     try:
         return loads(data), None
     except (ValueError, RecursionError) as err:

@@ -180,3 +180,4 @@ def test_mutated_files_give_a_clear_error_or_a_correct_import(exported, fmt, mon
     labels = project.ledger.resolved_labels()
     assert set(labels["label"]) <= set(project.labels)
     assert outcomes["error"] > N_MUTANTS // 4, outcomes  # the mutations do break files
+    assert outcomes["imported"] > 0, outcomes  # and some leave a valid file

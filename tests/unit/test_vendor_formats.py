@@ -187,3 +187,9 @@ def test_argilla_api_push_and_pull(tmp_path, argilla_server, monkeypatch):
     with pytest.raises(Exception, match="answered 401") as err:
         make_vendor(cfg).pull(tmp_path)
     assert "wrong" not in str(err.value)
+
+
+def test_vendor_url_password_is_redacted_in_logged_config():
+    cfg = VendorConfig(kind="argilla", url="https://bot:hunter2@argilla.example", dataset="d")
+    assert "hunter2" not in json.dumps(cfg.model_dump(mode="json"))
+    assert cfg.url == "https://bot:hunter2@argilla.example"  # still usable
