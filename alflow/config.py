@@ -181,35 +181,61 @@ class ArchiveLimits(_Section):
     max_xml_bytes: Annotated[int, Field(ge=1)] = 256 << 20
 
 
-class VendorConfig(_Section):
-    """Where batches go and labels come from.
+TOKEN_ENV = {"label-studio": "LABEL_STUDIO_API_KEY", "argilla": "ARGILLA_API_KEY"}
 
-    Label Studio (``kind: label-studio``) works in ``mode: file`` (a tasks file out, its JSON
-    export in) or ``mode: api`` (a server at ``url``; the API token is read from the environment
-    variable named by ``token_env``, never from the config). ``project_title`` defaults to the
-    config's ``project``.
+
+class VendorConfig(_Section):
+    """Where batches go and labels come from (docs/vendors.md has one section per kind).
+
+    Secrets are never in the config: ``token_env`` and ``callback_secret_env`` name the
+    environment variables that hold them (``token_env`` defaults by kind to
+    ``LABEL_STUDIO_API_KEY`` or ``ARGILLA_API_KEY``). Label Studio works in ``mode: file`` (a
+    tasks file out, its JSON export in) or ``mode: api`` (a server at ``url``); its
+    ``project_title`` defaults to the config's ``project``. Argilla uses its server when ``url``
+    is set.
     """
 
-    kind: Literal["file", "simulated", "cvat", "label-studio"] = "file"
+    kind: Literal[
+        "file",
+        "simulated",
+        "label-studio",
+        "cvat",
+        "argilla",
+        "sagemaker",
+        "labelbox",
+        "scale",
+        "prodigy",
+    ] = "file"
     format: Literal["jsonl", "csv"] = "jsonl"
     noise_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    max_file_bytes: Annotated[int, Field(ge=1)] = 1 << 30
+    limits: ArchiveLimits = Field(default_factory=ArchiveLimits)
+    label_field: Annotated[str, Field(min_length=1)] = "label"
+    dataset: str | None = None
     mode: Literal["file", "api"] = "file"
     url: str | None = None
-    token_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "LABEL_STUDIO_API_KEY"
+    token_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
     project_title: Annotated[str, Field(min_length=3, max_length=50)] | None = None
-    limits: ArchiveLimits = Field(default_factory=ArchiveLimits)
+    callback_secret_env: str = "SCALE_CALLBACK_AUTH"
+    prodigy_mode: Literal["choice", "binary"] = "choice"
+
+    @property
+    def token_variable(self) -> str:
+        """The environment variable that holds the API token."""
+        return self.token_env or TOKEN_ENV.get(self.kind, "ALFLOW_VENDOR_TOKEN")
 
     @field_serializer("url", when_used="json")
     def _redact(self, url: str | None) -> str | None:
         return redact_url(url)
 
     @model_validator(mode="after")
-    def _api_needs_url(self) -> VendorConfig:
-        if self.kind == "label-studio" and self.mode == "api":
-            if not self.url:
-                raise ValueError("kind 'label-studio' with mode 'api' needs 'url'")
-            if urlsplit(self.url).scheme not in ("http", "https"):
-                raise ValueError(f"url {self.url!r} must start with http:// or https://")
+    def _check_server(self) -> VendorConfig:
+        if self.url and urlsplit(self.url).scheme not in ("http", "https"):
+            raise ValueError(f"url {self.url!r} must start with http:// or https://")
+        if self.kind == "label-studio" and self.mode == "api" and not self.url:
+            raise ValueError("kind 'label-studio' with mode 'api' needs 'url'")
+        if self.kind == "argilla" and self.url and not self.dataset:
+            raise ValueError("vendor.url needs vendor.dataset (the dataset at the vendor)")
         return self
 
 

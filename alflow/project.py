@@ -469,17 +469,33 @@ class Project:
 
     def import_labels(self, path: str | Path) -> ImportReport:
         """Validate a labels file against the schema and the ledger, then append its events."""
-        from alflow.vendors.base import file_sha256
+        from alflow.vendors.base import source_sha256
 
         path = Path(path)
-        if not path.is_file():
+        if not (path.is_file() or path.is_dir()):
             raise InputError(f"{path}: file not found")
         annotations = self.vendor.read_annotations(path, self.labels)
         targets = self.ledger.import_targets(a.item_id for a in annotations)
         exported = self.ledger.exported_ids(targets)
+        batches = {
+            r: self.ledger.exported_batch(r) for r in {a.round_id for a in annotations} - {None}
+        }
         problems = []
         for a in annotations:
             state = targets.get(a.item_id)
+            batch = batches.get(a.round_id)
+            if state is not None and a.round_id is not None and a.item_id not in (batch or ()):
+                what = "was never exported" if batch is None else "did not contain it"
+                problems.append(
+                    located(
+                        str(path),
+                        a.line,
+                        "item_id",
+                        f"item {a.item_id!r} is not in round {a.round_id}'s export "
+                        f"(round {a.round_id} {what})",
+                    )
+                )
+                continue
             if state is None:
                 problems.append(
                     located(
@@ -513,7 +529,7 @@ class Project:
             for a in annotations
         ]
         added, resolved = self.ledger.record_import(
-            source=str(path), sha256=file_sha256(path), events=events, resolver=self.policy
+            source=str(path), sha256=source_sha256(path), events=events, resolver=self.policy
         )
         if added:
             self._log_agreement({targets[a.item_id][1] for a in annotations} - {None})

@@ -95,3 +95,12 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def argilla_server():
+    """A local server with just the Argilla endpoints alflow calls (not a real Argilla)."""
+    from tests.fake_argilla import serve
+
+    with serve() as url:
+        yield url

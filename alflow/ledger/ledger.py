@@ -320,6 +320,14 @@ class Ledger:
             s.execute(update(Round).where(Round.id == round_id).values(status="exported"))
             return True
 
+    def exported_batch(self, round_id: int) -> set[str] | None:
+        """The item ids handed to a vendor in round ``round_id``; None if it was never exported."""
+        with self.transaction() as s:
+            if s.execute(select(Export.id).where(Export.round_id == round_id)).scalar() is None:
+                return None
+            ids = s.execute(select(Selection.item_id).where(Selection.round_id == round_id))
+            return set(ids.scalars())
+
     # ---------------------------------------------------------------- import
     def import_targets(self, item_ids: Iterable[str]) -> dict[str, tuple[str, int | None]]:
         """``item_id -> (state, round_id)`` for the known ids among ``item_ids``."""

@@ -19,19 +19,45 @@ def display_columns(config: AlflowConfig) -> list[str]:
 def make_vendor(config: AlflowConfig, exports_dir: Path | None = None) -> Vendor:
     """The vendor named in the config (``exports_dir``: where CVAT's mapping sidecars are)."""
     cfg = config.vendor
+    cap = cfg.max_file_bytes
+    if cfg.kind == "simulated":
+        return SimulatedVendor(cfg.format, cfg.noise_rate, max_file_bytes=cap)
     if cfg.kind == "cvat":
         return CvatVendor(config.data.features, exports_dir, cfg.limits)
-    if cfg.kind == "simulated":
-        return SimulatedVendor(cfg.format, cfg.noise_rate)
     if cfg.kind == "label-studio":
         return LabelStudioVendor(
             mode=cfg.mode,
             url=cfg.url,
-            token_env=cfg.token_env,
+            token_env=cfg.token_variable,
             project_title=cfg.project_title or config.project,
             display_columns=display_columns(config),
         )
-    return FileVendor(cfg.format)
+    if cfg.kind == "argilla":
+        from alflow.vendors.argilla import ArgillaVendor
+
+        client = None
+        if cfg.url:
+            from alflow.vendors.argilla_api import ArgillaClient
+
+            client = ArgillaClient(cfg.url, cfg.token_variable, cfg.dataset or "")
+        return ArgillaVendor(cfg.label_field, cap, client)
+    if cfg.kind == "sagemaker":
+        from alflow.vendors.sagemaker import SageMakerVendor
+
+        return SageMakerVendor(cfg.label_field, cap)
+    if cfg.kind == "labelbox":
+        from alflow.vendors.labelbox import LabelboxVendor
+
+        return LabelboxVendor(cfg.label_field, cap)
+    if cfg.kind == "scale":
+        from alflow.vendors.scale import ScaleVendor
+
+        return ScaleVendor(cfg.dataset, cfg.callback_secret_env, cap)
+    if cfg.kind == "prodigy":
+        from alflow.vendors.prodigy import ProdigyVendor
+
+        return ProdigyVendor(cfg.prodigy_mode, cap)
+    return FileVendor(cfg.format, max_file_bytes=cap)
 
 
 __all__ = [

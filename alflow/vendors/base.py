@@ -34,6 +34,7 @@ class Annotation:
     annotator: str | None
     annotation_id: str | None
     occurrence: int = 0  # how many identical anonymous annotations came before in the file
+    round_id: int | None = None  # the round whose export the vendor file says the item came from
 
     def ref(self, vendor: str) -> str | None:
         """The vendor's own id for this annotation: a later version of it supersedes this one."""
@@ -78,6 +79,16 @@ def atomic_write(path: Path, data: bytes) -> str:
         Path(tmp).unlink(missing_ok=True)
         raise
     return hashlib.sha256(data).hexdigest()
+
+
+def source_sha256(path: Path) -> str:
+    """The sha256 of a file, or of a folder's files (names and contents, in name order)."""
+    if not path.is_dir():
+        return file_sha256(path)
+    digest = hashlib.sha256()
+    for member in sorted(p for p in path.iterdir() if p.is_file()):
+        digest.update(f"{member.name}\0{file_sha256(member)}\n".encode())
+    return digest.hexdigest()
 
 
 def file_sha256(path: Path) -> str:

@@ -10,8 +10,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections import Counter
-from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -19,9 +17,15 @@ import pandas as pd
 
 from alflow.errors import InputError, located
 from alflow.vendors.base import Annotation, ExportReceipt, atomic_write
+from alflow.vendors.reading import (
+    DEFAULT_MAX_FILE_BYTES,
+    check_size,
+    jsonl_records,
+    number_repeats,
+    plain,
+    round_number,
+)
 
-MAX_FILE_BYTES = 1 << 30
-MAX_LINE_BYTES = 1 << 20
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
 TRUE_WORDS = {"true", "1", "yes", "y"}
 FALSE_WORDS = {"false", "0", "no", "n", ""}
@@ -34,26 +38,17 @@ def neutralize(cell: object) -> object:
     return cell
 
 
-def _no_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
-    keys = [k for k, _ in pairs]
-    dupes = sorted({k for k in keys if keys.count(k) > 1})
-    if dupes:
-        raise ValueError(f"duplicate key(s) {dupes}")
-    return dict(pairs)
-
-
-def _reject_constant(name: str) -> float:
-    raise ValueError(f"{name} is not allowed")
-
-
 class FileVendor:
     """Batches as files in a folder the annotation team can reach."""
 
-    def __init__(self, fmt: str = "jsonl", name: str = "file") -> None:
+    def __init__(
+        self, fmt: str = "jsonl", name: str = "file", max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    ) -> None:
         if fmt not in ("jsonl", "csv"):
             raise ValueError(f"unknown file format {fmt!r}")
         self.fmt = fmt
         self.name = name
+        self.max_file_bytes = max_file_bytes
 
     def export_path(self, dest: Path, round_id: int) -> Path:
         return dest / f"round-{round_id:04d}.{self.fmt}"
@@ -93,22 +88,20 @@ class FileVendor:
     def _to_bytes(self, frame: pd.DataFrame) -> bytes:
         records = frame.to_dict("records")
         if self.fmt == "jsonl":
-            lines = [json.dumps(_plain(r), ensure_ascii=False, allow_nan=False) for r in records]
+            lines = [json.dumps(plain(r), ensure_ascii=False, allow_nan=False) for r in records]
             return ("\n".join(lines) + "\n").encode()
         buf = io.StringIO()
         writer = csv.DictWriter(buf, fieldnames=list(frame.columns), lineterminator="\n")
         writer.writeheader()
         for r in records:
-            writer.writerow({k: neutralize("" if v is None else v) for k, v in _plain(r).items()})
+            writer.writerow({k: neutralize("" if v is None else v) for k, v in plain(r).items()})
         return buf.getvalue().encode()
 
     def read_annotations(self, path: Path, labels: list[str]) -> list[Annotation]:
         """Parse and validate a labels file; all problems are reported at once."""
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES}-byte limit")
+        check_size(path, self.max_file_bytes)
         fmt = "csv" if path.suffix.lower() in (".csv", ".tsv") else "jsonl"
-        records = _jsonl_records(path) if fmt == "jsonl" else _csv_records(path)
+        records = jsonl_records(path) if fmt == "jsonl" else _csv_records(path)
         problems: list[str] = []
         out: list[Annotation] = []
         schema = set(labels)
@@ -119,51 +112,12 @@ class FileVendor:
             parsed = _annotation(rec, line, schema, str(path), problems)
             if parsed is not None:
                 out.append(parsed)
-        out = _number_repeats(out)
+        out = number_repeats(out)
         if problems:
             raise InputError(f"{path}: {len(problems)} problem(s); nothing was imported", problems)
         if not out:
             raise InputError(f"{path}: no annotations found; nothing was imported")
         return out
-
-
-def _plain(record: dict) -> dict:
-    """JSON-friendly values: numpy scalars to Python, NaN to None."""
-    out = {}
-    for k, v in record.items():
-        if hasattr(v, "item"):
-            v = v.item()
-        if isinstance(v, float) and v != v:
-            v = None
-        out[k] = v
-    return out
-
-
-def _jsonl_records(path: Path):
-    with open(path, "rb") as f:
-        data = f.read()
-    if data and not data.endswith(b"\n"):
-        yield data.count(b"\n") + 1, None, "the last line has no newline: the file looks truncated"
-        return
-    for lineno, raw in enumerate(data.split(b"\n")[:-1], start=1):
-        if not raw.strip():
-            continue
-        if len(raw) > MAX_LINE_BYTES:
-            yield lineno, None, f"line is over {MAX_LINE_BYTES} bytes"
-            continue
-        try:
-            rec = json.loads(
-                raw.decode("utf-8"),
-                object_pairs_hook=_no_duplicate_keys,
-                parse_constant=_reject_constant,
-            )
-        except (ValueError, RecursionError) as err:
-            yield lineno, None, f"not valid JSON: {err}"
-            continue
-        if not isinstance(rec, dict):
-            yield lineno, None, "a record must be a JSON object"
-            continue
-        yield lineno, rec, None
 
 
 def unneutralize(cell: str) -> str:
@@ -174,23 +128,29 @@ def unneutralize(cell: str) -> str:
 
 
 def _csv_records(path: Path):
+    """Stream a CSV labels file; a missing final newline is truncation."""
     with open(path, "rb") as f:
-        data = f.read()
-    if data.strip() and not data.endswith((b"\n", b"\r")):
-        lines = data.count(b"\n") + 1
-        yield lines, None, "the last line has no newline: the file looks truncated"
-        return
-    text = data.decode("utf-8-sig")  # a spreadsheet's byte-order mark is not part of the header
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    if reader.fieldnames is None:
-        yield 1, None, "the file is empty"
-        return
-    for rec in reader:
-        line = reader.line_num
-        if None in rec:
-            yield line, None, "more cells than header columns"
-            continue
-        yield line, {k: unneutralize(v) for k, v in rec.items() if v is not None}, None
+        newlines, last = 0, b"\n"
+        for block in iter(lambda: f.read(1 << 20), b""):
+            newlines, last = newlines + block.count(b"\n"), block[-1:]
+        if last not in (b"\n", b"\r"):
+            yield newlines + 1, None, "the last line has no newline: the file looks truncated"
+            return
+    # a spreadsheet's byte-order mark is not part of the header
+    with open(path, encoding="utf-8-sig", newline="") as f:
+        reader = csv.DictReader(f)
+        try:
+            if reader.fieldnames is None:
+                yield 1, None, "the file is empty"
+                return
+            for rec in reader:
+                line = reader.line_num
+                if None in rec:
+                    yield line, None, "more cells than header columns"
+                    continue
+                yield line, {k: unneutralize(v) for k, v in rec.items() if v is not None}, None
+        except (csv.Error, UnicodeDecodeError) as err:
+            yield reader.line_num + 1, None, f"not valid CSV: {err}"
 
 
 def _flag(rec: dict, key: str, line: int, source: str, problems: list[str]) -> bool:
@@ -236,6 +196,11 @@ def _annotation(rec: dict, line: int, schema: set[str], source: str, problems: l
         )
     else:
         kind = "ground_truth" if ground_truth else "label"
+    round_id = None
+    if _text(rec.get("round")) is not None:
+        round_id = round_number(_text(rec.get("round")))
+        if round_id is None:
+            problems.append(located(source, line, "round", f"{rec['round']!r} is not a round"))
     if len(problems) > n:
         return None
     return Annotation(
@@ -245,27 +210,15 @@ def _annotation(rec: dict, line: int, schema: set[str], source: str, problems: l
         label=label,
         annotator=_text(rec.get("annotator")),
         annotation_id=_text(rec.get("annotation_id")),
+        round_id=round_id,
     )
-
-
-def _number_repeats(annotations: list[Annotation]) -> list[Annotation]:
-    """Number identical anonymous annotations in file order (their ``occurrence``)."""
-    seen: Counter = Counter()
-    out = []
-    for a in annotations:
-        if a.annotation_id is None:
-            key = (a.item_id, a.kind, a.label, a.annotator)
-            a = replace(a, occurrence=seen[key])
-            seen[key] += 1
-        out.append(a)
-    return out
 
 
 def labels_file_bytes(labels: pd.DataFrame) -> bytes:
     """A JSONL labels file for ``item_id``, ``label``, ``annotator`` (as an annotator returns)."""
     stamp = datetime.now(UTC).isoformat()
     lines = [
-        json.dumps({**_plain(r), "annotated_at": stamp}, allow_nan=False)
+        json.dumps({**plain(r), "annotated_at": stamp}, allow_nan=False)
         for r in labels.to_dict("records")
     ]
     return ("\n".join(lines) + "\n").encode()

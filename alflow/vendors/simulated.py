@@ -33,8 +33,10 @@ def simulate_labels(
 class SimulatedVendor(FileVendor):
     """Exports like the file vendor; ``annotate`` answers from the ground truth."""
 
-    def __init__(self, fmt: str = "jsonl", noise_rate: float = 0.0) -> None:
-        super().__init__(fmt, name="simulated")
+    def __init__(
+        self, fmt: str = "jsonl", noise_rate: float = 0.0, max_file_bytes: int = 1 << 30
+    ) -> None:
+        super().__init__(fmt, name="simulated", max_file_bytes=max_file_bytes)
         self.noise_rate = noise_rate
 
     def annotate(
