@@ -556,7 +556,7 @@ class Project:
         path = Path(path)
         if not path.is_file():
             raise InputError(f"{path}: file not found")
-        weak = read_weak_labels(path, self.labels)
+        weak = read_weak_labels(path, self.labels, self.config.vendor.max_file_bytes)
         known = self.ledger.import_targets(weak.frame["item_id"])
         unknown = weak.frame[~weak.frame["item_id"].isin(known)]
         if len(unknown):

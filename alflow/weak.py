@@ -21,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from alflow.errors import InputError, located
-from alflow.vendors.files import MAX_FILE_BYTES, _csv_records, _jsonl_records
+from alflow.vendors.files import csv_records
+from alflow.vendors.reading import DEFAULT_MAX_FILE_BYTES, check_size, jsonl_records
 
 PROB_PREFIX = "prob_"
 SUM_TOLERANCE = 1e-3
@@ -105,13 +106,13 @@ def _row(rec: dict, line: int, labels: list[str], src: str, problems: list[str])
     return item_id, label, conf
 
 
-def read_weak_labels(path: Path, labels: list[str]) -> WeakLabels:
+def read_weak_labels(
+    path: Path, labels: list[str], max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+) -> WeakLabels:
     """Parse and validate a weak-labels file; every problem is reported, nothing half-read."""
-    size = path.stat().st_size
-    if size > MAX_FILE_BYTES:
-        raise InputError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES}-byte limit")
+    check_size(path, max_file_bytes)
     csv = path.suffix.lower() in (".csv", ".tsv")
-    records = _csv_records(path) if csv else _jsonl_records(path)
+    records = csv_records(path) if csv else jsonl_records(path)
     problems: list[str] = []
     rows: list[tuple[str, str, float, int]] = []
     seen: dict[str, int] = {}

@@ -31,6 +31,7 @@ def make_vendor(config: AlflowConfig, exports_dir: Path | None = None) -> Vendor
             token_env=cfg.token_variable,
             project_title=cfg.project_title or config.project,
             display_columns=display_columns(config),
+            max_file_bytes=cap,
         )
     if cfg.kind == "argilla":
         from alflow.vendors.argilla import ArgillaVendor

@@ -101,7 +101,7 @@ class FileVendor:
         """Parse and validate a labels file; all problems are reported at once."""
         check_size(path, self.max_file_bytes)
         fmt = "csv" if path.suffix.lower() in (".csv", ".tsv") else "jsonl"
-        records = jsonl_records(path) if fmt == "jsonl" else _csv_records(path)
+        records = jsonl_records(path) if fmt == "jsonl" else csv_records(path)
         problems: list[str] = []
         out: list[Annotation] = []
         schema = set(labels)
@@ -127,7 +127,7 @@ def unneutralize(cell: str) -> str:
     return cell
 
 
-def _csv_records(path: Path):
+def csv_records(path: Path):
     """Stream a CSV labels file; a missing final newline is truncation."""
     with open(path, "rb") as f:
         newlines, last = 0, b"\n"

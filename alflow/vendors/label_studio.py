@@ -19,7 +19,13 @@ import pandas as pd
 
 from alflow.errors import AlflowError, InputError, located
 from alflow.vendors.base import Annotation, ExportReceipt, atomic_write
-from alflow.vendors.files import MAX_FILE_BYTES, _no_duplicate_keys, _plain, _reject_constant
+from alflow.vendors.reading import (
+    DEFAULT_MAX_FILE_BYTES,
+    check_size,
+    no_duplicate_keys,
+    plain,
+    reject_constant,
+)
 
 CONTROL = "label"  # the Choices tag: annotations' ``from_name``
 OBJECT = "item"  # the Text tag the annotator reads: ``to_name``
@@ -67,7 +73,7 @@ def build_tasks(
     key = display_key(display_columns)
     tasks = []
     for row in batch.to_dict("records"):
-        row = _plain(row)
+        row = plain(row)
         if key == "text":
             shown = row.get("text") or ""
         else:
@@ -122,6 +128,7 @@ class LabelStudioVendor:
         token_env: str = "LABEL_STUDIO_API_KEY",
         project_title: str = "alflow",
         display_columns: list[str] | None = None,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
     ) -> None:
         if mode not in ("file", "api"):
             raise ValueError(f"unknown Label Studio mode {mode!r}")
@@ -130,6 +137,7 @@ class LabelStudioVendor:
         self.token_env = token_env
         self.project_title = project_title
         self.display_columns = list(display_columns or [])
+        self.max_file_bytes = max_file_bytes
 
     # ----------------------------------------------------------------- export
     def export_path(self, dest: Path, round_id: int) -> Path:
@@ -194,9 +202,7 @@ class LabelStudioVendor:
 
     def read_annotations(self, path: Path, labels: list[str]) -> list[Annotation]:
         """Parse a Label Studio JSON export; all problems are reported at once."""
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            raise InputError(f"{path}: {size} bytes is over the {MAX_FILE_BYTES}-byte limit")
+        check_size(path, self.max_file_bytes)
         source = str(path)
         problems: list[str] = []
         newest: dict[str, tuple[str, Annotation]] = {}
@@ -227,7 +233,7 @@ def _one_task_a_line(data: bytes) -> bytes:
     task's line; anything that is not a clean array of tasks is kept as it came."""
     try:
         tasks = json.loads(
-            data, object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant
+            data, object_pairs_hook=no_duplicate_keys, parse_constant=reject_constant
         )
         return tasks_bytes(tasks) if isinstance(tasks, list) and tasks else data
     except (ValueError, RecursionError):
@@ -237,9 +243,7 @@ def _one_task_a_line(data: bytes) -> bytes:
 def _tasks(text: str) -> Iterator[tuple[int, dict | None, str | None]]:
     """``(line, task, error)`` for each element of the top-level JSON array, with the line the
     element starts on (found by decoding the array one element at a time)."""
-    decoder = json.JSONDecoder(
-        object_pairs_hook=_no_duplicate_keys, parse_constant=_reject_constant
-    )
+    decoder = json.JSONDecoder(object_pairs_hook=no_duplicate_keys, parse_constant=reject_constant)
 
     def line_at(pos: int) -> int:
         return text.count("\n", 0, pos) + 1
