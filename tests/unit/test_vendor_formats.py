@@ -7,13 +7,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from alflow.config import AlflowConfig, VendorConfig
+from alflow.config import VendorConfig
 from alflow.errors import ConfigError, InputError
 from alflow.vendors import make_vendor
 from alflow.vendors.argilla import ArgillaVendor
 from alflow.vendors.prodigy import ProdigyVendor
 from alflow.vendors.sagemaker import SageMakerVendor
 from alflow.vendors.scale import ScaleVendor
+from tests.conftest import make_config
 from tests.fake_argilla import FakeArgilla
 
 LABELS = ["cat", "dog"]
@@ -148,15 +149,14 @@ def test_prodigy_binary_reject_is_never_a_label(tmp_path):
 
 def test_size_cap_is_configurable_and_clear(tmp_path):
     path = jsonl(tmp_path, "big.jsonl", [{"item_id": "i1", "label": "cat"}] * 50)
-    vendor = make_vendor(AlflowConfig(vendor=VendorConfig(kind="file", max_file_bytes=100)))
+    vendor = make_vendor(make_config(tmp_path, vendor={"kind": "file", "max_file_bytes": 100}))
     with pytest.raises(InputError, match=r"over the 100-byte limit \(vendor\.max_file_bytes\)"):
         vendor.read_annotations(path, LABELS)
 
 
 def test_argilla_api_push_and_pull(tmp_path, argilla_server, monkeypatch):
-    cfg = AlflowConfig(
-        vendor=VendorConfig(kind="argilla", url=argilla_server, dataset="digits", token_env="AK")
-    )
+    vendor = {"kind": "argilla", "url": argilla_server, "dataset": "digits", "token_env": "AK"}
+    cfg = make_config(tmp_path, vendor=vendor)
     with pytest.raises(ConfigError, match="environment variable AK"):
         make_vendor(cfg)
     monkeypatch.setenv("AK", "argilla.apikey")
