@@ -20,6 +20,7 @@ from alflow import faults, plots
 from alflow.candidates import build_candidates
 from alflow.committee import build_committee
 from alflow.config import AlflowConfig, dump_config
+from alflow.control import label_saving
 from alflow.errors import AlflowError, InputError, located
 from alflow.ingest import IngestReport, ingest_file
 from alflow.ledger import EventRecord, Ledger
@@ -710,6 +711,10 @@ class Project:
         kappa = self._stop_kappa(model, round_id)
         if kappa is not None:
             metrics["stop_kappa"] = kappa
+        if x_eval is not None:
+            control = self._control_estimate(train, x_eval, y_eval, len(train), metrics)
+            t.log_metrics(run_id, control, step=round_id)
+            metrics.update(control)
         if report:
             t.log_dict(run_id, report, "classification_report.json")
         version = t.log_model(run_id, model)
@@ -722,8 +727,77 @@ class Project:
             metrics={k: v for k, v in metrics.items() if not k.startswith("class_count.")},
             promoted=promoted,
         )
+        self._log_report(round_id, run_id)
         t.finish(run_id)
         return TrainReport(round_id, len(train), metrics, version, promoted)
+
+    def _control_estimate(self, train: pd.DataFrame, x_eval, y_eval, n_train: int, metrics):
+        """A model on the control labels alone (what random sampling reaches with them), and the
+        label saving of the campaign against it (see ``alflow.control``)."""
+        gate = self.config.model.gate.metric
+        control = train[train["item_id"].isin(self.ledger.selected_ids("control"))]
+        if control["label"].nunique() < 2 or gate not in metrics:
+            return {}
+        x, _ = self._labeled_data(control["item_id"])
+        model = build_model(self.config).fit(x, control["label"].to_numpy())
+        value = evaluate(model, x_eval, y_eval, self.labels)[gate]
+        out = {"control.labels": float(len(control)), f"control.{gate}": value}
+        history = self.ledger.trainings()
+        labels = [*history.get("labels", pd.Series(dtype=float)).tolist(), n_train]
+        values = [*history.get(gate, pd.Series(dtype=float)).tolist(), metrics[gate]]
+        kept = [(n, v) for n, v in zip(labels, values, strict=True) if pd.notna(v)]
+        saving = label_saving([n for n, _ in kept], [v for _, v in kept], len(control), value)
+        if saving is not None:
+            out["control.label_saving"], out["control.labels_needed"] = saving
+        return out
+
+    def _log_report(self, round_id: int, run_id: str) -> None:
+        """The round's self-contained HTML report, logged to MLflow (``report.html``)."""
+        from alflow.report import agreement_table, round_report
+
+        gate = self.config.model.gate.metric
+        folder = self.ws.reports_dir
+        trainings = self.ledger.trainings()
+        parts = []
+        if gate in trainings:
+            parts.append(trainings[["labels", gate]].assign(strategy="campaign"))
+        if f"control.{gate}" in trainings:
+            ctrl = trainings[["control.labels", f"control.{gate}"]]
+            ctrl.columns = ["labels", gate]
+            parts.append(ctrl.assign(strategy="control slice (random)"))
+        curve = (
+            pd.concat(parts, ignore_index=True).dropna()
+            if parts
+            else pd.DataFrame(columns=["labels", gate, "strategy"])
+        )
+        curve_png = folder / f"round-{round_id:04d}-curve.png"
+        plots.learning_curves(curve, gate, curve_png, f"learning curve after round {round_id}")
+        labels = self.ledger.resolved_labels()
+        batch = self.ledger.selection(round_id)["item_id"]
+        balance = pd.DataFrame({"label": self.labels})
+        balance["all labels"] = balance["label"].map(labels["label"].value_counts()).fillna(0)
+        this_round = labels[labels["item_id"].isin(batch)]["label"].value_counts()
+        balance[f"round {round_id}"] = balance["label"].map(this_round).fillna(0)
+        balance_png = folder / f"round-{round_id:04d}-balance.png"
+        plots.class_balance(balance, balance_png, f"class balance after round {round_id}")
+        trained = trainings[trainings["round"] == round_id]
+        control = {
+            k: float(v)
+            for k, v in (trained.iloc[-1].to_dict() if len(trained) else {}).items()
+            if k.startswith("control.") and pd.notna(v)
+        }
+        page = round_report(
+            project=self.config.project,
+            round_id=round_id,
+            curve_png=curve_png,
+            curve=curve,
+            scores_png=folder / f"round-{round_id:04d}-scores.png",
+            balance_png=balance_png,
+            balance=balance,
+            agreement=agreement_table(self.ledger.annotations()),
+            control=control,
+        )
+        self.tracker.log_text(run_id, page, "report.html")
 
     def _pseudo_training_set(self):
         """``(features, frame of item_id and label)`` of the latest round's pseudo-labels, or
@@ -749,6 +823,68 @@ class Project:
             self.tracker.promote(version)
             return True
         return False
+
+    # ------------------------------------------------------------- operations
+    def round_lock(self):
+        """The campaign's round lock: two rounds of one campaign never overlap (any backend)."""
+        name = f"rounds:{self.config.project}"
+        return self.ledger.lock(name, self.config.schedule.lock_wait_seconds)
+
+    def in_flight_wait(self) -> str | None:
+        """Why a new round must wait for labels (``schedule.max_in_flight``), or None to go on.
+        An unfinished round is always resumed."""
+        limit = self.config.schedule.max_in_flight
+        last = self.ledger.last_round_id()
+        if limit is None or (last and self.ledger.get_round(last).status in ("open", "selected")):
+            return None
+        n, batch = self.ledger.in_flight_count(), self.config.campaign.batch_size
+        if n + batch <= limit:
+            return None
+        return (
+            f"waiting for labels: {n} item(s) exported and not labeled yet; a batch of {batch} "
+            f"would exceed schedule.max_in_flight={limit}"
+        )
+
+    @property
+    def inbox(self) -> Path:
+        """The folder polled for labels files (the simulated annotator drops its files here)."""
+        inbox = self.config.schedule.labels_inbox
+        return Path(inbox).expanduser() if inbox else self.ws.imports_dir
+
+    def new_label_files(self) -> list[Path]:
+        """Labels files in the inbox whose content was never imported, oldest name first."""
+        from alflow.vendors.base import file_sha256
+
+        if not self.inbox.is_dir():
+            return []
+        done = self.ledger.imported_sha256s()
+        files = sorted(p for p in self.inbox.iterdir() if p.suffix in (".jsonl", ".csv"))
+        return [p for p in files if p.is_file() and file_sha256(p) not in done]
+
+    def needs_training(self) -> bool:
+        """True when the last exported round has labels back but no model yet (e.g. a retrain
+        that died after its import)."""
+        last = self.ledger.last_exported_round_id()
+        if last is None:
+            return False
+        trainings = self.ledger.trainings()
+        if len(trainings) and last in set(trainings["round"]):
+            return False
+        return bool(self.ledger.round_summary().set_index("round").loc[last, "labeled_back"])
+
+    def campaign_curve(self) -> list[dict]:
+        """Every training so far as the records the stopping criteria read."""
+        return self.ledger.trainings().to_dict("records")
+
+    def record_stop(self, reason: str) -> bool:
+        """Record why the campaign stops (ledger + a tag on the last round's MLflow run)."""
+        last = self.ledger.last_round_id()
+        new = self.ledger.record_stop(reason, last)
+        if new and last is not None:
+            run_id = self.ledger.get_round(last).mlflow_run_id
+            if run_id:
+                self.tracker.set_tags(run_id, {"alflow.campaign_stopped": reason})
+        return new
 
     # ----------------------------------------------------------------- status
     def status(self) -> dict[str, Any]:

@@ -296,9 +296,7 @@ class Ledger:
                         "item_id": row["item_id"],
                         "rank": int(row["rank"]),
                         "utility": float(row["utility"]),
-                        "components": {
-                            c: float(row[c]) for c in components if pd.notna(row[c])
-                        },
+                        "components": {c: float(row[c]) for c in components if pd.notna(row[c])},
                         "predicted_label": row["predicted_label"],
                         "predicted_score": None
                         if pd.isna(row["predicted_score"])
