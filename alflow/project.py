@@ -845,6 +845,15 @@ class Project:
             f"would exceed schedule.max_in_flight={limit}"
         )
 
+    def untrained_wait(self) -> str | None:
+        """Why a scheduled round waits: the last exported round has no model trained on its
+        labels yet (the next round should score with it). None to go on."""
+        last = self.ledger.last_exported_round_id()
+        trainings = self.ledger.trainings()
+        if last is None or (len(trainings) and last in set(trainings["round"])):
+            return None
+        return f"waiting for round {last}'s labels to be imported and trained on"
+
     @property
     def inbox(self) -> Path:
         """The folder polled for labels files (the simulated annotator drops its files here)."""

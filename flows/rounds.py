@@ -48,17 +48,11 @@ def labeling_round(config: AlflowConfig | str, scheduled: bool = False) -> dict:
     """
     config = as_config(config)
     project = project_for(config)
-    if scheduled:
-        stop = project.ledger.active_stop()
-        if stop is None and not project.ledger.state_counts().get("unlabeled"):
-            schedules.stop_campaign(config, "the pool has no unlabeled items left")
-            stop = project.ledger.active_stop()
-        if stop is not None:
-            schedules.pause_campaign(config, stop.reason)
-            return _skip(f"campaign stopped: {stop.reason}")
+    if scheduled and (reason := schedules.stopped(config)):
+        return _skip(f"campaign stopped: {reason}")
     try:
         with project.round_lock():
-            wait = project.in_flight_wait()
+            wait = project.in_flight_wait() or (scheduled and project.untrained_wait())
             if wait:
                 return _skip(wait)
             start = t.open_round(config, flow_run.id)

@@ -28,8 +28,13 @@ def deployment_names(config: AlflowConfig) -> dict[str, str]:
 def deployments(config: AlflowConfig, config_path: str, paused: bool = False) -> list:
     """The campaign's two deployments: rounds on ``schedule.round_cron`` (or every
     ``round_interval_seconds``) and the labels inbox polled every ``poll_interval_seconds``."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
     from flows.rounds import labeling_round, reimport_and_retrain
 
+    # one run of each at a time; a run due while the last one still works is cancelled, not
+    # queued (the ledger lock keeps rounds apart on any backend, this keeps the queue short)
+    one = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW)
     s = config.schedule
     names = deployment_names(config)
     tags = [campaign_tag(config), "alflow"]
@@ -43,6 +48,7 @@ def deployments(config: AlflowConfig, config_path: str, paused: bool = False) ->
         parameters={"config": config_path, "scheduled": True},
         tags=tags,
         paused=paused,
+        concurrency_limit=one,
         description=f"labeling rounds of {config.project}",
         **when,
     )
@@ -52,6 +58,7 @@ def deployments(config: AlflowConfig, config_path: str, paused: bool = False) ->
         interval=timedelta(seconds=s.poll_interval_seconds),
         tags=tags,
         paused=paused,
+        concurrency_limit=one,
         description=f"labels inbox of {config.project}: import, retrain, check the stop",
     )
     return [rounds, labels]
@@ -94,4 +101,18 @@ def check_stop(config: AlflowConfig) -> str | None:
     reason = stop_reason(config, curve) if curve else None
     if reason is not None:
         stop_campaign(config, reason)
+    return reason
+
+
+def stopped(config: AlflowConfig) -> str | None:
+    """Why the campaign does not go on (a recorded stop, a criterion that holds now, an empty
+    pool), pausing its schedules; None when a round may start."""
+    project = project_for(config)
+    stop = project.ledger.active_stop()
+    if stop is None and check_stop(config) is None:
+        if project.ledger.state_counts().get("unlabeled"):
+            return None
+        stop_campaign(config, "the pool has no unlabeled items left")
+    reason = project.ledger.active_stop().reason
+    pause_campaign(config, reason)
     return reason

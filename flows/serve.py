@@ -108,4 +108,17 @@ def serve(config_path: Path, config: AlflowConfig, resume: bool = False) -> None
         deployments = schedules.deployments(
             config, str(config_path.resolve()), paused=stop is not None
         )
-        prefect_serve(*deployments, limit=2, pause_on_shutdown=True)
+        try:
+            prefect_serve(*deployments, limit=2, pause_on_shutdown=True)
+        finally:
+            _drain_prefect()
+
+
+def _drain_prefect() -> None:
+    """Flush Prefect's log and event workers while the API is still up (a worker left with
+    nowhere to send keeps the process from exiting)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
