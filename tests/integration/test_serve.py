@@ -128,32 +128,45 @@ def test_served_campaign_runs_its_rounds_and_stops_itself(tmp_path, digits_csv, 
     assert "serving served on the Prefect API" in output
 
 
-def test_scheduled_deployment_on_a_prefect_server(tmp_path, digits_csv, dask_client):
-    """``prefect server start`` on 127.0.0.1 (own PREFECT_HOME, free port); ``alflow serve``
-    serves against it (PREFECT_API_URL) and one scheduled round runs to completion."""
+def test_prefect_yaml_on_a_prefect_server_with_a_work_pool(tmp_path, digits_csv, dask_client):
+    """``prefect server start`` on 127.0.0.1 (own PREFECT_HOME, free port); the repository's
+    ``prefect.yaml`` deployed to a process work pool; a ``prefect worker`` runs the scheduled
+    round to completion."""
     from prefect.client.orchestration import SyncPrefectClient
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
 
-    path, project = _campaign(tmp_path, digits_csv, dask_client, round_interval_seconds=5)
+    path, project = _campaign(tmp_path, digits_csv, dask_client)
     started = time.monotonic()
     with prefect_server(tmp_path / "server-home") as api_url:
         server_up = time.monotonic() - started
-        log = (tmp_path / "serve.log").open("w+")
+        env = _env(
+            tmp_path / "client-home",
+            PREFECT_API_URL=api_url,
+            ALFLOW_CONFIG=str(path),
+            ALFLOW_PROJECT="served",
+            ALFLOW_ROUND_CRON="* * * * *",  # the next minute
+            ALFLOW_REPO=str(ROOT),
+        )
+        prefect = [sys.executable, "-m", "prefect"]
+        for cmd in (
+            ["work-pool", "create", "alflow", "--type", "process"],
+            ["--no-prompt", "deploy", "--all", "--prefect-file", str(ROOT / "prefect.yaml")],
+        ):
+            done = subprocess.run(
+                [*prefect, *cmd], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+        log = (tmp_path / "worker.log").open("w+")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "flows.cli", "serve", "-c", str(path)],
-            env=_env(tmp_path / "client-home", PREFECT_API_URL=api_url),
+            [*prefect, "worker", "start", "--pool", "alflow", "--limit", "1"],
+            env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=ROOT,
+            cwd=tmp_path,
         )
         try:
             _wait(lambda: project.ledger.last_exported_round_id() == 1, 600, proc, "round 1")
             with SyncPrefectClient(api_url) as client:
-                [dep] = client.read_deployments(
-                    deployment_filter=DeploymentFilter(
-                        name=DeploymentFilterName(any_=["served-rounds"])
-                    )
-                )
+                deployments = {d.id: d for d in client.read_deployments()}
                 flow_run = client.read_flow_run(project.ledger.get_round(1).flow_run_id)
                 deadline = time.monotonic() + 120
                 while not flow_run.state.is_final() and time.monotonic() < deadline:
@@ -161,10 +174,11 @@ def test_scheduled_deployment_on_a_prefect_server(tmp_path, digits_csv, dask_cli
                     flow_run = client.read_flow_run(flow_run.id)
         finally:
             _stop(proc)
-    print(
-        f"\nprefect server up in {server_up:.0f} s; round 1 done after {time.monotonic() - started:.0f} s"
-    )
-    assert flow_run.deployment_id == dep.id and flow_run.state.is_completed()
-    assert flow_run.auto_scheduled  # started by the server's scheduler, not by hand
-    assert "serving served on the Prefect API at " + api_url in Path(log.name).read_text()
+    took = time.monotonic() - started
+    print(f"\nprefect server up in {server_up:.0f} s; scheduled round 1 done after {took:.0f} s")
+    dep = deployments[flow_run.deployment_id]
+    assert dep.name == "served-rounds" and dep.work_pool_name == "alflow"
+    assert "alflow-campaign:served" in dep.tags and dep.parameters["config"] == str(path)
+    assert flow_run.state.is_completed() and flow_run.auto_scheduled
+    assert {d.name for d in deployments.values()} == {"served-rounds", "served-labels"}
     assert len(project.ledger.selection(1)) == 20
