@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pandas as pd
 import yaml
-from mlflow.exceptions import MlflowException
 
 from alflow.config import AlflowConfig
 from alflow.errors import AlflowError
 from alflow.pool import file_sha256, join, pool_hash
 from alflow.project import REPLAY_DIR, Project, SelectionInputs
+from alflow.tracking import MlflowException
 
 
 @dataclass
