@@ -276,6 +276,28 @@ class CampaignConfig(_Section):
     plateau_min_delta: Annotated[float, Field(ge=0.0)] = 0.005
     stop_kappa: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
     stop_set_size: Annotated[int, Field(ge=10)] = 1_000
+    control_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
+
+
+class StreamConfig(_Section):
+    """Stream-based selective sampling: items ingested since the last round are scored by the
+    champion alone; those with ``utility >= threshold`` (at most ``budget``) join the batch."""
+
+    budget: Annotated[int, Field(ge=0)] = 0
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+    utility: Literal["least_confidence", "margin", "entropy"] = "margin"
+
+
+class ScheduleConfig(_Section):
+    """Deployments served by ``alflow serve``: rounds on a cron schedule (or every
+    ``round_interval_seconds``), a labels inbox polled every ``poll_interval_seconds``."""
+
+    round_cron: str = "0 9 * * 1-5"
+    round_interval_seconds: Annotated[float, Field(gt=0)] | None = None
+    poll_interval_seconds: Annotated[float, Field(gt=0)] = 300.0
+    labels_inbox: str | None = None
+    max_in_flight: Annotated[int, Field(ge=1)] | None = None
+    lock_wait_seconds: Annotated[float, Field(ge=0)] = 0.0
 
 
 class AlflowConfig(_Section):
@@ -293,6 +315,8 @@ class AlflowConfig(_Section):
     vendor: VendorConfig = Field(default_factory=VendorConfig)
     resolution: ResolutionConfig = Field(default_factory=ResolutionConfig)
     campaign: CampaignConfig = Field(default_factory=CampaignConfig)
+    stream: StreamConfig = Field(default_factory=StreamConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
 
     @model_validator(mode="after")
     def _known_strategies(self) -> AlflowConfig:

@@ -40,3 +40,7 @@ def located(
     else:
         where = f"{source}:{line}" if unit == "line" else f"{source}: row {line}"
     return f"{where}: {field}: {message}" if field else f"{where}: {message}"
+
+
+class LockBusy(AlflowError):
+    """Another process holds the lock (e.g. a round of the same campaign is running)."""

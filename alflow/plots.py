@@ -53,3 +53,21 @@ def learning_curves(curves: pd.DataFrame, metric: str, path: Path, title: str) -
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def class_balance(balance: pd.DataFrame, path: Path, title: str) -> Path:
+    """``balance`` has ``label`` and one count column per series (e.g. all labels, this round)."""
+    series = [c for c in balance.columns if c != "label"]
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    width = 0.8 / max(len(series), 1)
+    x = np.arange(len(balance))
+    for i, col in enumerate(series):
+        ax.bar(x + i * width, balance[col], width=width, label=col)
+    ax.set_xticks(x + width * (len(series) - 1) / 2, balance["label"].astype(str))
+    ax.set_ylabel("labels")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -49,6 +49,12 @@ def write_partition(table: pa.Table, url: str) -> str:
         dictionary = [c for c in ("truth",) if c in table.column_names]
         pq.write_table(table, f, compression="snappy", use_dictionary=dictionary)
     fs.mv(tmp, path)
+    return file_sha256(url)
+
+
+def file_sha256(url: str) -> str:
+    """The sha256 of a file's bytes (a partition's identity in the ledger)."""
+    fs, path = fsspec.core.url_to_fs(url)
     digest = hashlib.sha256()
     with fs.open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

@@ -20,6 +20,7 @@ from alflow import faults, plots
 from alflow.candidates import build_candidates
 from alflow.committee import build_committee
 from alflow.config import AlflowConfig, dump_config
+from alflow.control import label_saving
 from alflow.errors import AlflowError, InputError, located
 from alflow.ingest import IngestReport, ingest_file
 from alflow.ledger import EventRecord, Ledger
@@ -42,6 +43,7 @@ from alflow.vendors import make_vendor
 from alflow.workspace import Workspace
 
 Progress = Callable[[], None]
+REPLAY_DIR = "replay"
 
 
 @dataclass(frozen=True)
@@ -79,6 +81,65 @@ class TrainReport:
 def _count(extra, source: str) -> float:
     """How many labels of one source (``pseudo`` or ``weak``) a training set holds."""
     return 0.0 if extra is None else float((extra[1]["source"] == source).sum())
+
+
+@dataclass(frozen=True)
+class SelectionInputs:
+    """Everything a round's selection depends on besides the config and the scoring model.
+
+    MLflow records it with each round (``replay/``), so ``alflow replay`` can rebuild the batch.
+    """
+
+    round_id: int
+    strategy: str
+    params: dict[str, Any]
+    model_version: str | None
+    watermark: int  # the newest ingest the round saw
+    partitions: list[tuple[str, str]]  # (name, sha256) of the pool the round scored
+    stream_partitions: list[tuple[str, str]]  # ingested since the previous round
+    excluded: list[str]  # labeled, skipped or in flight: not scored
+    labels: pd.DataFrame  # resolved labels (item_id, label) at selection time
+    sample_m: int
+    n_control: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The scalar part (excluded ids and labels are logged as CSV files)."""
+        return {
+            "round_id": self.round_id,
+            "strategy": self.strategy,
+            "params": self.params,
+            "model_version": self.model_version,
+            "watermark": self.watermark,
+            "partitions": [list(p) for p in self.partitions],
+            "stream_partitions": [list(p) for p in self.stream_partitions],
+            "sample_m": self.sample_m,
+            "n_control": self.n_control,
+        }
+
+
+def _empty_picks() -> pd.DataFrame:
+    return pd.DataFrame(
+        {"item_id": [], "utility": [], "predicted_label": [], "predicted_score": [], "reason": []}
+    )
+
+
+def _control_picks(sample: pd.DataFrame | None, n: int, skip: set) -> pd.DataFrame:
+    """The control slice: the ``n`` best seeded uniform scores among unlabeled items, i.e. a
+    uniform random sample without replacement (``skip``: items already in the batch)."""
+    if n == 0 or sample is None:
+        return _empty_picks()
+    rows = sample[~sample["item_id"].isin(skip)]
+    rows = rows.sort_values(["random", "item_id"], ascending=[False, True]).head(n)
+    return pd.DataFrame(
+        {
+            "item_id": rows["item_id"].to_numpy(),
+            "utility": rows["random"].to_numpy(),
+            "predicted_label": None,
+            "predicted_score": np.nan,
+            "reason": "control",
+            "random": rows["random"].to_numpy(),
+        }
+    )
 
 
 def _concat(a, b):
@@ -173,76 +234,144 @@ class Project:
         existing = self.ledger.selection(round_id)
         if len(existing):
             return existing
-        cfg = self.config
         model, version, uri = self.scoring_model()
-        labels = self.ledger.resolved_labels()
-        spec, params = self._choose_strategy(model, labels, round_id)
-        if spec.needs_model and model is None:
-            raise AlflowError(f"strategy {spec.name!r} needs a model; none is registered yet")
-        from alflow.compute import score_pool
-
-        batch_size = cfg.campaign.batch_size
-        wants_x = bool(spec.needs & {"features", "density", "committee"})
-        sample_m = cfg.strategy.pool_sample if "density" in spec.needs else 0
-        pseudo = cfg.model.pseudo_labels
+        inputs = self.selection_inputs(round_id, model, version)
+        batch, scores = self.compute_selection(inputs, model, client, on_partition)
         if not self.stop_set_path.exists():
-            sample_m = max(sample_m, cfg.campaign.stop_set_size)
-        scores = score_pool(
-            client,
-            self.partition_urls(),
-            model if spec.needs_model else None,
-            feature_kind=cfg.data.features.kind,
-            excluded_ids=self.ledger.excluded_ids(),
-            rank_by=spec.ranks,
-            top_m=candidate_count(spec, batch_size, cfg.strategy.candidate_factor),
-            seed=cfg.seed,
-            round_id=round_id,
-            keep_features=wants_x,
-            sample_m=sample_m,
-            confident_m=pseudo.max_per_round if pseudo.enabled and model is not None else 0,
-            classes=self.labels,
-            on_partition=on_partition,
-        )
-        if scores.rows_scored == 0:
-            raise AlflowError("no unlabeled items are left in the pool")
-        if not self.stop_set_path.exists():
-            self._save_stop_set(scores.sample.head(cfg.campaign.stop_set_size))
-        cand = scores.candidates
-        picked = spec.select(
-            self._candidates(spec, scores, model if spec.needs_model else None, labels),
-            batch_size,
-            random_state=cfg.seed + round_id,
-            **params,
-        )
-        batch = cand.iloc[picked].reset_index(drop=True)
-        batch.insert(1, "rank", np.arange(1, len(batch) + 1))
-        batch["utility"] = batch[spec.rank_by]
-        if "predicted_label" not in batch:
-            batch["predicted_label"] = None
-            batch["predicted_score"] = np.nan
-        keep = [
-            "item_id",
-            "rank",
-            "utility",
-            "predicted_label",
-            "predicted_score",
-            *component_columns(batch),
-        ]
-        batch = batch[keep]
-        pool = self.pool_hash()
+            self._save_stop_set(scores.sample.head(self.config.campaign.stop_set_size))
+        pool = pool_hash(inputs.partitions)
         self.ledger.update_round(
             round_id,
-            strategy=spec.name,
+            strategy=inputs.strategy,
             pool_hash=pool,
             model_uri=uri,
             model_version=version,
+            ingest_watermark=inputs.watermark,
         )
-        self._log_selection(round_id, spec.name, version, pool, scores, batch)
+        self._log_selection(inputs, pool, scores, batch)
         if scores.confident is not None:
             self._record_pseudo_labels(round_id, scores.confident, set(batch["item_id"]))
         self.ledger.record_selection(round_id, batch)
         faults.checkpoint("after_selection")
         return self.ledger.selection(round_id)
+
+    def selection_inputs(self, round_id: int, model, version: str | None) -> SelectionInputs:
+        """The ledger's state that round ``round_id``'s selection depends on, read once."""
+        cfg = self.config
+        labels = self.ledger.resolved_labels()
+        spec, params = self._choose_strategy(model, labels, round_id)
+        watermark = self.ledger.max_ingest_id()
+        previous = self.ledger.get_round(round_id - 1).ingest_watermark if round_id > 1 else None
+        n_stream = cfg.stream.budget if model is not None and previous is not None else 0
+        n_control = round(cfg.campaign.control_fraction * cfg.campaign.batch_size)
+        sample_m = cfg.strategy.pool_sample if "density" in spec.needs else 0
+        if not self.stop_set_path.exists():
+            sample_m = max(sample_m, cfg.campaign.stop_set_size)
+        if n_control:  # the control slice is the top of the uniform sample, minus stream picks
+            sample_m = max(sample_m, n_control + n_stream)
+        return SelectionInputs(
+            round_id=round_id,
+            strategy=spec.name,
+            params=params,
+            model_version=version,
+            watermark=watermark,
+            partitions=self.ledger.partitions_after(0, upto=watermark),
+            stream_partitions=self.ledger.partitions_after(previous, upto=watermark)
+            if n_stream
+            else [],
+            excluded=self.ledger.excluded_ids(),
+            labels=labels,
+            sample_m=sample_m,
+            n_control=n_control,
+        )
+
+    def compute_selection(
+        self, inputs: SelectionInputs, model, client, on_partition: Progress | None = None
+    ) -> tuple[pd.DataFrame, PartitionScores]:
+        """The batch that ``inputs`` and ``model`` pick (no side effects: replay calls it too).
+
+        Stream picks come first (new items the champion alone finds uncertain enough), then
+        the control slice (the top of a seeded uniform sample of the unlabeled pool), and the
+        strategy fills the rest of the batch from the other candidates.
+        """
+        cfg = self.config
+        spec = get_strategy(inputs.strategy)
+        if spec.needs_model and model is None:
+            raise AlflowError(f"strategy {spec.name!r} needs a model; none is registered yet")
+        from alflow.compute import score_pool
+
+        batch_size = cfg.campaign.batch_size
+        pseudo = cfg.model.pseudo_labels
+        common = {
+            "feature_kind": cfg.data.features.kind,
+            "excluded_ids": inputs.excluded,
+            "seed": cfg.seed,
+            "round_id": inputs.round_id,
+            "classes": self.labels,
+        }
+        stream = self._stream_picks(inputs, model, client, common, batch_size - inputs.n_control)
+        scores = score_pool(
+            client,
+            [join(self.ws.pool_url, name) for name, _ in inputs.partitions],
+            model if spec.needs_model else None,
+            rank_by=spec.ranks,
+            top_m=candidate_count(spec, batch_size, cfg.strategy.candidate_factor),
+            keep_features=bool(spec.needs & {"features", "density", "committee"}),
+            sample_m=inputs.sample_m,
+            confident_m=pseudo.max_per_round if pseudo.enabled and model is not None else 0,
+            on_partition=on_partition,
+            **common,
+        )
+        if scores.rows_scored == 0:
+            raise AlflowError("no unlabeled items are left in the pool")
+        control = _control_picks(scores.sample, inputs.n_control, set(stream["item_id"]))
+        taken = set(stream["item_id"]) | set(control["item_id"])
+        if taken:
+            cand = scores.candidates
+            scores.candidates = cand[~cand["item_id"].isin(taken)].reset_index(drop=True)
+        n_strategy = batch_size - len(stream) - len(control)
+        parts = [self._strategy_picks(spec, inputs, scores, model, n_strategy), stream, control]
+        batch = pd.concat([p for p in parts if len(p)], ignore_index=True)
+        batch.insert(1, "rank", np.arange(1, len(batch) + 1))
+        keep = ["item_id", "rank", "utility", "predicted_label", "predicted_score", "reason"]
+        return batch[keep + list(component_columns(batch))], scores
+
+    def _strategy_picks(self, spec, inputs: SelectionInputs, scores, model, n: int):
+        if n <= 0:
+            return _empty_picks()
+        picked = spec.select(
+            self._candidates(spec, scores, model if spec.needs_model else None, inputs.labels),
+            n,
+            random_state=self.config.seed + inputs.round_id,
+            **inputs.params,
+        )
+        batch = scores.candidates.iloc[picked].reset_index(drop=True)
+        batch["utility"] = batch[spec.rank_by]
+        if "predicted_label" not in batch:
+            batch["predicted_label"] = None
+            batch["predicted_score"] = np.nan
+        return batch.assign(reason="strategy")
+
+    def _stream_picks(self, inputs: SelectionInputs, model, client, common: dict, room: int):
+        """New items (ingested since the last round) whose utility under the champion alone
+        reaches the threshold, best first, at most ``stream.budget``."""
+        s = self.config.stream
+        budget = min(s.budget, max(room, 0))
+        if not inputs.stream_partitions or model is None or budget == 0:
+            return _empty_picks()
+        from alflow.compute import score_pool
+
+        scores = score_pool(
+            client,
+            [join(self.ws.pool_url, name) for name, _ in inputs.stream_partitions],
+            model,
+            rank_by=s.utility,
+            top_m=budget,
+            **common,
+        )
+        frame = scores.candidates
+        frame = frame[frame[s.utility] >= s.threshold].head(budget).reset_index(drop=True)
+        return frame.assign(utility=frame[s.utility], reason="stream")
 
     def _record_pseudo_labels(self, round_id: int, confident: pd.DataFrame, batch: set) -> None:
         """Keep the confident predictions above the threshold, minus this round's batch."""
@@ -346,10 +475,9 @@ class Project:
             seed=self.config.seed,
         )
 
-    def _log_selection(
-        self, round_id, strategy, version, pool, scores: PartitionScores, batch
-    ) -> None:
+    def _log_selection(self, inputs: SelectionInputs, pool, scores: PartitionScores, batch) -> None:
         cfg = self.config
+        round_id, strategy, version = inputs.round_id, inputs.strategy, inputs.model_version
         run_id = self.ledger.get_round(round_id).mlflow_run_id
         t = self.tracker
         from alflow.tracking import flatten
@@ -367,12 +495,18 @@ class Project:
             },
         )
         t.log_text(run_id, dump_config(cfg), "config.yaml")
+        t.log_dict(run_id, inputs.to_json() | {"pool_hash": pool}, f"{REPLAY_DIR}/inputs.json")
+        t.log_frame(run_id, pd.DataFrame({"item_id": inputs.excluded}), "excluded.csv", REPLAY_DIR)
+        t.log_frame(run_id, inputs.labels, "labels.csv", REPLAY_DIR)
+        reasons = batch["reason"].value_counts()
         t.log_metrics(
             run_id,
             {
                 "pool_unlabeled_scored": scores.rows_scored,
                 "candidates": len(scores.candidates),
                 "batch_size": len(batch),
+                "stream_picks": int(reasons.get("stream", 0)),
+                "control_picks": int(reasons.get("control", 0)),
             },
             step=round_id,
         )
@@ -657,6 +791,10 @@ class Project:
         kappa = self._stop_kappa(model, round_id)
         if kappa is not None:
             metrics["stop_kappa"] = kappa
+        if x_eval is not None:
+            control = self._control_estimate(train, x_eval, y_eval, len(train), metrics)
+            t.log_metrics(run_id, control, step=round_id)
+            metrics.update(control)
         if report:
             t.log_dict(run_id, report, "classification_report.json")
         version = t.log_model(run_id, model)
@@ -669,8 +807,77 @@ class Project:
             metrics={k: v for k, v in metrics.items() if not k.startswith("class_count.")},
             promoted=promoted,
         )
+        self._log_report(round_id, run_id)
         t.finish(run_id)
         return TrainReport(round_id, len(train), metrics, version, promoted)
+
+    def _control_estimate(self, train: pd.DataFrame, x_eval, y_eval, n_train: int, metrics):
+        """A model on the control labels alone (what random sampling reaches with them), and the
+        label saving of the campaign against it (see ``alflow.control``)."""
+        gate = self.config.model.gate.metric
+        control = train[train["item_id"].isin(self.ledger.selected_ids("control"))]
+        if control["label"].nunique() < 2 or gate not in metrics:
+            return {}
+        x, _ = self._labeled_data(control["item_id"])
+        model = build_model(self.config).fit(x, control["label"].to_numpy())
+        value = evaluate(model, x_eval, y_eval, self.labels)[gate]
+        out = {"control.labels": float(len(control)), f"control.{gate}": value}
+        history = self.ledger.trainings()
+        labels = [*history.get("labels", pd.Series(dtype=float)).tolist(), n_train]
+        values = [*history.get(gate, pd.Series(dtype=float)).tolist(), metrics[gate]]
+        kept = [(n, v) for n, v in zip(labels, values, strict=True) if pd.notna(v)]
+        saving = label_saving([n for n, _ in kept], [v for _, v in kept], len(control), value)
+        if saving is not None:
+            out["control.label_saving"], out["control.labels_needed"] = saving
+        return out
+
+    def _log_report(self, round_id: int, run_id: str) -> None:
+        """The round's self-contained HTML report, logged to MLflow (``report.html``)."""
+        from alflow.report import agreement_table, round_report
+
+        gate = self.config.model.gate.metric
+        folder = self.ws.reports_dir
+        trainings = self.ledger.trainings()
+        parts = []
+        if gate in trainings:
+            parts.append(trainings[["labels", gate]].assign(strategy="campaign"))
+        if f"control.{gate}" in trainings:
+            ctrl = trainings[["control.labels", f"control.{gate}"]]
+            ctrl.columns = ["labels", gate]
+            parts.append(ctrl.assign(strategy="control slice (random)"))
+        curve = (
+            pd.concat(parts, ignore_index=True).dropna()
+            if parts
+            else pd.DataFrame(columns=["labels", gate, "strategy"])
+        )
+        curve_png = folder / f"round-{round_id:04d}-curve.png"
+        plots.learning_curves(curve, gate, curve_png, f"learning curve after round {round_id}")
+        labels = self.ledger.resolved_labels()
+        batch = self.ledger.selection(round_id)["item_id"]
+        balance = pd.DataFrame({"label": self.labels})
+        balance["all labels"] = balance["label"].map(labels["label"].value_counts()).fillna(0)
+        this_round = labels[labels["item_id"].isin(batch)]["label"].value_counts()
+        balance[f"round {round_id}"] = balance["label"].map(this_round).fillna(0)
+        balance_png = folder / f"round-{round_id:04d}-balance.png"
+        plots.class_balance(balance, balance_png, f"class balance after round {round_id}")
+        trained = trainings[trainings["round"] == round_id]
+        control = {
+            k: float(v)
+            for k, v in (trained.iloc[-1].to_dict() if len(trained) else {}).items()
+            if k.startswith("control.") and pd.notna(v)
+        }
+        page = round_report(
+            project=self.config.project,
+            round_id=round_id,
+            curve_png=curve_png,
+            curve=curve,
+            scores_png=folder / f"round-{round_id:04d}-scores.png",
+            balance_png=balance_png,
+            balance=balance,
+            agreement=agreement_table(self.ledger.annotations()),
+            control=control,
+        )
+        self.tracker.log_text(run_id, page, "report.html")
 
     def _model_label_training_set(self):
         """``(features, frame of item_id, label, source, weight)`` of the labels that did not
@@ -712,6 +919,77 @@ class Project:
             self.tracker.promote(version)
             return True
         return False
+
+    # ------------------------------------------------------------- operations
+    def round_lock(self):
+        """The campaign's round lock: two rounds of one campaign never overlap (any backend)."""
+        name = f"rounds:{self.config.project}"
+        return self.ledger.lock(name, self.config.schedule.lock_wait_seconds)
+
+    def in_flight_wait(self) -> str | None:
+        """Why a new round must wait for labels (``schedule.max_in_flight``), or None to go on.
+        An unfinished round is always resumed."""
+        limit = self.config.schedule.max_in_flight
+        last = self.ledger.last_round_id()
+        if limit is None or (last and self.ledger.get_round(last).status in ("open", "selected")):
+            return None
+        n, batch = self.ledger.in_flight_count(), self.config.campaign.batch_size
+        if n + batch <= limit:
+            return None
+        return (
+            f"waiting for labels: {n} item(s) exported and not labeled yet; a batch of {batch} "
+            f"would exceed schedule.max_in_flight={limit}"
+        )
+
+    def untrained_wait(self) -> str | None:
+        """Why a scheduled round waits: the last exported round has no model trained on its
+        labels yet (the next round should score with it). None to go on."""
+        last = self.ledger.last_exported_round_id()
+        trainings = self.ledger.trainings()
+        if last is None or (len(trainings) and last in set(trainings["round"])):
+            return None
+        return f"waiting for round {last}'s labels to be imported and trained on"
+
+    @property
+    def inbox(self) -> Path:
+        """The folder polled for labels files (the simulated annotator drops its files here)."""
+        inbox = self.config.schedule.labels_inbox
+        return Path(inbox).expanduser() if inbox else self.ws.imports_dir
+
+    def new_label_files(self) -> list[Path]:
+        """Labels files in the inbox whose content was never imported, oldest name first."""
+        from alflow.vendors.base import file_sha256
+
+        if not self.inbox.is_dir():
+            return []
+        done = self.ledger.imported_sha256s()
+        files = sorted(p for p in self.inbox.iterdir() if p.suffix in (".jsonl", ".csv"))
+        return [p for p in files if p.is_file() and file_sha256(p) not in done]
+
+    def needs_training(self) -> bool:
+        """True when the last exported round has labels back but no model yet (e.g. a retrain
+        that died after its import)."""
+        last = self.ledger.last_exported_round_id()
+        if last is None:
+            return False
+        trainings = self.ledger.trainings()
+        if len(trainings) and last in set(trainings["round"]):
+            return False
+        return bool(self.ledger.round_summary().set_index("round").loc[last, "labeled_back"])
+
+    def campaign_curve(self) -> list[dict]:
+        """Every training so far as the records the stopping criteria read."""
+        return self.ledger.trainings().to_dict("records")
+
+    def record_stop(self, reason: str) -> bool:
+        """Record why the campaign stops (ledger + a tag on the last round's MLflow run)."""
+        last = self.ledger.last_round_id()
+        new = self.ledger.record_stop(reason, last)
+        if new and last is not None:
+            run_id = self.ledger.get_round(last).mlflow_run_id
+            if run_id:
+                self.tracker.set_tags(run_id, {"alflow.campaign_stopped": reason})
+        return new
 
     # ----------------------------------------------------------------- status
     def status(self) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 import mlflow
 import mlflow.sklearn
@@ -105,11 +106,30 @@ class Tracker:
     def log_file(self, run_id: str, path: Path, artifact_path: str | None = None) -> None:
         self.client.log_artifact(run_id, str(path), artifact_path)
 
-    def log_frame(self, run_id: str, frame: pd.DataFrame, artifact_file: str) -> None:
+    def log_frame(
+        self, run_id: str, frame: pd.DataFrame, artifact_file: str, artifact_path: str | None = None
+    ) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / artifact_file
             frame.to_csv(path, index=False)
-            self.client.log_artifact(run_id, str(path))
+            self.client.log_artifact(run_id, str(path), artifact_path)
+
+    def download(self, run_id: str, artifact: str, dest: str) -> Path:
+        """One artifact of a run, downloaded into ``dest``."""
+        return Path(self.client.download_artifacts(run_id, artifact, dest))
+
+    def round_run_id(self, round_id: int) -> str | None:
+        """The MLflow run of a round, found by its ``alflow.round`` tag (the latest one)."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`alflow.round` = '{round_id}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=1,
+        )
+        return runs[0].info.run_id if runs else None
+
+    def model_uri(self, version: str) -> str:
+        return f"models:/{self.model_name}/{version}"
 
     # -------------------------------------------------------------- registry
     def log_model(self, run_id: str, model, input_example=None) -> str:

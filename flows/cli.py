@@ -154,6 +154,9 @@ def round_(config: ConfigOpt = Path("alflow.yaml"), vendor: VendorOpt = None) ->
     from flows.rounds import labeling_round
 
     result = labeling_round(_load(config, vendor))
+    if result.get("skipped"):
+        typer.echo(f"round skipped: {result['skipped']}")
+        return
     export = result["export"]
     typer.echo(
         f"round {result['round_id']}: selected {result['selected']} items; "
@@ -281,6 +284,54 @@ def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
             f"needs adjudication: {len(queue)} item(s) ({shown}); add a ground-truth "
             "annotation to resolve one ('alflow audit item ID' shows the votes)"
         )
+
+
+@app.command()
+@_guard
+def serve(
+    config: ConfigOpt = Path("alflow.yaml"),
+    resume: Annotated[
+        bool, typer.Option(help="Clear a recorded campaign stop and serve unpaused.")
+    ] = False,
+) -> None:
+    """Serve the campaign: rounds on the schedule, the labels inbox polled, until interrupted.
+
+    Starts a local Prefect server when PREFECT_API_URL is not set. A stopping criterion or an
+    exhausted budget pauses both schedules and records why (ledger, MLflow, log).
+    """
+    from flows.serve import serve as serve_campaign
+
+    serve_campaign(config, _load(config), resume=resume)
+
+
+@app.command()
+@_guard
+def replay(
+    round_id: Annotated[int, typer.Argument(help="The round to rebuild.")],
+    config: ConfigOpt = Path("alflow.yaml"),
+) -> None:
+    """Rebuild a round's batch from what MLflow recorded; show it is identical or what differs.
+
+    Exit code 0 when identical, 1 when it differs.
+    """
+    from alflow.compute import shared_client
+    from alflow.project import Project
+    from alflow.replay import replay_round
+
+    cfg = _load(config)
+    report = replay_round(Project(cfg), round_id, shared_client(cfg.compute))
+    for note in report.notes:
+        typer.echo(f"note: {note}")
+    if report.identical:
+        typer.echo(
+            f"round {round_id}: replay identical ({len(report.recorded)} items, same ranks and "
+            f"reasons; MLflow run {report.run_id})"
+        )
+        return
+    diff = report.differences()
+    typer.echo(f"round {round_id}: replay differs in {len(diff)} item(s):")
+    typer.echo(diff.to_string(index=False))
+    raise typer.Exit(1)
 
 
 @app.command()

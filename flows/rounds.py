@@ -1,4 +1,7 @@
-"""The round flows. They run on Prefect's ephemeral local API when no server is configured."""
+"""The round flows. They run on Prefect's ephemeral local API when no server is configured.
+
+``config`` is a validated config or the path of a YAML file (what deployments pass).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,14 @@ from prefect.runtime import flow_run
 
 import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
+from alflow.errors import LockBusy
+from flows import schedules
 from tasks import round_tasks as t
-from tasks.context import project_for
+from tasks.context import as_config, project_for
 
 
 def _config_param() -> AlflowConfig:
-    config = flow_run.parameters["config"]
-    return config if isinstance(config, AlflowConfig) else AlflowConfig.model_validate(config)
+    return as_config(flow_run.parameters["config"])
 
 
 def _select_name() -> str:
@@ -27,27 +31,73 @@ def _retrain_name() -> str:
     return f"{config.project}-round-{last}-retrain"
 
 
+def _skip(reason: str) -> dict:
+    print(f"round skipped: {reason}")
+    return {"round_id": None, "skipped": reason}
+
+
 @flow(name="labeling_round", flow_run_name=_select_name, log_prints=True)
-def labeling_round(config: AlflowConfig) -> dict:
-    """Score the pool, select a batch and export it to the vendor (each step once)."""
-    start = t.open_round(config, flow_run.id)
-    round_id = start["round_id"]
-    selected = t.score_and_select(config, round_id)
-    export = t.export_batch(config, round_id)
-    return {"round_id": round_id, "selected": selected, "export": export}
+def labeling_round(config: AlflowConfig | str, scheduled: bool = False) -> dict:
+    """Score the pool, select a batch and export it to the vendor (each step once).
+
+    Rounds of one campaign never overlap (a ledger lock: a second start waits up to
+    ``schedule.lock_wait_seconds``, then refuses). With ``schedule.max_in_flight`` a new round
+    is skipped while too many exported items wait for labels. A ``scheduled`` run (from
+    ``alflow serve``) skips instead of failing, stops the campaign when the pool is used up,
+    and hands the batch to the simulated annotator when the vendor is ``simulated``.
+    """
+    config = as_config(config)
+    project = project_for(config)
+    if scheduled and (reason := schedules.stopped(config)):
+        return _skip(f"campaign stopped: {reason}")
+    try:
+        with project.round_lock():
+            wait = project.in_flight_wait() or (scheduled and project.untrained_wait())
+            if wait:
+                return _skip(wait)
+            start = t.open_round(config, flow_run.id)
+            round_id = start["round_id"]
+            selected = t.score_and_select(config, round_id)
+            export = t.export_batch(config, round_id)
+    except LockBusy as err:
+        if not scheduled:
+            raise
+        return _skip(str(err))
+    out = {"round_id": round_id, "selected": selected, "export": export}
+    if scheduled and config.vendor.kind == "simulated":
+        out["labels"] = t.simulate_annotation(config, round_id)
+    return out
 
 
 @flow(name="reimport_and_retrain", flow_run_name=_retrain_name, log_prints=True)
 def reimport_and_retrain(
-    config: AlflowConfig, labels_path: str | None = None, retrain: bool = True, pull: bool = False
+    config: AlflowConfig | str,
+    labels_path: str | None = None,
+    retrain: bool = True,
+    poll_inbox: bool = False,
+    scheduled: bool = False,
+    pull: bool = False,
 ) -> dict:
-    """Import a labels file (if given, or pulled from the vendor's server with ``pull``),
-    resolve labels, retrain, log and register the model."""
+    """Import a labels file (if given, or pulled from the vendor's server with ``pull``) and,
+    with ``poll_inbox``, every new file in the labels inbox (a file already imported is skipped:
+    same content, same events); resolve, retrain, log and register the model. When polling, it
+    retrains only if labels arrived (or an earlier retrain died). A ``scheduled`` run then checks
+    the stopping criteria and pauses the campaign's schedules when one holds."""
+    config = as_config(config)
+    project = project_for(config)
     out: dict = {}
     if pull and not labels_path:
         labels_path = t.pull_labels(config)
     if labels_path:
         out["import"] = t.import_labels(config, labels_path)
-    if retrain:
+    added = out.get("import", {}).get("events_added", 0)
+    if poll_inbox:
+        out["imports"] = [t.import_labels(config, str(p)) for p in project.new_label_files()]
+        added += sum(i["events_added"] for i in out["imports"])
+        if not out["imports"]:
+            print(f"no new labels files in {project.inbox}")
+    if retrain and (not poll_inbox or added or project.needs_training()):
         out["train"] = t.retrain(config, None, flow_run.id)
+    if scheduled and "train" in out:
+        out["stop_reason"] = schedules.check_stop(config)
     return out

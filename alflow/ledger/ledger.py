@@ -17,15 +17,18 @@ from sqlalchemy import Engine, create_engine, delete, event, func, make_url, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from alflow.errors import LedgerError
+from alflow.errors import LedgerError, LockBusy
 from alflow.ledger import migrate
+from alflow.ledger.locks import holder_is_dead, new_holder
 from alflow.ledger.schema import (
     AnnotationEvent,
+    CampaignStop,
     EvalItem,
     Export,
     Import,
     Ingest,
     Item,
+    Lock,
     ModelLabel,
     Partition,
     ResolvedLabel,
@@ -170,6 +173,33 @@ class Ledger:
             rows = _by_id(s, table, item_ids, table.partition)
         return pd.DataFrame(rows, columns=["item_id", "partition"])
 
+    def in_flight_count(self) -> int:
+        """Items selected or exported and not labeled yet."""
+        with self.transaction() as s:
+            query = select(func.count()).select_from(Item).where(Item.state.in_(IN_FLIGHT))
+            return s.execute(query).scalar_one()
+
+    def max_ingest_id(self) -> int:
+        """The newest pool ingest that registered a partition (0 before any)."""
+        with self.transaction() as s:
+            query = select(func.max(Partition.ingest_id)).where(Partition.target == "pool")
+            return s.execute(query).scalar() or 0
+
+    def partitions_after(self, ingest_id: int, upto: int | None = None) -> list[tuple[str, str]]:
+        """Pool partitions registered by ingests ``ingest_id < id <= upto``, as ``(name, sha)``."""
+        with self.transaction() as s:
+            query = select(Partition.name, Partition.sha256).where(
+                Partition.target == "pool", Partition.ingest_id > ingest_id
+            )
+            if upto is not None:
+                query = query.where(Partition.ingest_id <= upto)
+            return [tuple(r) for r in s.execute(query.order_by(Partition.name))]
+
+    def imported_sha256s(self) -> set[str]:
+        """Content hashes of every labels file imported so far."""
+        with self.transaction() as s:
+            return set(s.execute(select(Import.sha256)).scalars())
+
     def eval_ids(self) -> list[str]:
         with self.transaction() as s:
             return list(s.execute(select(EvalItem.item_id)).scalars())
@@ -237,7 +267,7 @@ class Ledger:
         ``batch`` has ``item_id``, ``rank``, ``utility``, ``predicted_label``,
         ``predicted_score`` and any number of score-component columns.
         """
-        fixed = {"item_id", "rank", "utility", "predicted_label", "predicted_score"}
+        fixed = {"item_id", "rank", "utility", "predicted_label", "predicted_score", "reason"}
         components = [c for c in batch.columns if c not in fixed]
         with self.transaction() as s:
             already = s.execute(
@@ -267,9 +297,12 @@ class Ledger:
                         "item_id": row["item_id"],
                         "rank": int(row["rank"]),
                         "utility": float(row["utility"]),
-                        "components": {c: float(row[c]) for c in components},
+                        "components": {c: float(row[c]) for c in components if pd.notna(row[c])},
                         "predicted_label": row["predicted_label"],
-                        "predicted_score": row["predicted_score"],
+                        "predicted_score": None
+                        if pd.isna(row["predicted_score"])
+                        else float(row["predicted_score"]),
+                        "reason": row.get("reason", "strategy"),
                     }
                     for row in batch.to_dict("records")
                 ],
@@ -290,11 +323,20 @@ class Ledger:
                     "utility": r.utility,
                     "predicted_label": r.predicted_label,
                     "predicted_score": r.predicted_score,
+                    "reason": r.reason,
                     **r.components,
                 }
                 for r in rows
             ]
         return pd.DataFrame.from_records(records)
+
+    def selected_ids(self, reason: str, before_round: int | None = None) -> list[str]:
+        """Items selected for ``reason`` (e.g. ``control``), in rounds before ``before_round``."""
+        with self.transaction() as s:
+            query = select(Selection.item_id).where(Selection.reason == reason)
+            if before_round is not None:
+                query = query.where(Selection.round_id < before_round)
+            return list(s.execute(query.order_by(Selection.item_id)).scalars())
 
     # ---------------------------------------------------------------- export
     def export_of(self, round_id: int) -> Export | None:
@@ -616,6 +658,89 @@ class Ledger:
                 "mlflow_run_id": run_id,
                 **t.metrics,
             }
+
+    def annotations(self) -> pd.DataFrame:
+        """Every label event as ``item_id``, ``round``, ``annotator``, ``label`` (for agreement)."""
+        with self.transaction() as s:
+            rows = s.execute(
+                select(
+                    AnnotationEvent.item_id,
+                    AnnotationEvent.round_id,
+                    AnnotationEvent.annotator,
+                    AnnotationEvent.label,
+                )
+                .where(AnnotationEvent.kind == "label")
+                .order_by(AnnotationEvent.id)
+            )
+            return pd.DataFrame(
+                rows.tuples().all(), columns=["item_id", "round", "annotator", "label"]
+            )
+
+    # ------------------------------------------------------------------ locks
+    def acquire_lock(self, name: str, wait_seconds: float = 0.0, poll: float = 0.5) -> str:
+        """Take the lock ``name`` and return the holder token; a lock held by a dead process on
+        this host is taken over. Waits up to ``wait_seconds``, then raises ``LockBusy`` naming
+        the holder."""
+        import time
+
+        holder = new_holder()
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            with self.transaction() as s:
+                taken = s.execute(
+                    self._insert_ignore(Lock.__table__).values(
+                        name=name, holder=holder, acquired_at=utcnow()
+                    )
+                ).rowcount
+                if taken:
+                    return holder
+                current = s.get(Lock, name)
+                if current is not None and holder_is_dead(current.holder):
+                    took_over = s.execute(  # only one of several racing takers wins
+                        update(Lock)
+                        .where(Lock.name == name, Lock.holder == current.holder)
+                        .values(holder=holder, acquired_at=utcnow())
+                    ).rowcount
+                    if took_over:
+                        return holder
+            if time.monotonic() >= deadline:
+                since = current.acquired_at.isoformat() if current else "?"
+                raise LockBusy(
+                    f"{name} is held by {current.holder if current else '?'} since {since}: "
+                    "another round of this campaign is running; not starting a second one"
+                )
+            time.sleep(poll)
+
+    def release_lock(self, name: str, holder: str) -> None:
+        with self.transaction() as s:
+            s.execute(delete(Lock).where(Lock.name == name, Lock.holder == holder))
+
+    @contextmanager
+    def lock(self, name: str, wait_seconds: float = 0.0) -> Iterator[str]:
+        """Hold the lock ``name`` for the block (see ``acquire_lock``)."""
+        holder = self.acquire_lock(name, wait_seconds)
+        try:
+            yield holder
+        finally:
+            self.release_lock(name, holder)
+
+    # -------------------------------------------------------- campaign stops
+    def record_stop(self, reason: str, round_id: int | None) -> bool:
+        """Record why the campaign stopped; False when a stop is already active."""
+        with self.transaction() as s:
+            if s.execute(select(CampaignStop.id).where(CampaignStop.active)).first():
+                return False
+            s.add(CampaignStop(reason=reason, round_id=round_id, active=True))
+            return True
+
+    def active_stop(self) -> CampaignStop | None:
+        with self.transaction() as s:
+            query = select(CampaignStop).where(CampaignStop.active).order_by(CampaignStop.id)
+            return s.execute(query.limit(1)).scalar()
+
+    def clear_stop(self) -> None:
+        with self.transaction() as s:
+            s.execute(update(CampaignStop).where(CampaignStop.active).values(active=False))
 
     # ------------------------------------------------- pseudo- and weak labels
     def record_pseudo_labels(self, round_id: int, frame: pd.DataFrame) -> int:

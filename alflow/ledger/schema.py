@@ -90,7 +90,11 @@ class Round(Base):
     model_version: Mapped[str | None] = mapped_column(String(32), nullable=True)
     mlflow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     flow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    ingest_watermark: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+SELECTION_REASONS = ("strategy", "stream", "control")
 
 
 class Selection(Base):
@@ -104,6 +108,9 @@ class Selection(Base):
     components: Mapped[dict] = mapped_column(JSON)
     predicted_label: Mapped[str | None] = mapped_column(String(256), nullable=True)
     predicted_score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # strategy: the query strategy chose it; stream: a new item above the stream threshold;
+    # control: the uniform random control slice
+    reason: Mapped[str] = mapped_column(String(16), default="strategy", server_default="strategy")
     __table_args__ = (UniqueConstraint("round_id", "rank", name="uq_selection_rank"),)
 
 
@@ -193,3 +200,24 @@ class ModelLabel(Base):
         UniqueConstraint("kind", "round_id", "item_id", name="uq_model_label"),
         Index("ix_model_labels_kind_item", "kind", "item_id"),
     )
+
+
+class Lock(Base):
+    """A named lock (e.g. one campaign's rounds): held by ``host:pid:token`` until released."""
+
+    __tablename__ = "locks"
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(256))
+    acquired_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CampaignStop(Base):
+    """Why a campaign stopped (a stopping criterion, the budget, an empty pool); the latest
+    active row holds, a resume deactivates it."""
+
+    __tablename__ = "campaign_stops"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reason: Mapped[str] = mapped_column(Text)
+    round_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -1,0 +1,124 @@
+"""``alflow serve``: the campaign's deployments served from this process.
+
+Prefect's scheduler runs in a Prefect server, not in the ephemeral API, so when no
+``PREFECT_API_URL`` is set ``alflow serve`` starts one itself (``prefect server start`` on
+127.0.0.1, a free port, its database under ``<workspace>/prefect``) and stops it on exit: no
+server to start by hand. With ``PREFECT_API_URL`` set it serves against that server instead.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import tasks  # noqa: F401  (offline defaults before Prefect loads)
+from alflow.config import AlflowConfig
+from alflow.errors import AlflowError
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def prefect_server(home: Path, timeout: float = 180.0) -> Iterator[str]:
+    """A ``prefect server start`` on 127.0.0.1 with its own PREFECT_HOME; yields the API URL."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        "PREFECT_API_URL": "",
+    }
+    log = (home / "server.log").open("ab")
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port), "--no-ui"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            if proc.poll() is not None:
+                raise AlflowError(f"prefect server exited ({proc.returncode}): see {log.name}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                raise AlflowError(f"prefect server not healthy after {timeout:.0f} s: {log.name}")
+            time.sleep(0.5)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+@contextmanager
+def prefect_api(config: AlflowConfig) -> Iterator[str]:
+    """The configured Prefect API, or a server of our own for as long as we serve."""
+    url = os.environ.get("PREFECT_API_URL")
+    if url:
+        yield url
+        return
+    from alflow.workspace import Workspace
+
+    with prefect_server(Workspace.from_config(config).root / "prefect") as url:
+        os.environ["PREFECT_API_URL"] = url  # the flow-run subprocesses inherit it
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings({PREFECT_API_URL: url}):
+            yield url
+
+
+def serve(config_path: Path, config: AlflowConfig, resume: bool = False) -> None:
+    """Serve the campaign's deployments until interrupted. A stopped campaign is served paused
+    (and says why) unless ``resume`` clears its stop."""
+    from prefect import serve as prefect_serve
+
+    from flows import schedules
+    from tasks.context import project_for
+
+    project = project_for(config)
+    if resume:
+        project.ledger.clear_stop()
+    stop = project.ledger.active_stop()
+    if stop is not None:
+        print(f"campaign {config.project} stopped: {stop.reason} (alflow serve --resume to go on)")
+    with prefect_api(config) as url:
+        print(f"serving {config.project} on the Prefect API at {url}")
+        deployments = schedules.deployments(
+            config, str(config_path.resolve()), paused=stop is not None
+        )
+        try:
+            prefect_serve(*deployments, limit=2, pause_on_shutdown=True)
+        finally:
+            _drain_prefect()
+
+
+def _drain_prefect() -> None:
+    """Flush Prefect's log and event workers while the API is still up (a worker left with
+    nowhere to send keeps the process from exiting)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=10)
+    EventsWorker.drain_all(timeout=10)
