@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 for _k, _v in {
     "DO_NOT_TRACK": "true",
@@ -13,6 +14,9 @@ for _k, _v in {
 }.items():
     os.environ.setdefault(_k, _v)
 
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
@@ -24,6 +28,7 @@ from alflow.config import AlflowConfig, config_from_dict  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 DIGIT_COLUMNS = [f"px{i:02d}" for i in range(64)]
+POSTGRES_ENV = "ALFLOW_TEST_POSTGRES_URL"  # set by infra/ci/postgres.sh (see docs/operations.md)
 
 
 def require_dataset(name: str) -> Path:
@@ -94,3 +99,56 @@ def prefect_harness():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+# ---------------------------------------------------------------- databases
+@dataclass(frozen=True)
+class Databases:
+    """Where one test keeps its ledger and its MLflow backend store (fresh, empty databases)."""
+
+    backend: str
+    ledger_url: str
+    mlflow_url: str
+
+    def storage(self) -> dict[str, str]:
+        """The config's ``storage`` section for these databases."""
+        return {"ledger_url": self.ledger_url, "mlflow_tracking_uri": self.mlflow_url}
+
+
+@contextmanager
+def postgres_databases(*names: str) -> Iterator[list[str]]:
+    """Fresh databases on the test server (``$ALFLOW_TEST_POSTGRES_URL``), dropped afterwards."""
+    from sqlalchemy import create_engine, make_url, text
+
+    admin_url = os.environ.get(POSTGRES_ENV)
+    if not admin_url:
+        pytest.skip(
+            f"PostgreSQL: no server URL in ${POSTGRES_ENV} "
+            '(start one with: eval "$(infra/ci/postgres.sh start)")'
+        )
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    tag = uuid.uuid4().hex[:12]
+    dbs = [f"t_{tag}_{n}" for n in names]
+    try:
+        with admin.connect() as conn:
+            for db in dbs:
+                conn.execute(text(f'CREATE DATABASE "{db}"'))
+        base = make_url(admin_url)
+        yield [base.set(database=db).render_as_string(hide_password=False) for db in dbs]
+    finally:
+        with admin.connect() as conn:
+            for db in dbs:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def databases(request, tmp_path: Path) -> Iterator[Databases]:
+    """The ledger and the MLflow backend store on SQLite files, then on PostgreSQL."""
+    if request.param == "sqlite":
+        yield Databases(
+            "sqlite", f"sqlite:///{tmp_path / 'ledger.db'}", f"sqlite:///{tmp_path / 'mlflow.db'}"
+        )
+        return
+    with postgres_databases("ledger", "mlflow") as (ledger_url, mlflow_url):
+        yield Databases("postgresql", ledger_url, mlflow_url)

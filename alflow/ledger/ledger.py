@@ -342,8 +342,10 @@ class Ledger:
             touched: set[str] = set()
             rounds = self._rounds_of(s, [e.item_id for e in events])
             for e in events:
+                # RETURNING, not rowcount: psycopg reports a row for an insert that was ignored
                 res = s.execute(
-                    self._insert_ignore(AnnotationEvent.__table__).values(
+                    self._insert_ignore(AnnotationEvent.__table__)
+                    .values(
                         event_key=e.event_key,
                         item_id=e.item_id,
                         round_id=rounds.get(e.item_id),
@@ -354,8 +356,9 @@ class Ledger:
                         import_id=imp.id,
                         created_at=utcnow(),
                     )
+                    .returning(AnnotationEvent.id)
                 )
-                if res.rowcount:
+                if res.first() is not None:
                     added += 1
                     touched.add(e.item_id)
             imp.events_added = added
