@@ -35,6 +35,7 @@ from alflow.pool import (
 )
 from alflow.portfolio import PORTFOLIO, choose_arm, gains
 from alflow.resolution import resolve
+from alflow.score_cache import ScoreCache, cache_key, ids_hash
 from alflow.scoring import FEATURES, HIST_BINS, PartitionScores, component_columns, stack
 from alflow.stopping import agreement
 from alflow.strategies import candidate_count, get_strategy
@@ -135,13 +136,26 @@ class Project:
             config_hash=cfg.hash(),
         )
         run_id = rnd.mlflow_run_id
-        if run_id is None:
+        if not new:  # the last attempt at this round died or failed: its run is marked FAILED
+            run_id = self._restart_run(rnd.id)
+        elif run_id is None:
             run_id = self.tracker.create_run(rnd.id, {"alflow.config_hash": cfg.hash()})
             self.ledger.update_round(rnd.id, mlflow_run_id=run_id)
         if flow_run_id:
             self.ledger.update_round(rnd.id, flow_run_id=flow_run_id)
             self.tracker.set_tags(run_id, {"prefect.flow_run_id.select": flow_run_id})
         return RoundStart(rnd.id, new, run_id)
+
+    def _restart_run(self, round_id: int) -> str:
+        """Replace the round's run (and any orphan RUNNING run of the round) with a new one."""
+        previous = self.ledger.get_round(round_id).mlflow_run_id
+        run_id = self.tracker.restart_run(round_id, previous)
+        self.ledger.update_round(round_id, mlflow_run_id=run_id)
+        return run_id
+
+    @cached_property
+    def score_cache(self) -> ScoreCache:
+        return ScoreCache(self.ws.root / "scores")
 
     def scoring_model(self) -> tuple[Any, str | None, str | None]:
         """``(model, version, uri)`` of the champion, or ``(None, None, None)`` at cold start."""
@@ -170,22 +184,51 @@ class Project:
         pseudo = cfg.model.pseudo_labels
         if not self.stop_set_path.exists():
             sample_m = max(sample_m, cfg.campaign.stop_set_size)
-        scores = score_pool(
-            client,
-            self.partition_urls(),
-            model if spec.needs_model else None,
-            feature_kind=cfg.data.features.kind,
-            excluded_ids=self.ledger.excluded_ids(),
-            rank_by=spec.ranks,
-            top_m=candidate_count(spec, batch_size, cfg.strategy.candidate_factor),
-            seed=cfg.seed,
-            round_id=round_id,
-            keep_features=wants_x,
-            sample_m=sample_m,
-            confident_m=pseudo.max_per_round if pseudo.enabled and model is not None else 0,
-            classes=self.labels,
-            on_partition=on_partition,
+        pool = self.pool_hash()
+        excluded = self.ledger.excluded_ids()
+        settings = {
+            "model_uri": uri if spec.needs_model else None,
+            "rank_by": spec.ranks,
+            "top_m": candidate_count(spec, batch_size, cfg.strategy.candidate_factor),
+            "keep_features": wants_x,
+            "sample_m": sample_m,
+            "confident_m": pseudo.max_per_round if pseudo.enabled and model is not None else 0,
+        }
+        key = cache_key(
+            pool=pool,
+            excluded=ids_hash(excluded),
+            model_version=version,
+            strategy=spec.name,
+            params=params,
+            config=cfg.hash(),
+            round=round_id,
+            **settings,
         )
+        scores = self.score_cache.load(key)
+        reused = scores is not None
+        if scores is None:
+            scores = score_pool(
+                client,
+                self.partition_urls(),
+                model if spec.needs_model else None,
+                feature_kind=cfg.data.features.kind,
+                excluded_ids=excluded,
+                rank_by=spec.ranks,
+                top_m=settings["top_m"],
+                seed=cfg.seed,
+                round_id=round_id,
+                keep_features=wants_x,
+                sample_m=sample_m,
+                confident_m=settings["confident_m"],
+                classes=self.labels,
+                on_partition=on_partition,
+            )
+            self.score_cache.save(key, scores)
+        run_id = self.ledger.get_round(round_id).mlflow_run_id
+        self.tracker.set_tags(
+            run_id, {"alflow.scores": "reused" if reused else "computed", "alflow.scores_key": key}
+        )
+        faults.checkpoint("after_scoring")
         if scores.rows_scored == 0:
             raise AlflowError("no unlabeled items are left in the pool")
         if not self.stop_set_path.exists():
@@ -212,7 +255,6 @@ class Project:
             *component_columns(batch),
         ]
         batch = batch[keep]
-        pool = self.pool_hash()
         self.ledger.update_round(
             round_id,
             strategy=spec.name,
@@ -531,6 +573,7 @@ class Project:
                 f"{len(train)} training label(s) cover {train['label'].nunique()} class(es); "
                 "a model needs at least two classes"
             )
+        run_id = self._retrain_run(round_id)
         x_train, _ = self._labeled_data(train["item_id"])
         y_train = train["label"].to_numpy()
         model = build_model(self.config)
@@ -549,7 +592,6 @@ class Project:
                 classify__sample_weight=weights,
             )
         faults.checkpoint("after_fit")
-        run_id = self.ledger.get_round(round_id).mlflow_run_id
         t = self.tracker
         if flow_run_id:
             t.set_tags(run_id, {"prefect.flow_run_id.retrain": flow_run_id})
@@ -580,6 +622,7 @@ class Project:
         if report:
             t.log_dict(run_id, report, "classification_report.json")
         version = t.log_model(run_id, model)
+        faults.checkpoint("after_register")
         promoted = self._gate(model, version, metrics, x_eval, y_eval)
         t.set_tags(run_id, {"alflow.model_version": version, "alflow.promoted": str(promoted)})
         self.ledger.record_training(
@@ -589,8 +632,19 @@ class Project:
             metrics={k: v for k, v in metrics.items() if not k.startswith("class_count.")},
             promoted=promoted,
         )
+        t.set_tags(run_id, {"alflow.retrain": "done"})
         t.finish(run_id)
         return TrainReport(round_id, len(train), metrics, version, promoted)
+
+    def _retrain_run(self, round_id: int) -> str:
+        """The round's run, claimed for a retrain; a run whose earlier retrain never finished
+        (killed, or failed with an error) is marked FAILED and replaced by a new one."""
+        run_id = self.ledger.get_round(round_id).mlflow_run_id
+        _, tags = self.tracker.run_state(run_id)
+        if tags.get("alflow.retrain") == "started":  # never marked done: that attempt died
+            run_id = self._restart_run(round_id)
+        self.tracker.set_tags(run_id, {"alflow.retrain": "started"})
+        return run_id
 
     def _pseudo_training_set(self):
         """``(features, frame of item_id and label)`` of the latest round's pseudo-labels, or

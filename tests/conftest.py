@@ -152,3 +152,68 @@ def databases(request, tmp_path: Path) -> Iterator[Databases]:
         return
     with postgres_databases("ledger", "mlflow") as (ledger_url, mlflow_url):
         yield Databases("postgresql", ledger_url, mlflow_url)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(databases: Databases, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``mlflow server`` as its own process on 127.0.0.1, its backend store on the database
+    under test, artifacts proxied into a folder. Yields ``(http URL, artifacts folder)``."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    artifacts = tmp_path / "served-artifacts"
+    port = free_port()
+    mlflow_bin = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
+    cmd = [
+        mlflow_bin,
+        "server",
+        "--backend-store-uri",
+        databases.mlflow_url,
+        "--artifacts-destination",
+        str(artifacts),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    log = tmp_path / "mlflow-server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"mlflow server exited with {proc.returncode}: {log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"mlflow server did not answer in 180 s: {log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url, artifacts
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, make_url, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from alflow import faults
 from alflow.errors import LedgerError
 from alflow.ledger import migrate
 from alflow.ledger.schema import (
@@ -341,7 +342,9 @@ class Ledger:
             added = 0
             touched: set[str] = set()
             rounds = self._rounds_of(s, [e.item_id for e in events])
-            for e in events:
+            for n, e in enumerate(events):
+                if n == len(events) // 2:
+                    faults.checkpoint("mid_import")  # half the events written, not committed
                 # RETURNING, not rowcount: psycopg reports a row for an insert that was ignored
                 res = s.execute(
                     self._insert_ignore(AnnotationEvent.__table__)

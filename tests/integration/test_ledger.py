@@ -1,4 +1,5 @@
-"""The ledger on real SQLite and PostgreSQL databases: idempotent transitions, nothing lost or counted twice."""
+"""The ledger on real SQLite and PostgreSQL databases: idempotent transitions, nothing lost
+or counted twice."""
 
 import pandas as pd
 import pytest
