@@ -176,8 +176,6 @@ class Project:
         spec, params = self._choose_strategy(model, labels, round_id)
         if spec.needs_model and model is None:
             raise AlflowError(f"strategy {spec.name!r} needs a model; none is registered yet")
-        from alflow.compute import score_pool
-
         batch_size = cfg.campaign.batch_size
         wants_x = bool(spec.needs & {"features", "density", "committee"})
         sample_m = cfg.strategy.pool_sample if "density" in spec.needs else 0
@@ -187,7 +185,6 @@ class Project:
         pool = self.pool_hash()
         excluded = self.ledger.excluded_ids()
         settings = {
-            "model_uri": uri if spec.needs_model else None,
             "rank_by": spec.ranks,
             "top_m": candidate_count(spec, batch_size, cfg.strategy.candidate_factor),
             "keep_features": wants_x,
@@ -198,37 +195,17 @@ class Project:
             pool=pool,
             excluded=ids_hash(excluded),
             model_version=version,
+            model_uri=uri if spec.needs_model else None,
             strategy=spec.name,
             params=params,
             config=cfg.hash(),
             round=round_id,
             **settings,
         )
-        scores = self.score_cache.load(key)
-        reused = scores is not None
-        if scores is None:
-            scores = score_pool(
-                client,
-                self.partition_urls(),
-                model if spec.needs_model else None,
-                feature_kind=cfg.data.features.kind,
-                excluded_ids=excluded,
-                rank_by=spec.ranks,
-                top_m=settings["top_m"],
-                seed=cfg.seed,
-                round_id=round_id,
-                keep_features=wants_x,
-                sample_m=sample_m,
-                confident_m=settings["confident_m"],
-                classes=self.labels,
-                on_partition=on_partition,
-            )
-            self.score_cache.save(key, scores)
-        run_id = self.ledger.get_round(round_id).mlflow_run_id
-        self.tracker.set_tags(
-            run_id, {"alflow.scores": "reused" if reused else "computed", "alflow.scores_key": key}
+        scoring_model = model if spec.needs_model else None
+        scores = self._scores(
+            round_id, key, client, scoring_model, excluded, settings, on_partition
         )
-        faults.checkpoint("after_scoring")
         if scores.rows_scored == 0:
             raise AlflowError("no unlabeled items are left in the pool")
         if not self.stop_set_path.exists():
@@ -268,6 +245,36 @@ class Project:
         self.ledger.record_selection(round_id, batch)
         faults.checkpoint("after_selection")
         return self.ledger.selection(round_id)
+
+    def _scores(
+        self, round_id, key, client, model, excluded, settings, on_partition
+    ) -> PartitionScores:
+        """The pool's scores under ``key``: stored by an earlier attempt, or computed on Dask and
+        stored (a retry after a crash resumes from them). The run is tagged with which it was."""
+        from alflow.compute import score_pool
+
+        scores = self.score_cache.load(key)
+        reused = scores is not None
+        if scores is None:
+            scores = score_pool(
+                client,
+                self.partition_urls(),
+                model,
+                feature_kind=self.config.data.features.kind,
+                excluded_ids=excluded,
+                seed=self.config.seed,
+                round_id=round_id,
+                classes=self.labels,
+                on_partition=on_partition,
+                **settings,
+            )
+            self.score_cache.save(key, scores)
+        self.tracker.set_tags(
+            self.ledger.get_round(round_id).mlflow_run_id,
+            {"alflow.scores": "reused" if reused else "computed", "alflow.scores_key": key},
+        )
+        faults.checkpoint("after_scoring")
+        return scores
 
     def _record_pseudo_labels(self, round_id: int, confident: pd.DataFrame, batch: set) -> None:
         """Keep the confident predictions above the threshold, minus this round's batch."""
