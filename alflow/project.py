@@ -36,6 +36,7 @@ from alflow.pool import (
 )
 from alflow.portfolio import PORTFOLIO, choose_arm, gains
 from alflow.resolution import Policy
+from alflow.score_cache import ScoreCache, cache_key, ids_hash
 from alflow.scoring import FEATURES, HIST_BINS, PartitionScores, component_columns, stack
 from alflow.stopping import agreement
 from alflow.strategies import candidate_count, get_strategy
@@ -213,13 +214,26 @@ class Project:
             config_hash=cfg.hash(),
         )
         run_id = rnd.mlflow_run_id
-        if run_id is None:
+        if not new:  # the last attempt at this round died or failed: its run is marked FAILED
+            run_id = self._restart_run(rnd.id)
+        elif run_id is None:
             run_id = self.tracker.create_run(rnd.id, {"alflow.config_hash": cfg.hash()})
             self.ledger.update_round(rnd.id, mlflow_run_id=run_id)
         if flow_run_id:
             self.ledger.update_round(rnd.id, flow_run_id=flow_run_id)
             self.tracker.set_tags(run_id, {"prefect.flow_run_id.select": flow_run_id})
         return RoundStart(rnd.id, new, run_id)
+
+    def _restart_run(self, round_id: int) -> str:
+        """Replace the round's run (and any orphan RUNNING run of the round) with a new one."""
+        previous = self.ledger.get_round(round_id).mlflow_run_id
+        run_id = self.tracker.restart_run(round_id, previous)
+        self.ledger.update_round(round_id, mlflow_run_id=run_id)
+        return run_id
+
+    @cached_property
+    def score_cache(self) -> ScoreCache:
+        return ScoreCache(self.ws.root / "scores")
 
     def scoring_model(self) -> tuple[Any, str | None, str | None]:
         """``(model, version, uri)`` of the champion, or ``(None, None, None)`` at cold start."""
@@ -236,10 +250,21 @@ class Project:
             return existing
         model, version, uri = self.scoring_model()
         inputs = self.selection_inputs(round_id, model, version)
-        batch, scores = self.compute_selection(inputs, model, client, on_partition)
+        pool = pool_hash(inputs.partitions)
+        key = cache_key(
+            pool=pool,
+            excluded=ids_hash(inputs.excluded),
+            model_version=version,
+            model_uri=uri,
+            strategy=inputs.strategy,
+            params=inputs.params,
+            config=self.config.hash(),
+            round=round_id,
+            sample_m=inputs.sample_m,
+        )
+        batch, scores = self.compute_selection(inputs, model, client, on_partition, cache=key)
         if not self.stop_set_path.exists():
             self._save_stop_set(scores.sample.head(self.config.campaign.stop_set_size))
-        pool = pool_hash(inputs.partitions)
         self.ledger.update_round(
             round_id,
             strategy=inputs.strategy,
@@ -286,9 +311,16 @@ class Project:
         )
 
     def compute_selection(
-        self, inputs: SelectionInputs, model, client, on_partition: Progress | None = None
+        self,
+        inputs: SelectionInputs,
+        model,
+        client,
+        on_partition: Progress | None = None,
+        cache: str | None = None,
     ) -> tuple[pd.DataFrame, PartitionScores]:
-        """The batch that ``inputs`` and ``model`` pick (no side effects: replay calls it too).
+        """The batch that ``inputs`` and ``model`` pick. Without ``cache`` it has no side
+        effects (replay calls it); with a ``cache`` key the pool's scores are stored under it, so
+        a retry after a crash resumes from them.
 
         Stream picks come first (new items the champion alone finds uncertain enough), then
         the control slice (the top of a seeded uniform sample of the unlabeled pool), and the
@@ -310,18 +342,26 @@ class Project:
             "classes": self.labels,
         }
         stream = self._stream_picks(inputs, model, client, common, batch_size - inputs.n_control)
-        scores = score_pool(
-            client,
-            [join(self.ws.pool_url, name) for name, _ in inputs.partitions],
-            model if spec.needs_model else None,
-            rank_by=spec.ranks,
-            top_m=candidate_count(spec, batch_size, cfg.strategy.candidate_factor),
-            keep_features=bool(spec.needs & {"features", "density", "committee"}),
-            sample_m=inputs.sample_m,
-            confident_m=pseudo.max_per_round if pseudo.enabled and model is not None else 0,
-            on_partition=on_partition,
-            **common,
-        )
+        scores = self.score_cache.load(cache) if cache else None
+        if cache:
+            self._tag_scores(inputs.round_id, cache, reused=scores is not None)
+        if scores is None:
+            scores = score_pool(
+                client,
+                [join(self.ws.pool_url, name) for name, _ in inputs.partitions],
+                model if spec.needs_model else None,
+                rank_by=spec.ranks,
+                top_m=candidate_count(spec, batch_size, cfg.strategy.candidate_factor),
+                keep_features=bool(spec.needs & {"features", "density", "committee"}),
+                sample_m=inputs.sample_m,
+                confident_m=pseudo.max_per_round if pseudo.enabled and model is not None else 0,
+                on_partition=on_partition,
+                **common,
+            )
+            if cache:
+                self.score_cache.save(cache, scores)
+        if cache:
+            faults.checkpoint("after_scoring")
         if scores.rows_scored == 0:
             raise AlflowError("no unlabeled items are left in the pool")
         control = _control_picks(scores.sample, inputs.n_control, set(stream["item_id"]))
@@ -372,6 +412,13 @@ class Project:
         frame = scores.candidates
         frame = frame[frame[s.utility] >= s.threshold].head(budget).reset_index(drop=True)
         return frame.assign(utility=frame[s.utility], reason="stream")
+
+    def _tag_scores(self, round_id: int, key: str, reused: bool) -> None:
+        """Tag the round's run with whether its scores were computed or reused after a crash."""
+        self.tracker.set_tags(
+            self.ledger.get_round(round_id).mlflow_run_id,
+            {"alflow.scores": "reused" if reused else "computed", "alflow.scores_key": key},
+        )
 
     def _record_pseudo_labels(self, round_id: int, confident: pd.DataFrame, batch: set) -> None:
         """Keep the confident predictions above the threshold, minus this round's batch."""
@@ -748,6 +795,7 @@ class Project:
                 f"{len(train)} training label(s) cover {train['label'].nunique()} class(es); "
                 "a model needs at least two classes"
             )
+        run_id = self._retrain_run(round_id)
         x_train, _ = self._labeled_data(train["item_id"])
         y_train = train["label"].to_numpy()
         model = build_model(self.config)
@@ -762,7 +810,6 @@ class Project:
                 classify__sample_weight=np.r_[np.ones(len(y_train)), frame["weight"].to_numpy()],
             )
         faults.checkpoint("after_fit")
-        run_id = self.ledger.get_round(round_id).mlflow_run_id
         t = self.tracker
         if flow_run_id:
             t.set_tags(run_id, {"prefect.flow_run_id.retrain": flow_run_id})
@@ -798,6 +845,7 @@ class Project:
         if report:
             t.log_dict(run_id, report, "classification_report.json")
         version = t.log_model(run_id, model)
+        faults.checkpoint("after_register")
         promoted = self._gate(model, version, metrics, x_eval, y_eval)
         t.set_tags(run_id, {"alflow.model_version": version, "alflow.promoted": str(promoted)})
         self.ledger.record_training(
@@ -808,8 +856,19 @@ class Project:
             promoted=promoted,
         )
         self._log_report(round_id, run_id)
+        t.set_tags(run_id, {"alflow.retrain": "done"})
         t.finish(run_id)
         return TrainReport(round_id, len(train), metrics, version, promoted)
+
+    def _retrain_run(self, round_id: int) -> str:
+        """The round's run, claimed for a retrain; a run whose earlier retrain never finished
+        (killed, or failed with an error) is marked FAILED and replaced by a new one."""
+        run_id = self.ledger.get_round(round_id).mlflow_run_id
+        _, tags = self.tracker.run_state(run_id)
+        if tags.get("alflow.retrain") == "started":  # never marked done: that attempt died
+            run_id = self._restart_run(round_id)
+        self.tracker.set_tags(run_id, {"alflow.retrain": "started"})
+        return run_id
 
     def _control_estimate(self, train: pd.DataFrame, x_eval, y_eval, n_train: int, metrics):
         """A model on the control labels alone (what random sampling reaches with them), and the

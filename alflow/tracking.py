@@ -39,7 +39,9 @@ PIP_REQUIREMENTS = [
 class Tracker:
     """MLflow for one project: an experiment, a registered model name, runs per round."""
 
-    def __init__(self, tracking_uri: str, artifact_location: str, experiment: str, model_name: str):
+    def __init__(
+        self, tracking_uri: str, artifact_location: str | None, experiment: str, model_name: str
+    ):
         self.uri = tracking_uri
         self.client = MlflowClient(tracking_uri, registry_uri=tracking_uri)
         self.model_name = model_name
@@ -75,11 +77,58 @@ class Tracker:
         with mlflow.start_run(run_id=run_id, experiment_id=self.experiment_id) as run:
             yield run.info.run_id
 
+    def unfinished_runs(self, round_id: int) -> list[str]:
+        """Ids of the round's runs still marked RUNNING (found by the ``alflow.round`` tag)."""
+        runs = self.client.search_runs(
+            [self.experiment_id],
+            filter_string=f"tags.`alflow.round` = '{round_id}' and attributes.status = 'RUNNING'",
+        )
+        return [r.info.run_id for r in runs]
+
+    def restart_run(self, round_id: int, previous: str | None) -> str:
+        """A new run for a round whose last attempt died: it starts with a copy of ``previous``'s
+        tags, params, metrics and artifacts; ``previous`` and every RUNNING run of the round are
+        then marked FAILED. Returns the new run's id."""
+        tags = {"alflow.round": str(round_id)}
+        if previous is not None:
+            tags |= {
+                k: v
+                for k, v in self.client.get_run(previous).data.tags.items()
+                if not k.startswith("mlflow.") and k not in ("alflow.replaced_by",)
+            }
+            tags["alflow.replaces"] = previous
+        new = self.create_run(round_id, tags)
+        if previous is not None:
+            self._copy(previous, new)
+        for run_id in {*self.unfinished_runs(round_id), *([previous] if previous else [])}:
+            if run_id != new:
+                self.client.set_tag(run_id, "alflow.replaced_by", new)
+                self.finish(run_id, "FAILED")
+        return new
+
+    def _copy(self, source: str, dest: str) -> None:
+        """Params, metric histories and artifacts of ``source`` into ``dest``."""
+        data = self.client.get_run(source).data
+        for k, v in data.params.items():
+            self.client.log_param(dest, k, v)
+        for key in data.metrics:
+            for m in self.client.get_metric_history(source, key):
+                self.client.log_metric(dest, key, m.value, timestamp=m.timestamp, step=m.step)
+        if self.client.list_artifacts(source):
+            with tempfile.TemporaryDirectory() as tmp:
+                local = self.client.download_artifacts(source, "", tmp)
+                self.client.log_artifacts(dest, local)
+
     def finish(self, run_id: str, status: str = "FINISHED") -> None:
         self.client.set_terminated(run_id, status)
 
     def run_status(self, run_id: str) -> str:
         return self.client.get_run(run_id).info.status
+
+    def run_state(self, run_id: str) -> tuple[str, dict[str, str]]:
+        """``(status, tags)`` of a run."""
+        run = self.client.get_run(run_id)
+        return run.info.status, run.data.tags
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         for k, v in tags.items():

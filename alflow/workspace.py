@@ -17,7 +17,7 @@ class Workspace:
     eval_url: str
     ledger_url: str
     mlflow_tracking_uri: str
-    mlflow_artifact_location: str
+    mlflow_artifact_location: str | None  # None: the tracking server's artifact store
     exports_dir: Path
     imports_dir: Path
     reports_dir: Path
@@ -26,13 +26,19 @@ class Workspace:
     def from_config(cls, config: AlflowConfig) -> Workspace:
         root = Path(config.workspace).expanduser().resolve()
         s = config.storage
+        tracking = s.mlflow_tracking_uri or f"sqlite:///{root / 'mlflow.db'}"
+        # a tracking server keeps the artifacts (proxied); a local store keeps them here
+        served = tracking.startswith(("http://", "https://"))
+        artifacts = s.mlflow_artifact_location or (
+            None if served else (root / "mlartifacts").as_uri()
+        )
         return cls(
             root=root,
             pool_url=s.pool_url or str(root / "pool"),
             eval_url=str(root / "eval"),
             ledger_url=s.ledger_url or f"sqlite:///{root / 'ledger.db'}",
-            mlflow_tracking_uri=s.mlflow_tracking_uri or f"sqlite:///{root / 'mlflow.db'}",
-            mlflow_artifact_location=s.mlflow_artifact_location or (root / "mlartifacts").as_uri(),
+            mlflow_tracking_uri=tracking,
+            mlflow_artifact_location=artifacts,
             exports_dir=root / "exports",
             imports_dir=root / "imports",
             reports_dir=root / "reports",

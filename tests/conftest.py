@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 for _k, _v in {
     "DO_NOT_TRACK": "true",
@@ -14,6 +15,9 @@ for _k, _v in {
 }.items():
     os.environ.setdefault(_k, _v)
 
+import uuid  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
@@ -25,6 +29,7 @@ from alflow.config import AlflowConfig, config_from_dict  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 DIGIT_COLUMNS = [f"px{i:02d}" for i in range(64)]
+POSTGRES_ENV = "ALFLOW_TEST_POSTGRES_URL"  # set by infra/ci/postgres.sh (see docs/operations.md)
 
 
 def require_dataset(name: str) -> Path:
@@ -104,3 +109,121 @@ def argilla_server():
 
     with serve() as url:
         yield url
+
+
+# ---------------------------------------------------------------- databases
+@dataclass(frozen=True)
+class Databases:
+    """Where one test keeps its ledger and its MLflow backend store (fresh, empty databases)."""
+
+    backend: str
+    ledger_url: str
+    mlflow_url: str
+
+    def storage(self) -> dict[str, str]:
+        """The config's ``storage`` section for these databases."""
+        return {"ledger_url": self.ledger_url, "mlflow_tracking_uri": self.mlflow_url}
+
+
+@contextmanager
+def postgres_databases(*names: str) -> Iterator[list[str]]:
+    """Fresh databases on the test server (``$ALFLOW_TEST_POSTGRES_URL``), dropped afterwards."""
+    from sqlalchemy import create_engine, make_url, text
+
+    admin_url = os.environ.get(POSTGRES_ENV)
+    if not admin_url:
+        pytest.skip(
+            f"PostgreSQL: no server URL in ${POSTGRES_ENV} "
+            '(start one with: eval "$(infra/ci/postgres.sh start)")'
+        )
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    tag = uuid.uuid4().hex[:12]
+    dbs = [f"t_{tag}_{n}" for n in names]
+    try:
+        with admin.connect() as conn:
+            for db in dbs:
+                conn.execute(text(f'CREATE DATABASE "{db}"'))
+        base = make_url(admin_url)
+        yield [base.set(database=db).render_as_string(hide_password=False) for db in dbs]
+    finally:
+        with admin.connect() as conn:
+            for db in dbs:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def databases(request, tmp_path: Path) -> Iterator[Databases]:
+    """The ledger and the MLflow backend store on SQLite files, then on PostgreSQL."""
+    if request.param == "sqlite":
+        yield Databases(
+            "sqlite", f"sqlite:///{tmp_path / 'ledger.db'}", f"sqlite:///{tmp_path / 'mlflow.db'}"
+        )
+        return
+    with postgres_databases("ledger", "mlflow") as (ledger_url, mlflow_url):
+        yield Databases("postgresql", ledger_url, mlflow_url)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def mlflow_server(databases: Databases, tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """``mlflow server`` as its own process on 127.0.0.1, its backend store on the database
+    under test, artifacts proxied into a folder. Yields ``(http URL, artifacts folder)``."""
+    import shutil
+    import signal
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    artifacts = tmp_path / "served-artifacts"
+    port = free_port()
+    mlflow_bin = shutil.which("mlflow", path=str(Path(sys.executable).parent)) or "mlflow"
+    cmd = [
+        mlflow_bin,
+        "server",
+        "--backend-store-uri",
+        databases.mlflow_url,
+        "--artifacts-destination",
+        str(artifacts),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+    ]
+    log = tmp_path / "mlflow-server.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"mlflow server exited with {proc.returncode}: {log.read_text()}")
+            try:
+                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
+                    if r.status == 200:
+                        break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"mlflow server did not answer in 180 s: {log.read_text()[-3000:]}")
+            time.sleep(0.5)
+        yield url, artifacts
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()

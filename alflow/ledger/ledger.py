@@ -17,6 +17,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, make_url, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from alflow import faults
 from alflow.errors import LedgerError, LockBusy
 from alflow.ledger import migrate
 from alflow.ledger.locks import holder_is_dead, new_holder
@@ -407,9 +408,13 @@ class Ledger:
             added = 0
             touched: set[str] = set()
             rounds = self._rounds_of(s, [e.item_id for e in events])
-            for e in events:
+            for n, e in enumerate(events):
+                if n == len(events) // 2:
+                    faults.checkpoint("mid_import")  # half the events written, not committed
+                # RETURNING, not rowcount: psycopg reports a row for an insert that was ignored
                 res = s.execute(
-                    self._insert_ignore(AnnotationEvent.__table__).values(
+                    self._insert_ignore(AnnotationEvent.__table__)
+                    .values(
                         event_key=e.event_key,
                         item_id=e.item_id,
                         round_id=rounds.get(e.item_id),
@@ -420,8 +425,9 @@ class Ledger:
                         import_id=imp.id,
                         created_at=utcnow(),
                     )
+                    .returning(AnnotationEvent.id)
                 )
-                if res.rowcount:
+                if res.first() is not None:
                     added += 1
                     touched.add(e.item_id)
             imp.events_added = added

@@ -11,6 +11,8 @@ from typing import Protocol
 
 import pandas as pd
 
+from alflow import faults
+
 
 @dataclass(frozen=True)
 class ExportReceipt:
@@ -65,13 +67,24 @@ class Vendor(Protocol):
     def read_annotations(self, path: Path, labels: list[str]) -> list[Annotation]: ...
 
 
-def atomic_write(path: Path, data: bytes) -> str:
-    """Write via a temp file in the same folder, fsync, rename; return the sha256."""
+def atomic_write(path: Path, data: bytes, checkpoint: str | None = None) -> str:
+    """Write via a temp file in the same folder, fsync, rename; return the sha256.
+
+    Temp files that a killed writer left for ``path`` are removed first. ``checkpoint`` names a
+    fault-injection point halfway through the data (see ``alflow.faults``).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in path.parent.glob(f".{path.name}.*"):
+        stale.unlink(missing_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         with os.fdopen(fd, "wb") as f:
-            f.write(data)
+            half = len(data) // 2
+            f.write(data[:half])
+            if checkpoint:
+                f.flush()
+                faults.checkpoint(checkpoint)
+            f.write(data[half:])
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

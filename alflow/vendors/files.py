@@ -62,7 +62,7 @@ class FileVendor:
         out["label"] = None
         path = self.export_path(dest, round_id)
         data = self._to_bytes(out)
-        sha = atomic_write(path, data)
+        sha = atomic_write(path, data, checkpoint="mid_export")
         manifest = {
             "round": round_id,
             "vendor": self.name,

@@ -1,4 +1,5 @@
-"""The ledger on a real SQLite file: idempotent transitions, nothing lost or counted twice."""
+"""The ledger on real SQLite and PostgreSQL databases: idempotent transitions, nothing lost
+or counted twice."""
 
 import pandas as pd
 import pytest
@@ -13,8 +14,8 @@ from alflow.resolution import Policy
 
 
 @pytest.fixture
-def ledger(tmp_path):
-    led = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+def ledger(databases):
+    led = Ledger(databases.ledger_url)
     with led.transaction() as s:
         ing = led.start_ingest(s, "mem", "pool")
         items = pd.DataFrame({"item_id": [f"i{i}" for i in range(10)], "content_hash": ["h"] * 10})
@@ -47,7 +48,7 @@ def test_migrations_match_the_models(ledger):
     assert "alembic_version" in inspect(ledger.engine).get_table_names()
 
 
-def test_reopening_runs_no_migration_twice(tmp_path, ledger):
+def test_reopening_runs_no_migration_twice(ledger):
     again = Ledger(ledger.url)
     assert again.state_counts() == {"unlabeled": 10}
 

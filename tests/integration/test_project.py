@@ -1,4 +1,7 @@
-"""Core round steps without Prefect: the champion gate and the scoring model of the next round."""
+"""Core round steps without Prefect: the champion gate and the scoring model of the next round.
+
+The tests that write the ledger and MLflow run on SQLite and on PostgreSQL (``databases``).
+"""
 
 import json
 from pathlib import Path
@@ -21,9 +24,9 @@ def one_round(project, client):
 
 
 def test_gate_keeps_the_champion_when_the_new_model_is_not_better(
-    tmp_path, digits_csv, dask_client
+    tmp_path, digits_csv, dask_client, databases
 ):
-    config = make_config(tmp_path / "ws", campaign={"batch_size": 30})
+    config = make_config(tmp_path / "ws", campaign={"batch_size": 30}, storage=databases.storage())
     project = Project(config)
     project.ingest(str(digits_csv[0]))
     project.ingest(str(digits_csv[1]), target="eval")
@@ -93,10 +96,11 @@ def test_portfolio_rounds_and_stop_set_agreement(tmp_path, digits_csv, dask_clie
 
 
 def test_pseudo_labels_train_but_are_never_human_labels_or_exported(
-    tmp_path, digits_csv, dask_client
+    tmp_path, digits_csv, dask_client, databases
 ):
     config = make_config(
         tmp_path / "ws",
+        storage=databases.storage(),
         model={"pseudo_labels": {"enabled": True, "min_confidence": 0.9, "max_per_round": 100}},
         campaign={"batch_size": 30},
     )
@@ -129,8 +133,9 @@ def test_pseudo_labels_train_but_are_never_human_labels_or_exported(
     assert not exported & set(pseudo["item_id"])
 
 
-def test_retrain_belongs_to_the_last_exported_round(tmp_path, digits_csv, dask_client):
-    project = Project(make_config(tmp_path / "ws", campaign={"batch_size": 10}))
+def test_retrain_belongs_to_the_last_exported_round(tmp_path, digits_csv, dask_client, databases):
+    config = make_config(tmp_path / "ws", campaign={"batch_size": 10}, storage=databases.storage())
+    project = Project(config)
     project.ingest(str(digits_csv[0]))
     project.ingest(str(digits_csv[1]), target="eval")
     r1 = one_round(project, dask_client)
@@ -156,8 +161,11 @@ def test_holdout_items_never_train_and_newest_model_leads_until_evaluable(
         assert report.promoted  # so the model with the most labels becomes champion
 
 
-def test_portfolio_history_skips_rounds_without_the_metric(tmp_path):
-    project = Project(make_config(tmp_path / "ws", model={"gate": {"metric": "macro_f1"}}))
+def test_portfolio_history_skips_rounds_without_the_metric(tmp_path, databases):
+    config = make_config(
+        tmp_path / "ws", model={"gate": {"metric": "macro_f1"}}, storage=databases.storage()
+    )
+    project = Project(config)
     for r, (strategy, metrics) in enumerate(
         [
             ("random", {}),

@@ -1,4 +1,4 @@
-"""MLflow on a real SQLite backend: registry versions and the champion alias."""
+"""MLflow on real SQLite and PostgreSQL backend stores: registry versions and the champion alias."""
 
 import numpy as np
 from sklearn.dummy import DummyClassifier
@@ -7,8 +7,8 @@ from sklearn.linear_model import LogisticRegression
 from alflow.tracking import Tracker
 
 
-def test_register_load_and_alias(tmp_path):
-    t = Tracker(f"sqlite:///{tmp_path / 'mlflow.db'}", (tmp_path / "art").as_uri(), "exp", "m")
+def test_register_load_and_alias(tmp_path, databases):
+    t = Tracker(databases.mlflow_url, (tmp_path / "art").as_uri(), "exp", "m")
     assert t.champion() is None
     x = np.random.default_rng(0).normal(size=(60, 3))
     y = np.where(x[:, 0] > 0, "p", "n")
