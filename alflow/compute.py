@@ -1,8 +1,10 @@
 """The Dask owner: the cluster, and the scoring pass as one Dask graph.
 
-A ``LocalCluster`` by default; any scheduler address (``tcp://…``) when configured. The model and
-the excluded-id set reach each worker once (scattered); partitions are scored where they are read;
-per-partition candidates are merged by a tree reduction, so only ``top_m`` rows reach the driver.
+A ``LocalCluster`` by default; any scheduler address (``tcp://…``) when configured. The model
+(folded to float32 weights when it is linear) and the excluded-id set reach each worker once
+(scattered); partitions are scored where they are read, histograms included; per-partition
+candidates are merged by a tree reduction, so only ``top_m`` rows reach the driver. A worker lost
+mid-pass only costs its partitions a rerun: every result is a pure function of its inputs.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import pyarrow as pa
 from distributed import Client, LocalCluster, as_completed
 
 from alflow.config import ComputeConfig
-from alflow.scoring import PartitionScores, score_partition
+from alflow.scoring import PartitionScores, linear_scorer, score_partition
 
 
 @contextmanager
@@ -67,6 +69,8 @@ def score_pool(
     the ``confident_m`` most confidently predicted rows."""
     if not partition_urls:
         raise ValueError("the pool is empty: ingest a file first")
+    if model is not None and classes is not None:
+        model = linear_scorer(model, classes) or model
     [model_f, excluded_f] = client.scatter(
         [model, pa.array(sorted(excluded_ids), pa.string())], broadcast=True, hash=False
     )

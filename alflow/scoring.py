@@ -1,7 +1,9 @@
 """Scoring one partition: utilities for every unlabeled item, then its top candidates.
 
 This runs where the data is (a Dask worker) and returns only ``top_m`` rows plus fixed-bin
-histograms of each utility over the whole partition, for the audit.
+histograms of each utility over the whole partition, for the audit. The vectors go from Parquet
+to numpy without a copy; a linear model is folded into float32 weights (``LinearScorer``), so a
+partition costs one matrix product and a few in-place array passes.
 """
 
 from __future__ import annotations
@@ -14,16 +16,123 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
 from alflow.committee import aligned_proba
 from alflow.pool import FEATURE_COLUMN, features_of, read_partition
 from alflow.strategies import UTILITIES, top_k
 
-HIST_BINS = np.linspace(0.0, 1.0, 21)
+N_BINS = 20
+HIST_BINS = np.linspace(0.0, 1.0, N_BINS + 1)
 PROBA_PREFIX = "p:"
 
 
 FEATURES = "_x"  # column of raw model inputs (a vector or a text) kept with candidates
+PARTITION, ROW = "_part", "_row"  # where a candidate lives: partition file name, row in it
+
+
+@dataclass(frozen=True)
+class LinearScorer:
+    """A fitted ``[StandardScaler ->] LogisticRegression`` folded into float32 weights.
+
+    ``weights @ x.T + bias`` gives the classifier's decision values (the scaler folded in), then
+    a sigmoid (binary) or an in-place softmax, laid out over ``classes`` like ``aligned_proba``.
+    Class-major (K, n): every reduction over classes is then a pass over K long rows.
+    """
+
+    weights: np.ndarray  # (K', d) float32
+    bias: np.ndarray  # (K', 1) float32
+    columns: np.ndarray  # output row of each model class
+    n_classes: int
+
+    def proba_t(self, x: np.ndarray) -> np.ndarray:
+        """(K, n) float32 probabilities over the classes."""
+        z = self.weights @ np.asarray(x, dtype=np.float32).T
+        z += self.bias
+        if len(z) == 1:  # binary: sklearn's expit of the one decision value
+            np.negative(z, out=z)
+            np.exp(z, out=z)
+            z += 1.0
+            np.reciprocal(z, out=z)
+            p = np.concatenate([1.0 - z, z])
+        else:
+            z -= z.max(axis=0)
+            np.exp(z, out=z)
+            z /= z.sum(axis=0)
+            p = z
+        if self.n_classes == len(p) and np.array_equal(self.columns, np.arange(len(p))):
+            return p
+        out = np.zeros((self.n_classes, p.shape[1]), dtype=np.float32)
+        out[self.columns] = p
+        return out
+
+
+def linear_scorer(model, classes: Sequence[str]) -> LinearScorer | None:
+    """``model`` as a ``LinearScorer`` when it is one (checked against ``aligned_proba`` on
+    random inputs), else None: other models are scored by their own ``predict_proba``."""
+    steps = [s for _, s in model.steps] if hasattr(model, "steps") else [model]
+    *pre, clf = steps
+    if type(clf) is not LogisticRegression or len(pre) > 1:
+        return None
+    if pre and type(pre[0]) is not StandardScaler:
+        return None
+    coef, bias = clf.coef_.astype(np.float64), clf.intercept_.astype(np.float64)
+    d = coef.shape[1]
+    mean, scale = np.zeros(d), np.ones(d)
+    if pre:
+        mean = pre[0].mean_ if pre[0].with_mean else mean
+        scale = pre[0].scale_ if pre[0].with_std else scale
+    weights = coef / scale
+    bias = bias - weights @ mean
+    row = {str(c): j for j, c in enumerate(classes)}
+    if any(str(c) not in row for c in clf.classes_):
+        return None  # aligned_proba raises the clear error
+    scorer = LinearScorer(
+        np.ascontiguousarray(weights, dtype=np.float32),
+        bias.astype(np.float32)[:, None],
+        np.array([row[str(c)] for c in clf.classes_]),
+        len(classes),
+    )
+    x = np.random.default_rng(0).normal(size=(256, d)) * scale + mean
+    same = np.allclose(scorer.proba_t(x).T, aligned_proba(model, x, classes), atol=1e-4)
+    return scorer if same else None
+
+
+def proba_t(model, x, classes: Sequence[str]) -> np.ndarray:
+    """(K, n) probabilities over ``classes`` from a ``LinearScorer`` or any fitted classifier."""
+    if isinstance(model, LinearScorer):
+        return model.proba_t(x)
+    return np.ascontiguousarray(aligned_proba(model, x, classes).T)
+
+
+def utilities_t(pt: np.ndarray) -> dict[str, np.ndarray]:
+    """Every utility of ``UTILITIES`` from class-major probabilities (K, n), in a few passes over
+    K rows (the same values as the (n, K) functions in ``alflow.strategies.uncertainty``)."""
+    k = len(pt)
+    top1 = pt[0].copy()
+    top2 = np.full_like(top1, -np.inf)
+    low = np.empty_like(top1)
+    for row in pt[1:]:
+        np.minimum(top1, row, out=low)
+        np.maximum(top2, low, out=top2)
+        np.maximum(top1, row, out=top1)
+    logp = np.clip(pt, 1e-12, 1.0)
+    plogp = logp * np.log(logp, out=logp)
+    out = {
+        "least_confidence": (1.0 - top1) * (k / (k - 1)),
+        "margin": 1.0 - (top1 - top2),
+        "entropy": -plogp.sum(axis=0) / np.log(k),
+        "_top": top1,
+    }
+    return out
+
+
+def histogram(values: np.ndarray) -> np.ndarray:
+    """Counts of [0, 1] values in ``N_BINS`` equal bins (the last one closed), in one pass."""
+    idx = (values * N_BINS).astype(np.intp)
+    np.clip(idx, 0, N_BINS - 1, out=idx)
+    return np.bincount(idx, minlength=N_BINS)
 
 
 @dataclass
@@ -109,16 +218,19 @@ def score_partition(
     """Score one Parquet partition with ``model`` (``None`` during cold start).
 
     ``excluded`` holds the ids of labeled and in-flight items (it grows with labels, not with the
-    pool) as an Arrow string array, shipped to each worker once. ``keep_features`` returns the
-    candidates' raw features; ``sample_m`` > 0 also returns a uniform sample of that many rows;
-    ``confident_m`` > 0 the most confidently predicted rows (for pseudo-labels).
+    pool) as an Arrow string array, shipped to each worker once; excluded rows are masked out of
+    the utilities, the vectors are never copied. ``keep_features`` returns the candidates' raw
+    features; ``sample_m`` > 0 also returns a uniform sample of that many rows; ``confident_m``
+    > 0 the most confidently predicted rows (for pseudo-labels). Candidates carry their
+    partition name and row (``_part``, ``_row``), the key of the pool index.
     """
     table = read_partition(url, ["item_id", FEATURE_COLUMN[feature_kind]])
-    rand = random_scores(table.num_rows, seed, round_id, url.rsplit("/", 1)[-1])
+    name = url.rsplit("/", 1)[-1]
+    rand = random_scores(table.num_rows, seed, round_id, name)
+    keep = None
     if len(excluded):
-        keep = pc.invert(pc.is_in(table.column("item_id"), value_set=excluded))
-        rand = rand[np.asarray(keep)]
-        table = table.filter(keep)
+        mask = pc.is_in(table.column("item_id"), value_set=excluded)
+        keep = ~mask.to_numpy(zero_copy_only=False)
     x = features_of(table, feature_kind) if table.num_rows else None
     ids = table.column("item_id")
     scores, pick = score_rows(
@@ -130,11 +242,17 @@ def score_partition(
         top_m=top_m,
         classes=classes,
         confident_m=confident_m,
+        keep=keep,
     )
+    scores.candidates[PARTITION] = name
+    scores.candidates[ROW] = pick
     if keep_features:
         scores.candidates[FEATURES] = _rows(x, pick)
     if sample_m:
-        rows = _top_rows(rand, sample_m, ids) if len(rand) else np.empty(0, dtype=np.intp)
+        rows = np.flatnonzero(keep) if keep is not None else np.arange(len(rand))
+        rows = (
+            rows[_top_rows(rand[rows], sample_m, ids.take(pa.array(rows)))] if len(rows) else rows
+        )
         scores.sample = pd.DataFrame(
             {
                 "item_id": ids.take(pa.array(rows)).to_numpy(zero_copy_only=False),
@@ -167,52 +285,68 @@ def score_rows(
     top_m: int,
     classes: Sequence[str] | None = None,
     confident_m: int = 0,
+    keep: np.ndarray | None = None,
 ) -> tuple[PartitionScores, np.ndarray]:
     """Utilities of every row, their histograms, and the ``top_m`` rows by ``rank_by``.
 
     Probabilities are laid out over ``classes`` (the label schema; the model's own classes when
     None), so every partition, the committee and the ledger agree on columns even when the model
-    never saw some class. Utilities and histograms are computed as arrays over all rows (an
+    never saw some class. ``model`` may be a ``LinearScorer``. Rows where the boolean ``keep`` is
+    False are left out of everything (utilities are computed on all rows, so the feature matrix
+    is never copied). Utilities and histograms are computed as arrays over all rows (an
     empty partition still has every utility); only the kept rows become a frame. With
     ``confident_m``, the rows with the highest top-class probability come back too (for
-    pseudo-labels). Returns the scores and the kept row indices (best first).
+    pseudo-labels). Returns the scores and the kept row indices (best first, into ``x``).
     """
     utilities = {"random": rand}
-    proba = None
+    pt = None
     if model is not None:
-        classes = [str(c) for c in (classes if classes is not None else model.classes_)]
-        proba = aligned_proba(model, x, classes) if len(rand) else np.empty((0, len(classes)))
-        utilities.update({u: fn(proba) for u, fn in UTILITIES.items()})
-    hist = {u: np.histogram(v, bins=HIST_BINS)[0] for u, v in utilities.items()}
+        if classes is None:
+            classes = model.classes_
+        classes = [str(c) for c in classes]
+        pt = proba_t(model, x, classes) if len(rand) else np.empty((len(classes), 0), np.float32)
+        fast = utilities_t(pt)
+        top = fast.pop("_top")
+        utilities.update({u: fast[u] if u in fast else fn(pt.T) for u, fn in UTILITIES.items()})
+    rows = None
+    if keep is not None and not keep.all():
+        rows = np.flatnonzero(keep)
+        ids = ids.take(pa.array(rows))
+        utilities = {u: v[rows] for u, v in utilities.items()}
+        if pt is not None:
+            pt, top = pt[:, rows], top[rows]
+    n = len(utilities["random"])
+    hist = {u: histogram(v) for u, v in utilities.items()}
     pick = (
         _union([_top_rows(utilities[r], top_m, ids) for r in _ranks(rank_by)])
-        if len(rand)
+        if n
         else np.empty(0, dtype=np.intp)
     )
     frame = pd.DataFrame({"item_id": ids.take(pa.array(pick)).to_numpy(zero_copy_only=False)})
     for u, values in utilities.items():
         frame[u] = values[pick]
-    if proba is not None:
-        p = proba[pick]
+    if pt is not None:
+        p = pt[:, pick].T
         best = p.argmax(axis=1)
         frame["predicted_label"] = np.asarray(classes, dtype=object)[best]
         frame["predicted_score"] = p[np.arange(len(pick)), best]
         for j, c in enumerate(classes):
             frame[PROBA_PREFIX + c] = p[:, j]
-    scores = PartitionScores(frame, hist, len(rand))
-    if confident_m and proba is not None:
-        scores.confident = _confident_rows(ids, proba, classes, confident_m)
-    return scores, pick
+    scores = PartitionScores(frame, hist, n)
+    if confident_m and pt is not None:
+        scores.confident = _confident_rows(ids, pt, top, classes, confident_m)
+    return scores, (rows[pick] if rows is not None else pick)
 
 
-def _confident_rows(ids, proba: np.ndarray, classes: Sequence[str], m: int) -> pd.DataFrame:
-    """The ``m`` rows with the highest top-class probability, with that class."""
-    top = proba.max(axis=1) if len(proba) else np.empty(0)
+def _confident_rows(
+    ids, pt: np.ndarray, top: np.ndarray, classes: Sequence[str], m: int
+) -> pd.DataFrame:
+    """The ``m`` rows with the highest top-class probability ``top``, with that class."""
     rows = _top_rows(top, m, ids) if len(top) else np.empty(0, dtype=np.intp)
     return pd.DataFrame(
         {
             "item_id": ids.take(pa.array(rows)).to_numpy(zero_copy_only=False),
-            "predicted_label": np.asarray(classes, dtype=object)[proba[rows].argmax(axis=1)]
+            "predicted_label": np.asarray(classes, dtype=object)[pt[:, rows].argmax(axis=0)]
             if len(rows)
             else np.empty(0, dtype=object),
             "predicted_score": top[rows],
