@@ -117,8 +117,9 @@ def utilities_t(pt: np.ndarray) -> dict[str, np.ndarray]:
         np.minimum(top1, row, out=low)
         np.maximum(top2, low, out=top2)
         np.maximum(top1, row, out=top1)
-    logp = np.clip(pt, 1e-12, 1.0)
-    plogp = logp * np.log(logp, out=logp)
+    p = np.clip(pt, 1e-12, 1.0)
+    plogp = np.log(p)
+    plogp *= p
     out = {
         "least_confidence": (1.0 - top1) * (k / (k - 1)),
         "margin": 1.0 - (top1 - top2),
