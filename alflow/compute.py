@@ -104,7 +104,7 @@ def score_pool(
         if len(level) % 2:
             nxt.append(level[-1])
         level = nxt
-    return level[0].result()
+    return level[0].result().with_feature_columns()
 
 
 _SHARED: dict[tuple, tuple[Client, object]] = {}

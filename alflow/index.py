@@ -10,7 +10,9 @@ import json
 import math
 
 import faiss
+import fsspec
 import numpy as np
+from fsspec.implementations.local import LocalFileSystem
 
 EXACT_MAX = 100_000
 IVF_NPROBE = 16
@@ -131,7 +133,7 @@ def k_center_greedy(
 
 # ------------------------------------------------------------------ the pool index
 INDEX_MEMORY = 2 * 2**30  # bytes the stored vectors may take before they are compressed
-POOL_NPROBE = 32
+POOL_NPROBE = 16
 TRAIN_PER_LIST = 40
 
 
@@ -235,26 +237,30 @@ class PoolIndex:
         return sims.sum(axis=1) / np.maximum((~drop).sum(axis=1), 1)
 
     def save(self, url: str) -> None:
-        """Write the index and its metadata (one file, via fsspec)."""
-        import fsspec
-
+        """Write the index to ``url`` and its metadata to ``url + ".json"`` (fsspec); local
+        files are written by FAISS directly, without a serialised copy in memory."""
+        fs, path = fsspec.core.url_to_fs(url)
         meta = {"partitions": self.partitions}
         if self.mean is not None:
             meta |= {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
-        blob = json.dumps(meta).encode()
-        with fsspec.open(url, "wb") as f:
-            f.write(len(blob).to_bytes(8, "little"))
-            f.write(blob)
-            f.write(faiss.serialize_index(self.index).tobytes())
+        with fs.open(f"{path}.json", "w") as f:
+            json.dump(meta, f)
+        if isinstance(fs, LocalFileSystem):
+            faiss.write_index(self.index, path)
+        else:
+            with fs.open(path, "wb") as f:
+                f.write(memoryview(faiss.serialize_index(self.index)))
 
     @classmethod
     def load(cls, url: str) -> PoolIndex:
-        import fsspec
-
-        with fsspec.open(url, "rb") as f:
-            size = int.from_bytes(f.read(8), "little")
-            meta = json.loads(f.read(size))
-            index = faiss.deserialize_index(np.frombuffer(f.read(), dtype=np.uint8))
+        fs, path = fsspec.core.url_to_fs(url)
+        with fs.open(f"{path}.json") as f:
+            meta = json.load(f)
+        if isinstance(fs, LocalFileSystem):
+            index = faiss.read_index(path)
+        else:
+            with fs.open(path, "rb") as f:
+                index = faiss.deserialize_index(np.frombuffer(f.read(), dtype=np.uint8))
         mean = np.asarray(meta["mean"], np.float32) if "mean" in meta else None
         scale = np.asarray(meta["scale"], np.float32) if "mean" in meta else None
         return cls(index, meta["partitions"], mean, scale)
@@ -263,19 +269,18 @@ class PoolIndex:
 def cached_pool_index(folder: str, pool_hash: str, build) -> tuple[PoolIndex, bool]:
     """The pool index for ``pool_hash`` from ``folder`` (fsspec), or ``build()`` it, save it and
     delete indices of earlier pool contents. Returns ``(index, built)``."""
-    import fsspec
-
     fs, path = fsspec.core.url_to_fs(folder)
-    target = f"{path.rstrip('/')}/pool-{pool_hash}.faiss"
+    path = path.rstrip("/")
+    target = f"{path}/pool-{pool_hash}.faiss"
     if fs.exists(target):
         return PoolIndex.load(fs.unstrip_protocol(target)), False
     index = build()
     fs.makedirs(path, exist_ok=True)
-    tmp = f"{target}.tmp"
-    index.save(fs.unstrip_protocol(tmp))
-    fs.mv(tmp, target)
-    for old in fs.glob(f"{path.rstrip('/')}/pool-*.faiss"):
-        if old != target:
+    index.save(fs.unstrip_protocol(f"{target}.tmp"))
+    fs.mv(f"{target}.tmp.json", f"{target}.json")
+    fs.mv(f"{target}.tmp", target)  # last: the index file's presence means complete
+    for old in fs.glob(f"{path}/pool-*"):
+        if not old.startswith(target):
             fs.rm(old)
     return index, True
 

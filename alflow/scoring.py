@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -139,13 +140,17 @@ def histogram(values: np.ndarray) -> np.ndarray:
 @dataclass
 class PartitionScores:
     """A partition's (or a merge of partitions') candidates, utility histograms and, when asked
-    for, a uniform sample of its unlabeled rows (top by random score) with their features."""
+    for, a uniform sample of its unlabeled rows (top by random score) and the most confident
+    rows. The candidates' and the sample's raw features travel as arrays (or lists of texts)
+    aligned with their rows: an object column of vectors costs ~30x more to pickle."""
 
     candidates: pd.DataFrame
     histograms: dict[str, np.ndarray]
     rows_scored: int
     sample: pd.DataFrame | None = None
     confident: pd.DataFrame | None = None
+    features: Any = None
+    sample_features: Any = None
 
     def merge(
         self,
@@ -156,23 +161,58 @@ class PartitionScores:
         confident_m: int = 0,
     ) -> PartitionScores:
         frame = pd.concat([self.candidates, other.candidates], ignore_index=True)
+        idx = top_index(frame, top_m, rank_by)
         hist = {
             k: self.histograms.get(k, 0) + other.histograms.get(k, 0)
             for k in self.histograms.keys() | other.histograms.keys()
         }
+        sample, sample_x = _merge_rows(
+            (self.sample, self.sample_features), (other.sample, other.sample_features), sample_m
+        )
+        confident, _ = _merge_rows((self.confident, None), (other.confident, None), confident_m)
         return PartitionScores(
-            keep_top(frame, top_m, rank_by),
+            frame.iloc[idx].reset_index(drop=True),
             hist,
             self.rows_scored + other.rows_scored,
-            _merge_optional(self.sample, other.sample, sample_m, "random"),
-            _merge_optional(self.confident, other.confident, confident_m, "predicted_score"),
+            sample,
+            confident,
+            _take(_cat(self.features, other.features), idx),
+            sample_x,
         )
 
+    def with_feature_columns(self) -> PartitionScores:
+        """The same scores with the features as a ``FEATURES`` object column of the candidates
+        and of the sample (for the driver, once, after the last merge)."""
+        out = replace(self)
+        if self.features is not None:
+            out.candidates = self.candidates.assign(**{FEATURES: list(self.features)})
+        if self.sample is not None and self.sample_features is not None:
+            out.sample = self.sample.assign(**{FEATURES: list(self.sample_features)})
+        return out
 
-def _merge_optional(a, b, m: int, rank_by: str) -> pd.DataFrame | None:
+
+def _merge_rows(a: tuple, b: tuple, m: int) -> tuple[pd.DataFrame | None, Any]:
+    """Merge two optional ``(frame, features)`` row sets to the top ``m`` (by ``random`` for
+    samples, ``predicted_score`` for confident rows)."""
+    if a[0] is None or b[0] is None:
+        return None, None
+    frame = pd.concat([a[0], b[0]], ignore_index=True)
+    idx = top_index(frame, m, "random" if "random" in frame else "predicted_score")
+    return frame.iloc[idx].reset_index(drop=True), _take(_cat(a[1], b[1]), idx)
+
+
+def _cat(a, b):
+    """Two feature sets as one (arrays stacked, text lists joined); None stays None."""
     if a is None or b is None:
         return None
-    return keep_top(pd.concat([a, b], ignore_index=True), m, rank_by)
+    return [*a, *b] if isinstance(a, list) else np.concatenate([a, b])
+
+
+def _take(x, idx: np.ndarray):
+    """Rows ``idx`` of a feature array or a list of texts."""
+    if x is None:
+        return None
+    return [x[i] for i in idx] if isinstance(x, list) else x[idx]
 
 
 Ranks = str | tuple[str, ...]
@@ -187,12 +227,16 @@ def _union(picks: list[np.ndarray]) -> np.ndarray:
     return pd.unique(np.concatenate(picks)) if len(picks) > 1 else picks[0]
 
 
-def keep_top(frame: pd.DataFrame, top_m: int, rank_by: Ranks) -> pd.DataFrame:
-    """The ``top_m`` rows by each of ``rank_by`` (their union, best of the first ranking first);
-    ties by item id, so merges are order-independent."""
+def top_index(frame: pd.DataFrame, top_m: int, rank_by: Ranks) -> np.ndarray:
+    """Positions of the ``top_m`` rows by each of ``rank_by`` (their union, best of the first
+    ranking first); ties by item id, so merges are order-independent."""
     ids = frame["item_id"].to_numpy()
-    picks = [top_k(frame[r].to_numpy(), top_m, ids) for r in _ranks(rank_by)]
-    return frame.iloc[_union(picks)].reset_index(drop=True)
+    return _union([top_k(frame[r].to_numpy(), top_m, ids) for r in _ranks(rank_by)])
+
+
+def keep_top(frame: pd.DataFrame, top_m: int, rank_by: Ranks) -> pd.DataFrame:
+    """The rows of ``top_index``, in that order."""
+    return frame.iloc[top_index(frame, top_m, rank_by)].reset_index(drop=True)
 
 
 def random_scores(n: int, seed: int, round_id: int, partition: str) -> np.ndarray:
@@ -232,7 +276,7 @@ def score_partition(
     if len(excluded):
         mask = pc.is_in(table.column("item_id"), value_set=excluded)
         keep = ~mask.to_numpy(zero_copy_only=False)
-    x = features_of(table, feature_kind) if table.num_rows else None
+    x = features_of(table, feature_kind)
     ids = table.column("item_id")
     scores, pick = score_rows(
         ids,
@@ -248,7 +292,7 @@ def score_partition(
     scores.candidates[PARTITION] = name
     scores.candidates[ROW] = pick
     if keep_features:
-        scores.candidates[FEATURES] = _rows(x, pick)
+        scores.features = _take(x, pick)
     if sample_m:
         rows = np.flatnonzero(keep) if keep is not None else np.arange(len(rand))
         rows = (
@@ -258,17 +302,10 @@ def score_partition(
             {
                 "item_id": ids.take(pa.array(rows)).to_numpy(zero_copy_only=False),
                 "random": rand[rows],
-                FEATURES: _rows(x, rows),
             }
         )
+        scores.sample_features = _take(x, rows)
     return scores
-
-
-def _rows(x, idx: np.ndarray) -> list:
-    """Rows of a feature matrix (or texts) as a list, for an object column."""
-    if x is None:
-        return []
-    return [x[i] for i in idx] if isinstance(x, list) else list(x[idx])
 
 
 def stack(rows: list):

@@ -84,7 +84,7 @@ def test_excluded_rows_are_masked_and_candidates_point_at_their_rows(tmp_path):
         excluded
     )
     assert cand["item_id"].tolist() == [ids[r] for r in cand[ROW]]
-    np.testing.assert_array_equal(np.vstack(cand["_x"].tolist()), x[cand[ROW].to_numpy()])
+    np.testing.assert_array_equal(out.features, x[cand[ROW].to_numpy()])
     # the same candidates as the model's own probabilities give (top 50 of the rest)
     keep = np.ones(400, bool)
     keep[::3] = False

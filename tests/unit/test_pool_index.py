@@ -77,7 +77,8 @@ def test_the_index_is_reused_while_the_pool_hash_is_unchanged(tmp_path):
     np.testing.assert_array_equal(again.search(q, 5)[1], first.search(q, 5)[1])
     _, rebuilt = cached_pool_index(folder, "bbbb", build)
     assert rebuilt and len(builds) == 2
-    assert sorted(p.name for p in (tmp_path / "index").iterdir()) == ["pool-bbbb.faiss"]
+    names = sorted(p.name for p in (tmp_path / "index").iterdir())
+    assert names == ["pool-bbbb.faiss", "pool-bbbb.faiss.json"]
 
 
 @pytest.mark.slow
