@@ -160,25 +160,7 @@ class PartitionScores:
         sample_m: int = 0,
         confident_m: int = 0,
     ) -> PartitionScores:
-        frame = pd.concat([self.candidates, other.candidates], ignore_index=True)
-        idx = top_index(frame, top_m, rank_by)
-        hist = {
-            k: self.histograms.get(k, 0) + other.histograms.get(k, 0)
-            for k in self.histograms.keys() | other.histograms.keys()
-        }
-        sample, sample_x = _merge_rows(
-            (self.sample, self.sample_features), (other.sample, other.sample_features), sample_m
-        )
-        confident, _ = _merge_rows((self.confident, None), (other.confident, None), confident_m)
-        return PartitionScores(
-            frame.iloc[idx].reset_index(drop=True),
-            hist,
-            self.rows_scored + other.rows_scored,
-            sample,
-            confident,
-            _take(_cat(self.features, other.features), idx),
-            sample_x,
-        )
+        return merge_all([self, other], top_m, rank_by, sample_m, confident_m)
 
     def with_feature_columns(self) -> PartitionScores:
         """The same scores with the features as a ``FEATURES`` object column of the candidates
@@ -191,21 +173,49 @@ class PartitionScores:
         return out
 
 
-def _merge_rows(a: tuple, b: tuple, m: int) -> tuple[pd.DataFrame | None, Any]:
-    """Merge two optional ``(frame, features)`` row sets to the top ``m`` (by ``random`` for
+def merge_all(
+    parts: Sequence[PartitionScores],
+    top_m: int,
+    rank_by: Ranks,
+    sample_m: int = 0,
+    confident_m: int = 0,
+) -> PartitionScores:
+    """Several partitions' scores as one: the top rows of all their candidates (one selection
+    over the concatenation, the same as any order of pairwise merges), summed histograms."""
+    frame = pd.concat([p.candidates for p in parts], ignore_index=True)
+    idx = top_index(frame, top_m, rank_by)
+    hist: dict[str, np.ndarray] = {}
+    for p in parts:
+        for k, v in p.histograms.items():
+            hist[k] = hist.get(k, 0) + v
+    sample, sample_x = _merge_rows([(p.sample, p.sample_features) for p in parts], sample_m)
+    confident, _ = _merge_rows([(p.confident, None) for p in parts], confident_m)
+    return PartitionScores(
+        frame.iloc[idx].reset_index(drop=True),
+        hist,
+        sum(p.rows_scored for p in parts),
+        sample,
+        confident,
+        _take(_cat([p.features for p in parts]), idx),
+        sample_x,
+    )
+
+
+def _merge_rows(rows: list[tuple], m: int) -> tuple[pd.DataFrame | None, Any]:
+    """Merge optional ``(frame, features)`` row sets to the top ``m`` (by ``random`` for
     samples, ``predicted_score`` for confident rows)."""
-    if a[0] is None or b[0] is None:
+    if any(frame is None for frame, _ in rows):
         return None, None
-    frame = pd.concat([a[0], b[0]], ignore_index=True)
+    frame = pd.concat([f for f, _ in rows], ignore_index=True)
     idx = top_index(frame, m, "random" if "random" in frame else "predicted_score")
-    return frame.iloc[idx].reset_index(drop=True), _take(_cat(a[1], b[1]), idx)
+    return frame.iloc[idx].reset_index(drop=True), _take(_cat([x for _, x in rows]), idx)
 
 
-def _cat(a, b):
-    """Two feature sets as one (arrays stacked, text lists joined); None stays None."""
-    if a is None or b is None:
+def _cat(sets: list):
+    """Feature sets as one (arrays stacked, text lists joined); None if any is None."""
+    if any(x is None for x in sets):
         return None
-    return [*a, *b] if isinstance(a, list) else np.concatenate([a, b])
+    return [t for x in sets for t in x] if isinstance(sets[0], list) else np.concatenate(sets)
 
 
 def _take(x, idx: np.ndarray):

@@ -13,9 +13,11 @@ from alflow.committee import aligned_proba
 from alflow.pool import features_of, read_partition, to_table, write_partition
 from alflow.scoring import (
     ROW,
+    PartitionScores,
     histogram,
     keep_top,
     linear_scorer,
+    merge_all,
     score_partition,
     utilities_t,
 )
@@ -113,6 +115,15 @@ def test_a_tree_of_pairwise_merges_equals_one_full_sort(tmp_path):
         level = nxt + ([level[-1]] if len(level) % 2 else [])
     full = pd.concat(parts).sort_values(["margin", "item_id"], ascending=[False, True])
     assert level[0]["item_id"].tolist() == full["item_id"].head(15).tolist()
+    # a wider fan-in (all at once, or a tree of threes) is the same
+    scores = [PartitionScores(p, {"margin": np.ones(20, int)}, 40) for p in parts]
+    at_once = merge_all(scores, 15, "margin")
+    threes = merge_all(
+        [merge_all(scores[i : i + 3], 15, "margin") for i in (0, 3, 6)], 15, "margin"
+    )
+    assert at_once.candidates["item_id"].tolist() == level[0]["item_id"].tolist()
+    assert threes.candidates["item_id"].tolist() == level[0]["item_id"].tolist()
+    assert at_once.rows_scored == 280 and at_once.histograms["margin"].sum() == 140
 
 
 def test_vectors_of_the_earlier_list_layout_are_still_read(tmp_path):
