@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -26,12 +27,14 @@ def build_candidates(
     labeled_labels: np.ndarray | None = None,
     committee: list | None = None,
     pool_sample_raw: Any = None,
+    pool_density: Callable[[Any], np.ndarray] | None = None,
     seed: int = 0,
 ) -> Candidates:
     """``frame`` (ids, utilities, ``p:<class>`` columns) plus what ``spec.needs`` asks for.
 
-    ``raw_x`` are the candidates' model inputs in ``frame`` order; ``pool_sample_raw`` a uniform
-    sample of the pool (the base for density).
+    ``raw_x`` are the candidates' model inputs in ``frame`` order; density is ``pool_density``
+    of them (the pool index) when given, else their kNN similarity to ``pool_sample_raw``, a
+    uniform sample of the pool.
     """
     proba_cols = [c for c in frame.columns if c.startswith(PROBA_PREFIX)]
     classes = [c[len(PROBA_PREFIX) :] for c in proba_cols]
@@ -51,7 +54,9 @@ def build_candidates(
         from alflow.committee import committee_proba
 
         cand.committee_proba = committee_proba(committee, raw_x, classes)
-    if "density" in needs:
+    if "density" in needs and pool_density is not None:
+        cand.density = pool_density(raw_x)
+    elif "density" in needs:
         # the pool sample, minus the candidates; a pool that small is all candidates anyway
         has_sample = pool_sample_raw is not None and n_rows(pool_sample_raw) > 0
         base = represent(model, pool_sample_raw, seed) if has_sample else cand.features

@@ -1,8 +1,11 @@
 """The Dask owner: the cluster, and the scoring pass as one Dask graph.
 
-A ``LocalCluster`` by default; any scheduler address (``tcp://…``) when configured. The model and
-the excluded-id set reach each worker once (scattered); partitions are scored where they are read;
-per-partition candidates are merged by a tree reduction, so only ``top_m`` rows reach the driver.
+A ``LocalCluster`` by default; any scheduler address (``tcp://…``) when configured. The model
+(folded to float32 weights when it is linear) and the excluded-id set reach each worker once
+(scattered); partitions are scored where they are read, histograms included; per-partition
+candidates are merged by a tree reduction (``FAN_IN`` at a time), so only ``top_m`` rows reach
+the driver. A worker lost mid-pass only costs its partitions a rerun: every result is a pure
+function of its inputs.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import pyarrow as pa
 from distributed import Client, LocalCluster, as_completed
 
 from alflow.config import ComputeConfig
-from alflow.scoring import PartitionScores, score_partition
+from alflow.scoring import PartitionScores, linear_scorer, merge_all, score_partition
 
 
 @contextmanager
@@ -41,8 +44,11 @@ def dask_client(cfg: ComputeConfig) -> Iterator[Client]:
         yield client
 
 
-def _merge(a: PartitionScores, b: PartitionScores, *args) -> PartitionScores:
-    return a.merge(b, *args)
+FAN_IN = 8  # partitions merged per reduction task: fewer levels, one selection per task
+
+
+def _merge(*parts: PartitionScores, args: tuple) -> PartitionScores:
+    return merge_all(parts, *args)
 
 
 def score_pool(
@@ -67,6 +73,8 @@ def score_pool(
     the ``confident_m`` most confidently predicted rows."""
     if not partition_urls:
         raise ValueError("the pool is empty: ingest a file first")
+    if model is not None and classes is not None:
+        model = linear_scorer(model, classes) or model
     [model_f, excluded_f] = client.scatter(
         [model, pa.array(sorted(excluded_ids), pa.string())], broadcast=True, hash=False
     )
@@ -90,17 +98,15 @@ def score_pool(
         for _ in as_completed(futures):
             on_partition()
     level = futures
+    args = (top_m, rank_by, sample_m, confident_m)
     while len(level) > 1:
-        nxt = [
-            client.submit(
-                _merge, level[i], level[i + 1], top_m, rank_by, sample_m, confident_m, pure=False
-            )
-            for i in range(0, len(level) - 1, 2)
+        level = [
+            client.submit(_merge, *level[i : i + FAN_IN], args=args, pure=False)
+            if len(level[i : i + FAN_IN]) > 1
+            else level[i]
+            for i in range(0, len(level), FAN_IN)
         ]
-        if len(level) % 2:
-            nxt.append(level[-1])
-        level = nxt
-    return level[0].result()
+    return level[0].result().with_feature_columns()
 
 
 _SHARED: dict[tuple, tuple[Client, object]] = {}

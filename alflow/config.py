@@ -168,6 +168,7 @@ class StrategyConfig(_Section):
     cold_start_until_per_class: Annotated[int, Field(ge=0)] = 0
     candidate_factor: Annotated[int, Field(ge=1)] = 5
     pool_sample: Annotated[int, Field(ge=100)] = 5_000
+    density_index: Literal["auto", "sample", "pool"] = "auto"
     committee_size: Annotated[int, Field(ge=2)] = 5
     committee_kind: Literal["bagging", "seeds", "estimators"] = "bagging"
 

@@ -6,10 +6,13 @@ vectors, an IVF index trained on a sample above that. All inputs are float32 row
 
 from __future__ import annotations
 
+import json
 import math
 
 import faiss
+import fsspec
 import numpy as np
+from fsspec.implementations.local import LocalFileSystem
 
 EXACT_MAX = 100_000
 IVF_NPROBE = 16
@@ -126,3 +129,184 @@ def k_center_greedy(
         np.minimum(mind, np.maximum(d, 0.0), out=mind)
         mind[chosen[: i + 1]] = -1.0
     return chosen
+
+
+# ------------------------------------------------------------------ the pool index
+INDEX_MEMORY = 2 * 2**30  # bytes the stored vectors may take before they are compressed
+POOL_NPROBE = 16
+TRAIN_PER_LIST = 40
+
+
+def index_spec(n: int, d: int, memory: int = INDEX_MEMORY) -> str:
+    """A FAISS factory string for ``n`` vectors of ``d`` dimensions (autofaiss-like).
+
+    Exact (``IDMap,Flat``) up to ``EXACT_MAX``; above it an IVF with about sqrt(n) lists and an HNSW
+    coarse quantizer (assigning millions of vectors to thousands of centroids stays cheap), whose
+    lists hold the vectors as they are while they fit in ``memory``, else 8-bit scalar-quantized
+    (a quarter of the size), else product-quantized to fit.
+    """
+    if n <= EXACT_MAX:
+        return "IDMap,Flat"
+    nlist = 1 << max(8, round(math.log2(math.sqrt(n))))
+    if n * d * 4 <= memory:
+        codes = "Flat"
+    elif n * d <= memory:
+        codes = "SQ8"
+    else:
+        m = max(c for c in range(1, d + 1) if d % c == 0 and n * c <= memory)
+        codes = f"PQ{m}"
+    return f"IVF{nlist}_HNSW32,{codes}"
+
+
+class PoolIndex:
+    """A cosine kNN index over every vector of the pool, keyed by (partition, row).
+
+    Built once per pool content (trained on a sample, filled partition by partition), saved in
+    the workspace through fsspec and loaded again while the pool's hash is unchanged. Numeric
+    features are standardised with the training sample's mean and scale first (embeddings are
+    used as they are), then L2-normalised, so inner product is cosine similarity.
+    """
+
+    def __init__(self, index: faiss.Index, partitions: list[str], mean, scale) -> None:
+        self.index = index
+        self.partitions = partitions
+        self._ordinal = {p: i for i, p in enumerate(partitions)}
+        self.mean, self.scale = mean, scale
+        if hasattr(index, "nprobe"):
+            faiss.extract_index_ivf(index).nprobe = POOL_NPROBE
+
+    def prepare(self, x: np.ndarray) -> np.ndarray:
+        x = _f32(x)
+        if self.mean is not None:
+            x = (x - self.mean) / self.scale
+        return _normalized(x)
+
+    def keys(self, partitions, rows) -> np.ndarray:
+        """The int64 ids of pool rows: partition ordinal in the high bits, row in the low."""
+        ordinal = np.array([self._ordinal[p] for p in partitions], dtype=np.int64)
+        return (ordinal << 32) | np.asarray(rows, dtype=np.int64)
+
+    @classmethod
+    def build(
+        cls,
+        chunks,
+        n: int,
+        d: int,
+        *,
+        standardize: bool,
+        seed: int = 0,
+        memory: int = INDEX_MEMORY,
+    ) -> PoolIndex:
+        """``chunks()`` yields ``(partition name, (rows, d) array)`` for the whole pool, in a
+        stable order; it is called twice: once for a uniform training sample, once to fill."""
+        spec = index_spec(n, d, memory)
+        index = faiss.index_factory(d, spec, faiss.METRIC_INNER_PRODUCT)
+        partitions, mean, scale = [], None, None
+        if not index.is_trained or standardize:
+            nlist = faiss.extract_index_ivf(index).nlist if "IVF" in spec else 1
+            want = min(n, max(TRAIN_PER_LIST * nlist, 10_000))
+            rng = np.random.default_rng(seed)
+            sample = np.vstack(
+                [x[rng.random(len(x)) < want / n] for _, x in chunks()] or [np.empty((0, d))]
+            )
+            if standardize:
+                mean = sample.mean(axis=0, dtype=np.float64).astype(np.float32)
+                scale = sample.std(axis=0, dtype=np.float64).astype(np.float32)
+                scale[scale == 0] = 1.0
+            pool = cls(index, partitions, mean, scale)
+            if not index.is_trained:
+                index.train(pool.prepare(sample))
+        pool = cls(index, partitions, mean, scale)
+        for name, x in chunks():
+            partitions.append(name)
+            pool._ordinal[name] = len(partitions) - 1
+            index.add_with_ids(pool.prepare(x), pool.keys([name] * len(x), np.arange(len(x))))
+        return pool
+
+    def search(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        return self.index.search(self.prepare(x), k)
+
+    def density(self, x: np.ndarray, keys: np.ndarray, k: int = 10) -> np.ndarray:
+        """Mean cosine similarity of each query to its ``k`` nearest pool rows, itself excluded
+        (``keys`` are the queries' own ids)."""
+        sims, ids = self.search(x, k + 1)
+        drop = ids == np.asarray(keys)[:, None]
+        drop[~drop.any(axis=1), -1] = True  # not found itself: keep the k best
+        drop |= ids < 0  # fewer than k + 1 neighbours
+        sims = np.where(drop, 0.0, sims)
+        return sims.sum(axis=1) / np.maximum((~drop).sum(axis=1), 1)
+
+    def save(self, url: str) -> None:
+        """Write the index to ``url`` and its metadata to ``url + ".json"`` (fsspec); local
+        files are written by FAISS directly, without a serialised copy in memory."""
+        fs, path = fsspec.core.url_to_fs(url)
+        meta = {"partitions": self.partitions}
+        if self.mean is not None:
+            meta |= {"mean": self.mean.tolist(), "scale": self.scale.tolist()}
+        with fs.open(f"{path}.json", "w") as f:
+            json.dump(meta, f)
+        if isinstance(fs, LocalFileSystem):
+            faiss.write_index(self.index, path)
+        else:
+            with fs.open(path, "wb") as f:
+                f.write(memoryview(faiss.serialize_index(self.index)))
+
+    @classmethod
+    def load(cls, url: str) -> PoolIndex:
+        fs, path = fsspec.core.url_to_fs(url)
+        with fs.open(f"{path}.json") as f:
+            meta = json.load(f)
+        if isinstance(fs, LocalFileSystem):
+            index = faiss.read_index(path)
+        else:
+            with fs.open(path, "rb") as f:
+                index = faiss.deserialize_index(np.frombuffer(f.read(), dtype=np.uint8))
+        mean = np.asarray(meta["mean"], np.float32) if "mean" in meta else None
+        scale = np.asarray(meta["scale"], np.float32) if "mean" in meta else None
+        return cls(index, meta["partitions"], mean, scale)
+
+
+def cached_pool_index(folder: str, pool_hash: str, build) -> tuple[PoolIndex, bool]:
+    """The pool index for ``pool_hash`` from ``folder`` (fsspec), or ``build()`` it, save it and
+    delete indices of earlier pool contents. Returns ``(index, built)``."""
+    fs, path = fsspec.core.url_to_fs(folder)
+    path = path.rstrip("/")
+    target = f"{path}/pool-{pool_hash}.faiss"
+    if fs.exists(target):
+        return PoolIndex.load(fs.unstrip_protocol(target)), False
+    index = build()
+    fs.makedirs(path, exist_ok=True)
+    index.save(fs.unstrip_protocol(f"{target}.tmp"))
+    fs.mv(f"{target}.tmp.json", f"{target}.json")
+    fs.mv(f"{target}.tmp", target)  # last: the index file's presence means complete
+    for old in fs.glob(f"{path}/pool-*"):
+        if not old.startswith(target):
+            fs.rm(old)
+    return index, True
+
+
+def exact_knn(queries: np.ndarray, chunks, k: int, prepare) -> np.ndarray:
+    """Ids of the exact ``k`` nearest (by inner product after ``prepare``) among all
+    ``chunks()`` rows, streamed chunk by chunk; ids as ``PoolIndex.keys``."""
+    q = prepare(queries)
+    best_s = np.full((len(q), k), -np.inf, dtype=np.float32)
+    best_i = np.full((len(q), k), -1, dtype=np.int64)
+    for ordinal, (_, x) in enumerate(chunks()):
+        flat = faiss.IndexFlatIP(q.shape[1])
+        flat.add(prepare(x))
+        s, i = flat.search(q, min(k, len(x)))
+        i = np.where(i >= 0, (np.int64(ordinal) << 32) | i, -1)
+        s_all, i_all = np.hstack([best_s, s]), np.hstack([best_i, i])
+        top = np.argsort(-s_all, axis=1, kind="stable")[:, :k]
+        best_s = np.take_along_axis(s_all, top, axis=1)
+        best_i = np.take_along_axis(i_all, top, axis=1)
+    return best_i
+
+
+def recall_at_k(found: np.ndarray, exact: np.ndarray) -> float:
+    """Mean share of the exact ``k`` nearest ids that ``found`` contains."""
+    hits = [
+        len(np.intersect1d(f, e[e >= 0])) / max((e >= 0).sum(), 1)
+        for f, e in zip(found, exact, strict=True)
+    ]
+    return float(np.mean(hits))

@@ -37,7 +37,15 @@ from alflow.pool import (
 from alflow.portfolio import PORTFOLIO, choose_arm, gains
 from alflow.resolution import Policy
 from alflow.score_cache import ScoreCache, cache_key, ids_hash
-from alflow.scoring import FEATURES, HIST_BINS, PartitionScores, component_columns, stack
+from alflow.scoring import (
+    FEATURES,
+    HIST_BINS,
+    PARTITION,
+    ROW,
+    PartitionScores,
+    component_columns,
+    stack,
+)
 from alflow.stopping import agreement
 from alflow.strategies import candidate_count, get_strategy
 from alflow.vendors import make_vendor
@@ -289,7 +297,8 @@ class Project:
         previous = self.ledger.get_round(round_id - 1).ingest_watermark if round_id > 1 else None
         n_stream = cfg.stream.budget if model is not None and previous is not None else 0
         n_control = round(cfg.campaign.control_fraction * cfg.campaign.batch_size)
-        sample_m = cfg.strategy.pool_sample if "density" in spec.needs else 0
+        by_index = "density" in spec.needs and self.uses_pool_index()
+        sample_m = cfg.strategy.pool_sample if "density" in spec.needs and not by_index else 0
         if not self.stop_set_path.exists():
             sample_m = max(sample_m, cfg.campaign.stop_set_size)
         if n_control:  # the control slice is the top of the uniform sample, minus stream picks
@@ -379,8 +388,15 @@ class Project:
     def _strategy_picks(self, spec, inputs: SelectionInputs, scores, model, n: int):
         if n <= 0:
             return _empty_picks()
+        by_index = "density" in spec.needs and self.uses_pool_index()
         picked = spec.select(
-            self._candidates(spec, scores, model if spec.needs_model else None, inputs.labels),
+            self._candidates(
+                spec,
+                scores,
+                model if spec.needs_model else None,
+                inputs.labels,
+                self.pool_index() if by_index else None,
+            ),
             n,
             random_state=self.config.seed + inputs.round_id,
             **inputs.params,
@@ -483,8 +499,44 @@ class Project:
         rounds = self.ledger.rounds().set_index("round")["strategy"]
         return gains(rounds.loc[trainings["round"]].tolist(), trainings[metric].tolist())
 
-    def _candidates(self, spec, scores: PartitionScores, model, labels: pd.DataFrame):
-        """What the strategy declared it needs, built like in simulations."""
+    def uses_pool_index(self) -> bool:
+        """Density from the pool index (``strategy.density_index``; ``auto``: vector pools of
+        more than ``EXACT_MAX`` items) rather than from a uniform pool sample."""
+        from alflow.index import EXACT_MAX
+
+        mode = self.config.strategy.density_index
+        if mode == "auto":
+            big = sum(self.ledger.state_counts().values()) > EXACT_MAX
+            return big and self.config.data.features.kind != "text"
+        return mode == "pool"
+
+    def pool_index(self):
+        """The kNN index over the whole pool: loaded from the workspace while the pool's content
+        hash is unchanged, else built (trained on a sample, filled partition by partition)."""
+        from alflow.index import PoolIndex, cached_pool_index
+
+        kind = self.config.data.features.kind
+        if kind == "text":
+            raise AlflowError("the pool index needs vector features (numeric or embedding)")
+        urls = self.partition_urls()
+
+        def chunks():
+            for url in urls:
+                yield url.rsplit("/", 1)[-1], features_of(read_partition(url, ["x"]), kind)
+
+        def build():
+            n = sum(self.ledger.state_counts().values())
+            d = next(chunks())[1].shape[1]
+            return PoolIndex.build(
+                chunks, n, d, standardize=kind == "numeric", seed=self.config.seed
+            )
+
+        index, _ = cached_pool_index(str(self.ws.root / "index"), self.pool_hash(), build)
+        return index
+
+    def _candidates(self, spec, scores: PartitionScores, model, labels: pd.DataFrame, index=None):
+        """What the strategy declared it needs, built like in simulations (density from the pool
+        ``index`` when given)."""
         frame = scores.candidates
         raw = stack(frame[FEATURES].tolist()) if FEATURES in frame else None
         labeled_x = None
@@ -519,6 +571,9 @@ class Project:
             pool_sample_raw=stack(sample[FEATURES].tolist())
             if sample is not None and len(sample)
             else None,
+            pool_density=None
+            if index is None
+            else lambda x: index.density(x, index.keys(frame[PARTITION], frame[ROW])),
             seed=self.config.seed,
         )
 

@@ -1,41 +1,156 @@
 """Scoring one partition: utilities for every unlabeled item, then its top candidates.
 
 This runs where the data is (a Dask worker) and returns only ``top_m`` rows plus fixed-bin
-histograms of each utility over the whole partition, for the audit.
+histograms of each utility over the whole partition, for the audit. The vectors go from Parquet
+to numpy without a copy; a linear model is folded into float32 weights (``LinearScorer``), so a
+partition costs one matrix product and a few in-place array passes.
 """
 
 from __future__ import annotations
 
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+from sklearn.linear_model import LogisticRegression
+from sklearn.preprocessing import StandardScaler
 
 from alflow.committee import aligned_proba
 from alflow.pool import FEATURE_COLUMN, features_of, read_partition
 from alflow.strategies import UTILITIES, top_k
 
-HIST_BINS = np.linspace(0.0, 1.0, 21)
+N_BINS = 20
+HIST_BINS = np.linspace(0.0, 1.0, N_BINS + 1)
 PROBA_PREFIX = "p:"
 
 
 FEATURES = "_x"  # column of raw model inputs (a vector or a text) kept with candidates
+PARTITION, ROW = "_part", "_row"  # where a candidate lives: partition file name, row in it
+
+
+@dataclass(frozen=True)
+class LinearScorer:
+    """A fitted ``[StandardScaler ->] LogisticRegression`` folded into float32 weights.
+
+    ``weights @ x.T + bias`` gives the classifier's decision values (the scaler folded in), then
+    a sigmoid (binary) or an in-place softmax, laid out over ``classes`` like ``aligned_proba``.
+    Class-major (K, n): every reduction over classes is then a pass over K long rows.
+    """
+
+    weights: np.ndarray  # (K', d) float32
+    bias: np.ndarray  # (K', 1) float32
+    columns: np.ndarray  # output row of each model class
+    n_classes: int
+
+    def proba_t(self, x: np.ndarray) -> np.ndarray:
+        """(K, n) float32 probabilities over the classes."""
+        z = self.weights @ np.asarray(x, dtype=np.float32).T
+        z += self.bias
+        if len(z) == 1:  # binary: sklearn's expit of the one decision value
+            np.negative(z, out=z)
+            np.exp(z, out=z)
+            z += 1.0
+            np.reciprocal(z, out=z)
+            p = np.concatenate([1.0 - z, z])
+        else:
+            z -= z.max(axis=0)
+            np.exp(z, out=z)
+            z /= z.sum(axis=0)
+            p = z
+        if self.n_classes == len(p) and np.array_equal(self.columns, np.arange(len(p))):
+            return p
+        out = np.zeros((self.n_classes, p.shape[1]), dtype=np.float32)
+        out[self.columns] = p
+        return out
+
+
+def linear_scorer(model, classes: Sequence[str]) -> LinearScorer | None:
+    """``model`` as a ``LinearScorer`` when it is one (checked against ``aligned_proba`` on
+    random inputs), else None: other models are scored by their own ``predict_proba``."""
+    steps = [s for _, s in model.steps] if hasattr(model, "steps") else [model]
+    *pre, clf = steps
+    if type(clf) is not LogisticRegression or len(pre) > 1:
+        return None
+    if pre and type(pre[0]) is not StandardScaler:
+        return None
+    coef, bias = clf.coef_.astype(np.float64), clf.intercept_.astype(np.float64)
+    d = coef.shape[1]
+    mean, scale = np.zeros(d), np.ones(d)
+    if pre:
+        mean = pre[0].mean_ if pre[0].with_mean else mean
+        scale = pre[0].scale_ if pre[0].with_std else scale
+    weights = coef / scale
+    bias = bias - weights @ mean
+    row = {str(c): j for j, c in enumerate(classes)}
+    if any(str(c) not in row for c in clf.classes_):
+        return None  # aligned_proba raises the clear error
+    scorer = LinearScorer(
+        np.ascontiguousarray(weights, dtype=np.float32),
+        bias.astype(np.float32)[:, None],
+        np.array([row[str(c)] for c in clf.classes_]),
+        len(classes),
+    )
+    x = np.random.default_rng(0).normal(size=(256, d)) * scale + mean
+    same = np.allclose(scorer.proba_t(x).T, aligned_proba(model, x, classes), atol=1e-4)
+    return scorer if same else None
+
+
+def proba_t(model, x, classes: Sequence[str]) -> np.ndarray:
+    """(K, n) probabilities over ``classes`` from a ``LinearScorer`` or any fitted classifier."""
+    if isinstance(model, LinearScorer):
+        return model.proba_t(x)
+    return np.ascontiguousarray(aligned_proba(model, x, classes).T)
+
+
+def utilities_t(pt: np.ndarray) -> dict[str, np.ndarray]:
+    """Every utility of ``UTILITIES`` from class-major probabilities (K, n), in a few passes over
+    K rows (the same values as the (n, K) functions in ``alflow.strategies.uncertainty``)."""
+    k = len(pt)
+    top1 = pt[0].copy()
+    top2 = np.full_like(top1, -np.inf)
+    low = np.empty_like(top1)
+    for row in pt[1:]:
+        np.minimum(top1, row, out=low)
+        np.maximum(top2, low, out=top2)
+        np.maximum(top1, row, out=top1)
+    p = np.clip(pt, 1e-12, 1.0)
+    plogp = np.log(p)
+    plogp *= p
+    out = {
+        "least_confidence": (1.0 - top1) * (k / (k - 1)),
+        "margin": 1.0 - (top1 - top2),
+        "entropy": -plogp.sum(axis=0) / np.log(k),
+        "_top": top1,
+    }
+    return out
+
+
+def histogram(values: np.ndarray) -> np.ndarray:
+    """Counts of [0, 1] values in ``N_BINS`` equal bins (the last one closed), in one pass."""
+    idx = (values * N_BINS).astype(np.intp)
+    np.clip(idx, 0, N_BINS - 1, out=idx)
+    return np.bincount(idx, minlength=N_BINS)
 
 
 @dataclass
 class PartitionScores:
     """A partition's (or a merge of partitions') candidates, utility histograms and, when asked
-    for, a uniform sample of its unlabeled rows (top by random score) with their features."""
+    for, a uniform sample of its unlabeled rows (top by random score) and the most confident
+    rows. The candidates' and the sample's raw features travel as arrays (or lists of texts)
+    aligned with their rows: an object column of vectors costs ~30x more to pickle."""
 
     candidates: pd.DataFrame
     histograms: dict[str, np.ndarray]
     rows_scored: int
     sample: pd.DataFrame | None = None
     confident: pd.DataFrame | None = None
+    features: Any = None
+    sample_features: Any = None
 
     def merge(
         self,
@@ -45,24 +160,69 @@ class PartitionScores:
         sample_m: int = 0,
         confident_m: int = 0,
     ) -> PartitionScores:
-        frame = pd.concat([self.candidates, other.candidates], ignore_index=True)
-        hist = {
-            k: self.histograms.get(k, 0) + other.histograms.get(k, 0)
-            for k in self.histograms.keys() | other.histograms.keys()
-        }
-        return PartitionScores(
-            keep_top(frame, top_m, rank_by),
-            hist,
-            self.rows_scored + other.rows_scored,
-            _merge_optional(self.sample, other.sample, sample_m, "random"),
-            _merge_optional(self.confident, other.confident, confident_m, "predicted_score"),
-        )
+        return merge_all([self, other], top_m, rank_by, sample_m, confident_m)
+
+    def with_feature_columns(self) -> PartitionScores:
+        """The same scores with the features as a ``FEATURES`` object column of the candidates
+        and of the sample (for the driver, once, after the last merge)."""
+        out = replace(self)
+        if self.features is not None:
+            out.candidates = self.candidates.assign(**{FEATURES: list(self.features)})
+        if self.sample is not None and self.sample_features is not None:
+            out.sample = self.sample.assign(**{FEATURES: list(self.sample_features)})
+        return out
 
 
-def _merge_optional(a, b, m: int, rank_by: str) -> pd.DataFrame | None:
-    if a is None or b is None:
+def merge_all(
+    parts: Sequence[PartitionScores],
+    top_m: int,
+    rank_by: Ranks,
+    sample_m: int = 0,
+    confident_m: int = 0,
+) -> PartitionScores:
+    """Several partitions' scores as one: the top rows of all their candidates (one selection
+    over the concatenation, the same as any order of pairwise merges), summed histograms."""
+    frame = pd.concat([p.candidates for p in parts], ignore_index=True)
+    idx = top_index(frame, top_m, rank_by)
+    hist: dict[str, np.ndarray] = {}
+    for p in parts:
+        for k, v in p.histograms.items():
+            hist[k] = hist.get(k, 0) + v
+    sample, sample_x = _merge_rows([(p.sample, p.sample_features) for p in parts], sample_m)
+    confident, _ = _merge_rows([(p.confident, None) for p in parts], confident_m)
+    return PartitionScores(
+        frame.iloc[idx].reset_index(drop=True),
+        hist,
+        sum(p.rows_scored for p in parts),
+        sample,
+        confident,
+        _take(_cat([p.features for p in parts]), idx),
+        sample_x,
+    )
+
+
+def _merge_rows(rows: list[tuple], m: int) -> tuple[pd.DataFrame | None, Any]:
+    """Merge optional ``(frame, features)`` row sets to the top ``m`` (by ``random`` for
+    samples, ``predicted_score`` for confident rows)."""
+    if any(frame is None for frame, _ in rows):
+        return None, None
+    frame = pd.concat([f for f, _ in rows], ignore_index=True)
+    idx = top_index(frame, m, "random" if "random" in frame else "predicted_score")
+    return frame.iloc[idx].reset_index(drop=True), _take(_cat([x for _, x in rows]), idx)
+
+
+def _cat(sets: list):
+    """Feature sets as one (arrays stacked, text lists joined); None if any is None."""
+    if any(x is None for x in sets):
         return None
-    return keep_top(pd.concat([a, b], ignore_index=True), m, rank_by)
+    return [t for x in sets for t in x] if isinstance(sets[0], list) else np.concatenate(sets)
+
+
+def _take(x, idx: np.ndarray):
+    """Rows ``idx`` of a feature array or a list of texts."""
+    if x is None:
+        return None
+    return [x[i] for i in idx] if isinstance(x, list) else x[idx]
 
 
 Ranks = str | tuple[str, ...]
@@ -77,12 +237,16 @@ def _union(picks: list[np.ndarray]) -> np.ndarray:
     return pd.unique(np.concatenate(picks)) if len(picks) > 1 else picks[0]
 
 
-def keep_top(frame: pd.DataFrame, top_m: int, rank_by: Ranks) -> pd.DataFrame:
-    """The ``top_m`` rows by each of ``rank_by`` (their union, best of the first ranking first);
-    ties by item id, so merges are order-independent."""
+def top_index(frame: pd.DataFrame, top_m: int, rank_by: Ranks) -> np.ndarray:
+    """Positions of the ``top_m`` rows by each of ``rank_by`` (their union, best of the first
+    ranking first); ties by item id, so merges are order-independent."""
     ids = frame["item_id"].to_numpy()
-    picks = [top_k(frame[r].to_numpy(), top_m, ids) for r in _ranks(rank_by)]
-    return frame.iloc[_union(picks)].reset_index(drop=True)
+    return _union([top_k(frame[r].to_numpy(), top_m, ids) for r in _ranks(rank_by)])
+
+
+def keep_top(frame: pd.DataFrame, top_m: int, rank_by: Ranks) -> pd.DataFrame:
+    """The rows of ``top_index``, in that order."""
+    return frame.iloc[top_index(frame, top_m, rank_by)].reset_index(drop=True)
 
 
 def random_scores(n: int, seed: int, round_id: int, partition: str) -> np.ndarray:
@@ -109,17 +273,20 @@ def score_partition(
     """Score one Parquet partition with ``model`` (``None`` during cold start).
 
     ``excluded`` holds the ids of labeled and in-flight items (it grows with labels, not with the
-    pool) as an Arrow string array, shipped to each worker once. ``keep_features`` returns the
-    candidates' raw features; ``sample_m`` > 0 also returns a uniform sample of that many rows;
-    ``confident_m`` > 0 the most confidently predicted rows (for pseudo-labels).
+    pool) as an Arrow string array, shipped to each worker once; excluded rows are masked out of
+    the utilities, the vectors are never copied. ``keep_features`` returns the candidates' raw
+    features; ``sample_m`` > 0 also returns a uniform sample of that many rows; ``confident_m``
+    > 0 the most confidently predicted rows (for pseudo-labels). Candidates carry their
+    partition name and row (``_part``, ``_row``), the key of the pool index.
     """
     table = read_partition(url, ["item_id", FEATURE_COLUMN[feature_kind]])
-    rand = random_scores(table.num_rows, seed, round_id, url.rsplit("/", 1)[-1])
+    name = url.rsplit("/", 1)[-1]
+    rand = random_scores(table.num_rows, seed, round_id, name)
+    keep = None
     if len(excluded):
-        keep = pc.invert(pc.is_in(table.column("item_id"), value_set=excluded))
-        rand = rand[np.asarray(keep)]
-        table = table.filter(keep)
-    x = features_of(table, feature_kind) if table.num_rows else None
+        mask = pc.is_in(table.column("item_id"), value_set=excluded)
+        keep = ~mask.to_numpy(zero_copy_only=False)
+    x = features_of(table, feature_kind)
     ids = table.column("item_id")
     scores, pick = score_rows(
         ids,
@@ -130,26 +297,25 @@ def score_partition(
         top_m=top_m,
         classes=classes,
         confident_m=confident_m,
+        keep=keep,
     )
+    scores.candidates[PARTITION] = name
+    scores.candidates[ROW] = pick
     if keep_features:
-        scores.candidates[FEATURES] = _rows(x, pick)
+        scores.features = _take(x, pick)
     if sample_m:
-        rows = _top_rows(rand, sample_m, ids) if len(rand) else np.empty(0, dtype=np.intp)
+        rows = np.flatnonzero(keep) if keep is not None else np.arange(len(rand))
+        rows = (
+            rows[_top_rows(rand[rows], sample_m, ids.take(pa.array(rows)))] if len(rows) else rows
+        )
         scores.sample = pd.DataFrame(
             {
                 "item_id": ids.take(pa.array(rows)).to_numpy(zero_copy_only=False),
                 "random": rand[rows],
-                FEATURES: _rows(x, rows),
             }
         )
+        scores.sample_features = _take(x, rows)
     return scores
-
-
-def _rows(x, idx: np.ndarray) -> list:
-    """Rows of a feature matrix (or texts) as a list, for an object column."""
-    if x is None:
-        return []
-    return [x[i] for i in idx] if isinstance(x, list) else list(x[idx])
 
 
 def stack(rows: list):
@@ -167,52 +333,68 @@ def score_rows(
     top_m: int,
     classes: Sequence[str] | None = None,
     confident_m: int = 0,
+    keep: np.ndarray | None = None,
 ) -> tuple[PartitionScores, np.ndarray]:
     """Utilities of every row, their histograms, and the ``top_m`` rows by ``rank_by``.
 
     Probabilities are laid out over ``classes`` (the label schema; the model's own classes when
     None), so every partition, the committee and the ledger agree on columns even when the model
-    never saw some class. Utilities and histograms are computed as arrays over all rows (an
+    never saw some class. ``model`` may be a ``LinearScorer``. Rows where the boolean ``keep`` is
+    False are left out of everything (utilities are computed on all rows, so the feature matrix
+    is never copied). Utilities and histograms are computed as arrays over all rows (an
     empty partition still has every utility); only the kept rows become a frame. With
     ``confident_m``, the rows with the highest top-class probability come back too (for
-    pseudo-labels). Returns the scores and the kept row indices (best first).
+    pseudo-labels). Returns the scores and the kept row indices (best first, into ``x``).
     """
     utilities = {"random": rand}
-    proba = None
+    pt = None
     if model is not None:
-        classes = [str(c) for c in (classes if classes is not None else model.classes_)]
-        proba = aligned_proba(model, x, classes) if len(rand) else np.empty((0, len(classes)))
-        utilities.update({u: fn(proba) for u, fn in UTILITIES.items()})
-    hist = {u: np.histogram(v, bins=HIST_BINS)[0] for u, v in utilities.items()}
+        if classes is None:
+            classes = model.classes_
+        classes = [str(c) for c in classes]
+        pt = proba_t(model, x, classes) if len(rand) else np.empty((len(classes), 0), np.float32)
+        fast = utilities_t(pt)
+        top = fast.pop("_top")
+        utilities.update({u: fast[u] if u in fast else fn(pt.T) for u, fn in UTILITIES.items()})
+    rows = None
+    if keep is not None and not keep.all():
+        rows = np.flatnonzero(keep)
+        ids = ids.take(pa.array(rows))
+        utilities = {u: v[rows] for u, v in utilities.items()}
+        if pt is not None:
+            pt, top = pt[:, rows], top[rows]
+    n = len(utilities["random"])
+    hist = {u: histogram(v) for u, v in utilities.items()}
     pick = (
         _union([_top_rows(utilities[r], top_m, ids) for r in _ranks(rank_by)])
-        if len(rand)
+        if n
         else np.empty(0, dtype=np.intp)
     )
     frame = pd.DataFrame({"item_id": ids.take(pa.array(pick)).to_numpy(zero_copy_only=False)})
     for u, values in utilities.items():
         frame[u] = values[pick]
-    if proba is not None:
-        p = proba[pick]
+    if pt is not None:
+        p = pt[:, pick].T
         best = p.argmax(axis=1)
         frame["predicted_label"] = np.asarray(classes, dtype=object)[best]
         frame["predicted_score"] = p[np.arange(len(pick)), best]
         for j, c in enumerate(classes):
             frame[PROBA_PREFIX + c] = p[:, j]
-    scores = PartitionScores(frame, hist, len(rand))
-    if confident_m and proba is not None:
-        scores.confident = _confident_rows(ids, proba, classes, confident_m)
-    return scores, pick
+    scores = PartitionScores(frame, hist, n)
+    if confident_m and pt is not None:
+        scores.confident = _confident_rows(ids, pt, top, classes, confident_m)
+    return scores, (rows[pick] if rows is not None else pick)
 
 
-def _confident_rows(ids, proba: np.ndarray, classes: Sequence[str], m: int) -> pd.DataFrame:
-    """The ``m`` rows with the highest top-class probability, with that class."""
-    top = proba.max(axis=1) if len(proba) else np.empty(0)
+def _confident_rows(
+    ids, pt: np.ndarray, top: np.ndarray, classes: Sequence[str], m: int
+) -> pd.DataFrame:
+    """The ``m`` rows with the highest top-class probability ``top``, with that class."""
     rows = _top_rows(top, m, ids) if len(top) else np.empty(0, dtype=np.intp)
     return pd.DataFrame(
         {
             "item_id": ids.take(pa.array(rows)).to_numpy(zero_copy_only=False),
-            "predicted_label": np.asarray(classes, dtype=object)[proba[rows].argmax(axis=1)]
+            "predicted_label": np.asarray(classes, dtype=object)[pt[:, rows].argmax(axis=0)]
             if len(rows)
             else np.empty(0, dtype=object),
             "predicted_score": top[rows],

@@ -82,6 +82,7 @@ def test_features_and_a_uniform_sample_travel_with_the_candidates(partition):
     url, ids, model = partition
     excluded = pa.array(ids[:100], pa.string())
     out = score(url, model, excluded=excluded, top_m=12, keep_features=True, sample_m=50)
+    out = out.with_feature_columns()
     x = stack(out.candidates[FEATURES].tolist())
     assert x.shape == (12, 6) and x.dtype == np.float32
     assert len(out.sample) == 50 and not set(out.sample["item_id"]) & set(ids[:100])

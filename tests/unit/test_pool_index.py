@@ -1,0 +1,105 @@
+"""The pool index: its choice by size, its build, reuse by pool hash, density and recall."""
+
+import numpy as np
+import pytest
+
+from alflow.index import (
+    EXACT_MAX,
+    PoolIndex,
+    cached_pool_index,
+    exact_knn,
+    index_spec,
+    knn_similarity,
+    recall_at_k,
+)
+
+
+def mixture(n: int, d: int, components: int, seed: int) -> np.ndarray:
+    """Clustered data like real embeddings: Gaussian blobs around random centres."""
+    rng = np.random.default_rng(seed)
+    centers = np.random.default_rng(99).normal(size=(components, d)).astype(np.float32)
+    return centers[rng.integers(components, size=n)] + rng.normal(scale=0.5, size=(n, d)).astype(
+        np.float32
+    )
+
+
+def chunked(x: np.ndarray, rows: int):
+    parts = [(f"part-{i:05d}", x[s : s + rows]) for i, s in enumerate(range(0, len(x), rows))]
+    return lambda: iter(parts)
+
+
+def test_the_index_is_chosen_by_size_and_memory():
+    assert index_spec(EXACT_MAX, 128) == "IDMap,Flat"
+    assert index_spec(1_000_000, 128) == "IVF1024_HNSW32,Flat"  # 0.5 GB of vectors fits
+    assert index_spec(10_000_000, 128) == "IVF4096_HNSW32,SQ8"  # 5 GB does not; 1.3 GB does
+    spec = index_spec(100_000_000, 128)
+    assert spec.startswith("IVF") and spec.endswith(("PQ8", "PQ16"))
+
+
+def test_a_small_pool_is_searched_exactly_and_density_leaves_out_the_query(tmp_path):
+    x = mixture(3_000, 16, 20, 0)
+    chunks = chunked(x, 1_000)
+    index = PoolIndex.build(chunks, len(x), 16, standardize=False)
+    keys = index.keys(["part-00001"] * 50, np.arange(50))
+    _, ids = index.search(x[1_000:1_050], 1)
+    np.testing.assert_array_equal(ids[:, 0], keys)  # each row's nearest is itself
+    density = index.density(x[1_000:1_050], keys, k=10)
+    # the same as exact kNN similarity to every other row
+    others = np.delete(x, np.arange(1_000, 1_050), axis=0)
+    expected = knn_similarity(x[1_000:1_050], np.vstack([others, x[1_000:1_050]]), k=11)
+    expected = (expected * 11 - 1.0) / 10  # drop the self-similarity of 1
+    np.testing.assert_allclose(density, expected, atol=1e-4)
+
+
+def test_standardised_numeric_features_use_the_sample_statistics():
+    rng = np.random.default_rng(1)
+    x = (rng.normal(size=(2_000, 4)) * [1, 10, 100, 1000] + 5).astype(np.float32)
+    index = PoolIndex.build(chunked(x, 500), len(x), 4, standardize=True)
+    np.testing.assert_allclose(index.mean, x.mean(axis=0), rtol=0.05, atol=0.2)
+    np.testing.assert_allclose(index.scale, x.std(axis=0), rtol=0.05)
+
+
+def test_the_index_is_reused_while_the_pool_hash_is_unchanged(tmp_path):
+    x = mixture(1_500, 8, 10, 2)
+    builds = []
+
+    def build():
+        builds.append(1)
+        return PoolIndex.build(chunked(x, 500), len(x), 8, standardize=True)
+
+    folder = str(tmp_path / "index")
+    first, built = cached_pool_index(folder, "aaaa", build)
+    again, built_again = cached_pool_index(folder, "aaaa", build)
+    assert (built, built_again, len(builds)) == (True, False, 1)
+    assert again.partitions == first.partitions and again.index.ntotal == 1_500
+    np.testing.assert_array_equal(again.mean, first.mean)
+    q = x[:20]
+    np.testing.assert_array_equal(again.search(q, 5)[1], first.search(q, 5)[1])
+    _, rebuilt = cached_pool_index(folder, "bbbb", build)
+    assert rebuilt and len(builds) == 2
+    names = sorted(p.name for p in (tmp_path / "index").iterdir())
+    assert names == ["pool-bbbb.faiss", "pool-bbbb.faiss.json"]
+
+
+@pytest.mark.slow
+def test_ivf_recall_at_10_on_clustered_data():
+    n, d = 120_000, 32
+    x = mixture(n, d, 300, 3)
+    chunks = chunked(x, 20_000)
+    index = PoolIndex.build(chunks, n, d, standardize=False)
+    assert "IVF" in type(index.index).__name__
+    q = mixture(200, d, 300, 4)
+    _, found = index.search(q, 10)
+    exact = exact_knn(q, chunks, 10, index.prepare)
+    recall = recall_at_k(found, exact)
+    assert recall >= 0.9, recall
+    assert recall_at_k(found, exact[::-1]) < 0.1  # the measure can fail
+
+
+def test_exact_knn_streams_partitions_like_one_flat_search():
+    x = mixture(900, 8, 5, 5)
+    chunks = chunked(x, 200)
+    index = PoolIndex.build(chunks, len(x), 8, standardize=False)
+    q = x[::97]
+    _, flat_ids = index.search(q, 7)
+    np.testing.assert_array_equal(exact_knn(q, chunks, 7, index.prepare), flat_ids)
