@@ -31,10 +31,9 @@ from alflow.vendors.exporting import rendering, rows, suggestion, write_export
 from alflow.vendors.reading import (
     DEFAULT_MAX_FILE_BYTES,
     Collector,
-    check_size,
     get,
     jsonl_bytes,
-    jsonl_records,
+    read_jsonl_annotations,
     round_number,
     text,
 )
@@ -110,14 +109,7 @@ class ArgillaVendor:
         return self.client.pull(dest)
 
     def read_annotations(self, path: Path, labels: list[str]) -> list[Annotation]:
-        check_size(path, self.max_file_bytes)
-        c = Collector(path, labels)
-        for line, rec, err in jsonl_records(path):
-            if err:
-                c.problem(line, None, err)
-                continue
-            self._record(c, line, rec)
-        return c.result()
+        return read_jsonl_annotations(path, labels, self.max_file_bytes, self._record)
 
     def _record(self, c: Collector, line: int, rec: dict) -> None:
         # the server's JSON keeps our id in external_id (its own id is a UUID); the SDK's in id

@@ -28,10 +28,9 @@ from alflow.vendors.exporting import rendering, rows, write_export
 from alflow.vendors.reading import (
     DEFAULT_MAX_FILE_BYTES,
     Collector,
-    check_size,
     get,
     jsonl_bytes,
-    jsonl_records,
+    read_jsonl_annotations,
     round_number,
 )
 
@@ -71,14 +70,7 @@ class LabelboxVendor:
         )
 
     def read_annotations(self, path: Path, labels: list[str]) -> list[Annotation]:
-        check_size(path, self.max_file_bytes)
-        c = Collector(path, labels)
-        for line, rec, err in jsonl_records(path):
-            if err:
-                c.problem(line, None, err)
-                continue
-            self._data_row(c, line, rec)
-        return c.result()
+        return read_jsonl_annotations(path, labels, self.max_file_bytes, self._data_row)
 
     def _data_row(self, c: Collector, line: int, rec: dict) -> None:
         item_id = c.item_id(line, get(rec, "data_row", "global_key"), "data_row.global_key")

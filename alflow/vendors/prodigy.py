@@ -28,10 +28,9 @@ from alflow.vendors.exporting import rendering, rows, suggestion, write_export
 from alflow.vendors.reading import (
     DEFAULT_MAX_FILE_BYTES,
     Collector,
-    check_size,
     get,
     jsonl_bytes,
-    jsonl_records,
+    read_jsonl_annotations,
     round_number,
     text,
 )
@@ -84,14 +83,7 @@ class ProdigyVendor:
         )
 
     def read_annotations(self, path: Path, labels: list[str]) -> list[Annotation]:
-        check_size(path, self.max_file_bytes)
-        c = Collector(path, labels)
-        for line, rec, err in jsonl_records(path):
-            if err:
-                c.problem(line, None, err)
-                continue
-            self._answer(c, line, rec)
-        return c.result()
+        return read_jsonl_annotations(path, labels, self.max_file_bytes, self._answer)
 
     def _answer(self, c: Collector, line: int, rec: dict) -> None:
         item_id = c.item_id(line, get(rec, "meta", "item_id"), "meta.item_id")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -238,3 +238,21 @@ def jsonl_bytes(records: list[dict]) -> bytes:
     """Records as JSON Lines (deterministic: a rerun writes the same bytes)."""
     lines = [json.dumps(r, ensure_ascii=False, allow_nan=False, sort_keys=True) for r in records]
     return ("\n".join(lines) + "\n").encode()
+
+
+def read_jsonl_annotations(
+    path: Path,
+    labels: list[str],
+    max_file_bytes: int,
+    read_record: Callable[[Collector, int, dict], None],
+) -> list[Annotation]:
+    """A JSON Lines return file streamed through ``read_record`` (one call per record, which
+    adds annotations and problems to the collector); all problems are reported at once."""
+    check_size(path, max_file_bytes)
+    c = Collector(path, labels)
+    for line, rec, err in jsonl_records(path):
+        if err:
+            c.problem(line, None, err)
+            continue
+        read_record(c, line, rec)
+    return c.result()

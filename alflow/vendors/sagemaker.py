@@ -26,9 +26,8 @@ from alflow.vendors.exporting import rendering, rows, write_export
 from alflow.vendors.reading import (
     DEFAULT_MAX_FILE_BYTES,
     Collector,
-    check_size,
     jsonl_bytes,
-    jsonl_records,
+    read_jsonl_annotations,
     round_number,
     text,
 )
@@ -73,14 +72,7 @@ class SageMakerVendor:
         )
 
     def read_annotations(self, path: Path, labels: list[str]) -> list[Annotation]:
-        check_size(path, self.max_file_bytes)
-        c = Collector(path, labels)
-        for line, rec, err in jsonl_records(path):
-            if err:
-                c.problem(line, None, err)
-                continue
-            self._line(c, line, rec)
-        return c.result()
+        return read_jsonl_annotations(path, labels, self.max_file_bytes, self._line)
 
     def _line(self, c: Collector, line: int, rec: dict) -> None:
         item_id = c.item_id(line, rec.get(ITEM_KEY), ITEM_KEY)
