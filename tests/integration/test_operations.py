@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import tempfile
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 from typer.testing import CliRunner
 
 from alflow.committee import aligned_proba
-from alflow.pool import join, read_partition
+from alflow.pool import features_of, join, read_partition
 from alflow.project import Project
 from alflow.replay import replay_round
 from alflow.report import SECTIONS
@@ -97,9 +97,11 @@ def test_stream_picks_and_replay(tmp_path, digits_frame, dask_client):
     assert set(stream["item_id"]) <= new_ids and (stream["utility"] >= 0.2).all()
     # the champion alone, over the new items: the stream picks are its 4 most uncertain
     model = project.tracker.load(project.tracker.model_uri("1"))
-    table = pq.read_table(project.ws.pool_url).to_pandas()
-    table = table[table["item_id"].isin(new_ids)].reset_index(drop=True)
-    x = np.vstack(table["x"].to_numpy())
+    pool = pq.read_table(project.ws.pool_url)
+    keep = pool["item_id"].to_pandas().isin(new_ids).to_numpy()
+    new = pool.filter(pa.array(keep))
+    table = new.select(["item_id"]).to_pandas()
+    x = features_of(new, "numeric")
     margin = UTILITIES["margin"](aligned_proba(model, x, config.data.labels))
     best = table.assign(u=margin).sort_values(["u", "item_id"], ascending=[False, True])
     assert stream["item_id"].tolist() == best["item_id"].head(4).tolist()
