@@ -632,7 +632,9 @@ class Project:
         batch = self.ledger.selection(round_id)
         if batch.empty:
             raise AlflowError(f"round {round_id} has no selection to export")
-        shown = self._display_columns(batch)
+        # why an item was picked (strategy, control, stream) stays in the ledger: annotators label
+        # the control slice blind
+        shown = self._display_columns(batch.drop(columns=["reason"], errors="ignore"))
         receipt = self.vendor.export_batch(shown, round_id, self.labels, self.ws.exports_dir)
         faults.checkpoint("after_export_file")
         recorded = self.ledger.record_export(
