@@ -149,7 +149,57 @@ def prodigy(export: Path, answers: list[Answer], out: Path, labels: list[str]) -
     return _write_jsonl(out, records)
 
 
+def label_studio(export: Path, answers: list[Answer], out: Path, labels: list[str]) -> Path:
+    """Label Studio's JSON export of the tasks file, a task a line (as ``alflow import`` pulls)."""
+    tasks = json.loads(export.read_text())
+    by_item = {t["data"]["item_id"]: t for t in tasks}
+    for n, (item, kind, label, who) in enumerate(answers, start=1):
+        task = by_item[item]
+        task.setdefault("id", n)
+        result = (
+            []
+            if label is None
+            else [
+                {
+                    "from_name": "label",
+                    "to_name": "item",
+                    "type": "choices",
+                    "value": {"choices": [label]},
+                }
+            ]
+        )
+        task.setdefault("annotations", []).append(
+            {
+                "id": n,
+                "unique_id": f"uuid-{n}",
+                "completed_by": who,
+                "result": result,
+                "was_cancelled": kind == "skip",
+                "ground_truth": False,
+                "updated_at": "2026-11-22T00:00:00Z",
+            }
+        )
+    out.write_text("[\n" + ",\n".join(json.dumps(t) for t in tasks) + "\n]\n")
+    return out
+
+
+def cvat(export: Path, answers: list[Answer], out: Path, labels: list[str]) -> Path:
+    """CVAT for images 1.1 XML tagging the exported images, one element a line (skips: no tag)."""
+    mapping = json.loads(
+        export.with_name(export.name.replace(".cvat.zip", ".cvat-mapping.json")).read_text()
+    )
+    name_of = {item: name for name, item in mapping["images"].items()}
+    lines = ['<?xml version="1.0" encoding="utf-8"?>', "<annotations>", "<version>1.1</version>"]
+    for n, (item, kind, label, _who) in enumerate(answers):
+        tag = "" if kind == "skip" else f'<tag label="{label}" source="manual"></tag>'
+        lines.append(f'<image id="{n}" name="{name_of[item]}" width="8" height="8">{tag}</image>')
+    out.write_text("\n".join([*lines, "</annotations>"]) + "\n")
+    return out
+
+
 WRITERS = {
+    "label-studio": label_studio,
+    "cvat": cvat,
     "argilla": argilla,
     "sagemaker": sagemaker,
     "labelbox": labelbox,

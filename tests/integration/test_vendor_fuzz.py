@@ -1,4 +1,5 @@
-"""Fuzzing every import format: 200+ seeded mutations of a valid return file each.
+"""Fuzzing every import format (Label Studio, CVAT, Argilla, SageMaker, Labelbox, Scale,
+Prodigy, generic JSONL and CSV): 200+ seeded mutations of a valid return file each.
 
 Every mutant must give an ``InputError`` naming the file (and the ledger unchanged) or a correct
 import (events within the schema, never more than read), within a time limit: never a partial
@@ -17,10 +18,11 @@ import pytest
 from alflow.errors import InputError
 from alflow.project import Project
 from tests import vendor_returns
-from tests.conftest import make_config
+from tests.conftest import DIGIT_COLUMNS, make_config
 
 N_MUTANTS = 200
 FORMATS = [*vendor_returns.WRITERS, "file-jsonl", "file-csv"]
+SUFFIX = {"file-csv": "csv", "label-studio": "json", "cvat": "xml"}
 JUNK = [None, [], {}, 0, -1, 1.5, True, "", "x" * 5000, 10**30, {"a": {"b": [1, {"c": None}]}}]
 
 
@@ -60,7 +62,8 @@ def exported(tmp_path_factory, digits_frame):
     )
     base.ledger.record_selection(rnd.id, batch)
     truth = dict(zip(digits_frame["digit_id"], digits_frame["digit"].astype(str), strict=True))
-    shown = batch.assign(text=[f"digit image {i}" for i in ids])
+    pixels = digits_frame.set_index("digit_id").loc[ids, DIGIT_COLUMNS].reset_index(drop=True)
+    shown = pd.concat([batch, pixels], axis=1).assign(text=[f"digit image {i}" for i in ids])
     return ws, tmp, rnd.id, shown, truth
 
 
@@ -86,8 +89,11 @@ def valid_file(fmt: str, project: Project, shown, round_id: int, truth, tmp: Pat
         else:
             path.write_text("".join(json.dumps(r) + "\n" for r in rows))
         return path
-    export = Path(project.vendor.export_batch(shown, round_id, project.labels, tmp).uri)
-    return vendor_returns.WRITERS[fmt](export, answers, tmp / f"valid-{fmt}.jsonl", project.labels)
+    dest = project.ws.exports_dir if fmt == "cvat" else tmp  # CVAT reads its mapping there
+    export = Path(project.vendor.export_batch(shown, round_id, project.labels, dest).uri)
+    return vendor_returns.WRITERS[fmt](
+        export, answers, tmp / f"valid-{fmt}.{SUFFIX.get(fmt, 'jsonl')}", project.labels
+    )
 
 
 def _json_mutation(rng: random.Random, line: bytes) -> bytes:
@@ -163,7 +169,7 @@ def test_mutated_files_give_a_clear_error_or_a_correct_import(exported, fmt, mon
     rng = random.Random(f"alflow-fuzz-{fmt}")
     outcomes = {"error": 0, "imported": 0}
     for n in range(N_MUTANTS):
-        path = folder / f"mutant-{n:03d}.{'csv' if fmt == 'file-csv' else 'jsonl'}"
+        path = folder / f"mutant-{n:03d}.{SUFFIX.get(fmt, 'jsonl')}"
         path.write_bytes(mutate(rng, data, fmt))
         before = project.ledger.event_count()
         try:
