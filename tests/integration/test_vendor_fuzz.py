@@ -21,7 +21,7 @@ from tests import vendor_returns
 from tests.conftest import DIGIT_COLUMNS, make_config
 
 N_MUTANTS = 200
-FORMATS = [*vendor_returns.WRITERS, "file-jsonl", "file-csv"]
+FORMATS = [*vendor_returns.FUZZ_WRITERS, "file-jsonl", "file-csv"]
 SUFFIX = {"file-csv": "csv", "label-studio": "json", "cvat": "xml"}
 JUNK = [None, [], {}, 0, -1, 1.5, True, "", "x" * 5000, 10**30, {"a": {"b": [1, {"c": None}]}}]
 
@@ -91,7 +91,7 @@ def valid_file(fmt: str, project: Project, shown, round_id: int, truth, tmp: Pat
         return path
     dest = project.ws.exports_dir if fmt == "cvat" else tmp  # CVAT reads its mapping there
     export = Path(project.vendor.export_batch(shown, round_id, project.labels, dest).uri)
-    return vendor_returns.WRITERS[fmt](
+    return vendor_returns.FUZZ_WRITERS[fmt](
         export, answers, tmp / f"valid-{fmt}.{SUFFIX.get(fmt, 'jsonl')}", project.labels
     )
 
