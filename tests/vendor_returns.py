@@ -149,6 +149,33 @@ def prodigy(export: Path, answers: list[Answer], out: Path, labels: list[str]) -
     return _write_jsonl(out, records)
 
 
+def ls_annotation(
+    id_, label=None, *, user=2, cancelled=False, gt=False, uid=None, updated="2026-01-01"
+) -> dict:
+    """One Label Studio annotation as its JSON export writes it (no result: a skip)."""
+    result = (
+        []
+        if label is None
+        else [
+            {
+                "from_name": "label",
+                "to_name": "item",
+                "type": "choices",
+                "value": {"choices": [label]},
+            }
+        ]
+    )
+    return {
+        "id": id_,
+        "completed_by": user,
+        "result": result,
+        "was_cancelled": cancelled,
+        "ground_truth": gt,
+        "unique_id": uid or f"uuid-{id_}",
+        "updated_at": updated,
+    }
+
+
 def label_studio(export: Path, answers: list[Answer], out: Path, labels: list[str]) -> Path:
     """Label Studio's JSON export of the tasks file, a task a line (as ``alflow import`` pulls)."""
     tasks = json.loads(export.read_text())
@@ -156,28 +183,15 @@ def label_studio(export: Path, answers: list[Answer], out: Path, labels: list[st
     for n, (item, kind, label, who) in enumerate(answers, start=1):
         task = by_item[item]
         task.setdefault("id", n)
-        result = (
-            []
-            if label is None
-            else [
-                {
-                    "from_name": "label",
-                    "to_name": "item",
-                    "type": "choices",
-                    "value": {"choices": [label]},
-                }
-            ]
-        )
         task.setdefault("annotations", []).append(
-            {
-                "id": n,
-                "unique_id": f"uuid-{n}",
-                "completed_by": who,
-                "result": result,
-                "was_cancelled": kind == "skip",
-                "ground_truth": False,
-                "updated_at": "2026-11-22T00:00:00Z",
-            }
+            ls_annotation(
+                n,
+                label,
+                user=who,
+                cancelled=kind == "skip",
+                uid=f"uuid-{n}",
+                updated="2026-11-22T00:00:00Z",
+            )
         )
     out.write_text("[\n" + ",\n".join(json.dumps(t) for t in tasks) + "\n]\n")
     return out

@@ -14,6 +14,7 @@ from alflow.errors import ConfigError, InputError
 from alflow.vendors import LabelStudioVendor, make_vendor
 from alflow.vendors.label_studio import config_choices, labeling_config
 from tests.conftest import make_config
+from tests.vendor_returns import ls_annotation as ann
 
 LABELS = ["cat", "dog", 'say "hi" <b>&</b>']
 
@@ -75,30 +76,6 @@ def test_numeric_items_are_shown_as_feature_lines(tmp_path):
     tasks = json.loads(Path(receipt.uri).read_text())
     assert tasks[1]["data"]["features"] == "a: 2\nb: 0.25"
     assert all("predictions" not in t for t in tasks)
-
-
-def ann(id_, label=None, *, user=2, cancelled=False, gt=False, uid=None, updated="2026-01-01"):
-    result = (
-        []
-        if label is None
-        else [
-            {
-                "from_name": "label",
-                "to_name": "item",
-                "type": "choices",
-                "value": {"choices": [label]},
-            }
-        ]
-    )
-    return {
-        "id": id_,
-        "completed_by": user,
-        "result": result,
-        "was_cancelled": cancelled,
-        "ground_truth": gt,
-        "unique_id": uid or f"uuid-{id_}",
-        "updated_at": updated,
-    }
 
 
 def export_file(tmp_path, tasks, name="export.json", indent=1):
