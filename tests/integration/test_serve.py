@@ -4,6 +4,7 @@ cluster, MLflow and the ledger on SQLite."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -60,13 +61,17 @@ def _wait(predicate, timeout: float, proc: subprocess.Popen, what: str) -> None:
 
 
 def _stop(proc: subprocess.Popen) -> None:
+    """SIGINT to the process's group (it leads one), then SIGKILL to whatever is left of it, so
+    no child (the Prefect server ``alflow serve`` started, a flow run) outlives the test."""
     if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)
         try:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _deployments(api_url: str) -> dict[str, bool]:
@@ -86,6 +91,7 @@ def test_served_campaign_runs_its_rounds_and_stops_itself(tmp_path, digits_csv, 
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=ROOT,
+        start_new_session=True,
     )
     try:
         _wait(lambda: project.ledger.active_stop() is not None, 900, proc, "the campaign's stop")
@@ -162,6 +168,7 @@ def test_prefect_yaml_on_a_prefect_server_with_a_work_pool(tmp_path, digits_csv,
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=tmp_path,
+            start_new_session=True,
         )
         try:
             _wait(lambda: project.ledger.last_exported_round_id() == 1, 600, proc, "round 1")
