@@ -9,24 +9,15 @@ server to start by hand. With ``PREFECT_API_URL`` set it serves against that ser
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
-from alflow.errors import AlflowError
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from flows.local_services import free_port, wait_healthy
 
 
 @contextmanager
@@ -48,19 +39,7 @@ def prefect_server(home: Path, timeout: float = 180.0) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}/api"
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            if proc.poll() is not None:
-                raise AlflowError(f"prefect server exited ({proc.returncode}): see {log.name}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise AlflowError(f"prefect server not healthy after {timeout:.0f} s: {log.name}")
-            time.sleep(0.5)
+        wait_healthy("prefect server", f"{url}/health", proc, home / "server.log", timeout)
         yield url
     finally:
         proc.terminate()

@@ -164,15 +164,6 @@ def databases(request, tmp_path: Path) -> Iterator[Databases]:
         yield Databases("postgresql", ledger_url, mlflow_url)
 
 
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
 def mlflow_server(databases: Databases, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``mlflow server`` as its own process on 127.0.0.1, its backend store on the database
@@ -181,8 +172,8 @@ def mlflow_server(databases: Databases, tmp_path: Path) -> Iterator[tuple[str, P
     import signal
     import subprocess
     import sys
-    import time
-    import urllib.request
+
+    from flows.local_services import free_port, wait_healthy
 
     artifacts = tmp_path / "served-artifacts"
     port = free_port()
@@ -206,19 +197,7 @@ def mlflow_server(databases: Databases, tmp_path: Path) -> Iterator[tuple[str, P
         proc = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"mlflow server exited with {proc.returncode}: {log.read_text()}")
-            try:
-                with urllib.request.urlopen(f"{url}/health", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"mlflow server did not answer in 180 s: {log.read_text()[-3000:]}")
-            time.sleep(0.5)
+        wait_healthy("mlflow server", f"{url}/health", proc, log)
         yield url, artifacts
     finally:
         os.killpg(proc.pid, signal.SIGTERM)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
@@ -13,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from flows.local_services import free_port, wait_healthy
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = ROOT / ".venvs" / "label-studio"
@@ -47,12 +48,6 @@ class LabelStudio:
             headers={"Authorization": f"Token {self.tokens[name]}"},
             timeout=60,
         )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(data_dir: Path) -> dict[str, str]:
@@ -91,7 +86,7 @@ def start_label_studio(tmp: Path):
         pytest.skip(f"Label Studio is not installed at {VENV} (run infra/label-studio/install.sh)")
     data_dir = tmp / "label-studio-data"
     shutil.copytree(_seed(), data_dir)
-    port = _free_port()
+    port = free_port()
     log = open(tmp / "label-studio.log", "w")  # noqa: SIM115  (closed after the server stops)
     started = time.monotonic()
     proc = subprocess.Popen(
@@ -112,7 +107,9 @@ def start_label_studio(tmp: Path):
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(url, proc, tmp / "label-studio.log")
+        # /health/ on the chosen port: Label Studio moves to another port when the chosen one is
+        # busy, and then this fails rather than talk to something else
+        wait_healthy("Label Studio", f"{url}/health/", proc, tmp / "label-studio.log")
         server = LabelStudio(
             url,
             {name: token for name, (_, token) in USERS.items()},
@@ -131,19 +128,3 @@ def start_label_studio(tmp: Path):
             proc.kill()
             proc.wait()
         log.close()
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, log: Path, timeout: float = 180) -> None:
-    """Wait for ``/health/`` on the chosen port (Label Studio moves to another port when the
-    chosen one is busy: then this fails rather than talk to something else)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"Label Studio exited with {proc.returncode}:\n{log.read_text()}")
-        try:
-            if httpx.get(f"{url}/health/", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    raise RuntimeError(f"Label Studio did not answer at {url} in {timeout} s:\n{log.read_text()}")

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,15 +23,10 @@ from alflow.compute import dask_client, score_pool
 from alflow.config import ComputeConfig
 from alflow.pool import to_table, write_partition
 from alflow.project import Project
+from flows.local_services import free_port
 from tests.conftest import ROOT, make_config
 
 pytestmark = pytest.mark.slow
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def dask_cli() -> str:
