@@ -28,6 +28,7 @@ from alflow.model import build_model, build_model_family, evaluate, holdout_mask
 from alflow.pool import (
     features_of,
     fetch_items,
+    file_sha256,
     join,
     pool_hash,
     read_partition,
@@ -1074,13 +1075,12 @@ class Project:
 
     def new_label_files(self) -> list[Path]:
         """Labels files in the inbox whose content was never imported, oldest name first."""
-        from alflow.vendors.base import file_sha256
 
         if not self.inbox.is_dir():
             return []
         done = self.ledger.imported_sha256s()
         files = sorted(p for p in self.inbox.iterdir() if p.suffix in (".jsonl", ".csv"))
-        return [p for p in files if p.is_file() and file_sha256(p) not in done]
+        return [p for p in files if p.is_file() and file_sha256(str(p)) not in done]
 
     def needs_training(self) -> bool:
         """True when the last exported round has labels back but no model yet (e.g. a retrain

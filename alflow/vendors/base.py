@@ -12,6 +12,7 @@ from typing import Protocol
 import pandas as pd
 
 from alflow import faults
+from alflow.pool import file_sha256
 
 
 @dataclass(frozen=True)
@@ -97,16 +98,8 @@ def atomic_write(path: Path, data: bytes, checkpoint: str | None = None) -> str:
 def source_sha256(path: Path) -> str:
     """The sha256 of a file, or of a folder's files (names and contents, in name order)."""
     if not path.is_dir():
-        return file_sha256(path)
+        return file_sha256(str(path))
     digest = hashlib.sha256()
     for member in sorted(p for p in path.iterdir() if p.is_file()):
-        digest.update(f"{member.name}\0{file_sha256(member)}\n".encode())
-    return digest.hexdigest()
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
+        digest.update(f"{member.name}\0{file_sha256(str(member))}\n".encode())
     return digest.hexdigest()
