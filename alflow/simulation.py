@@ -13,7 +13,7 @@ import pandas as pd
 import pyarrow as pa
 from sklearn.metrics import accuracy_score, f1_score
 
-from alflow.candidates import build_candidates
+from alflow.candidates import Embedded, build_candidates
 from alflow.config import StrategyConfig
 from alflow.portfolio import PORTFOLIO, choose_arm
 from alflow.scoring import score_rows
@@ -56,6 +56,7 @@ def simulate(
     make_model: Callable[[], Any],
     protocol: Protocol,
     params: dict | None = None,
+    embedding: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """Run one campaign; one row per round: ``labels``, ``accuracy``, ``macro_f1``.
 
@@ -65,6 +66,9 @@ def simulate(
     ``params`` go to the strategy, except ``committee_size`` and ``committee_kind`` (for
     strategies that need a committee). ``strategy="portfolio"`` takes ``arms`` (and ``gamma``)
     and picks an arm each round by its accuracy gains so far.
+
+    ``embedding`` (one row per pool item), when given, is the space distances are measured in,
+    as a pool's embedding column is in a real round; otherwise the model's own representation.
     """
     params = dict(params or {})
     committee_size = params.pop("committee_size", 5)
@@ -135,6 +139,11 @@ def simulate(
             labeled_labels=y_pool[labeled],
             committee=committee,
             pool_sample_raw=_take(x_unl, sample),
+            embedded=None
+            if embedding is None
+            else Embedded(
+                embedding[unlabeled[pick]], embedding[labeled], embedding[unlabeled[sample]]
+            ),
             seed=protocol.seed,
         )
         arm_params = {} if arms is not None else params

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+TEXT = frozenset({"sms_spam", "20newsgroups"})  # the datasets of kind "text"
 POOL_CAP = 20_000
 TEST_CAP = 5_000
 HOLDOUT_FRACTION = 0.25  # test share for datasets without an official test split

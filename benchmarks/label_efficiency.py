@@ -40,17 +40,18 @@ import pandas as pd
 from scipy import sparse
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.decomposition import TruncatedSVD
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.preprocessing import StandardScaler, normalize
 
 from alflow.config import StrategyConfig
 from alflow.simulation import Protocol, initial_labels, simulate
 from alflow.strategies import REGISTRY
-from benchmarks.datasets import LOADERS, load, split
+from benchmarks.datasets import LOADERS, TEXT, load, split
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -120,6 +121,19 @@ def vectorise(x_pool: np.ndarray, x_test: np.ndarray) -> tuple[sparse.csr_matrix
     return counter.transform(x_pool), counter.transform(x_test)
 
 
+EMBEDDING_DIM = 128
+
+
+def text_embedding(counts: sparse.csr_matrix, seed: int) -> np.ndarray:
+    """A document embedding of the pool, as a text pool's embedding column would carry: LSA
+    (Deerwester et al. 1990; sublinear TF-IDF, then a truncated SVD to ``EMBEDDING_DIM``),
+    L2-normalised. Unsupervised: it sees the unlabeled pool, never a label."""
+    tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
+    dim = min(EMBEDDING_DIM, tfidf.shape[1] - 1)
+    lsa = TruncatedSVD(dim, random_state=seed).fit_transform(tfidf)
+    return normalize(lsa).astype(np.float32)
+
+
 @dataclass
 class Campaign:
     """One (dataset, seed) setting every strategy runs under."""
@@ -130,6 +144,7 @@ class Campaign:
     x_test: Any
     y_test: np.ndarray
     protocol: Protocol
+    embedding: np.ndarray | None = None  # where alflow measures distances (text: LSA)
 
     @cached_property
     def schema(self) -> list[str]:
@@ -370,6 +385,7 @@ def run_alflow(name: str, c: Campaign) -> pd.DataFrame:
         c.y_test,
         make_model=partial(make_model, c.kind),
         protocol=c.protocol,
+        embedding=c.embedding,
     )
 
 
@@ -403,10 +419,12 @@ def run_job(job: Job) -> dict[str, Any]:
     """Runs every campaign of ``job``; prints one line per finished campaign."""
     data = load(job.dataset, job.root)
     x_pool, y_pool, x_test, y_test = split(data, job.seed)
+    embedding = None
     if data.kind == "text":
         x_pool, x_test = vectorise(x_pool, x_test)
+        embedding = text_embedding(x_pool, job.seed)
     protocol = Protocol(initial=job.initial, batch=job.batch, budget=job.budget, seed=job.seed)
-    c = Campaign(data.kind, x_pool, y_pool, x_test, y_test, protocol)
+    c = Campaign(data.kind, x_pool, y_pool, x_test, y_test, protocol, embedding)
     out: dict[str, Any] = {
         "dataset": job.dataset,
         "seed": job.seed,
@@ -734,6 +752,8 @@ def strategy_names(arg: str | None) -> list[str]:
 def job_path(out_dir: Path, job: Job) -> Path:
     """Where a finished (dataset, seed) is kept, keyed by everything that shapes its result."""
     key = f"{job.strategies}{job.baselines}{job.initial},{job.batch},{job.budget}"
+    if job.dataset in TEXT:  # alflow's distances on text moved to an LSA embedding
+        key += f",lsa{EMBEDDING_DIM}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return out_dir / "jobs" / f"{job.dataset}-seed{job.seed}-{digest}.json"
 
