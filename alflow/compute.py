@@ -66,17 +66,19 @@ def score_pool(
     sample_m: int = 0,
     confident_m: int = 0,
     classes: Sequence[str] | None = None,
+    assigner=None,
     on_partition: Callable[[], None] | None = None,
 ) -> PartitionScores:
     """Score every partition on the cluster and return the merged top-``top_m`` candidates
-    (with their raw features when ``keep_features``), a uniform sample of ``sample_m`` rows and
-    the ``confident_m`` most confidently predicted rows."""
+    (with their raw features when ``keep_features``, their pool-level cluster when given an
+    ``assigner``), a uniform sample of ``sample_m`` rows and the ``confident_m`` most
+    confidently predicted rows."""
     if not partition_urls:
         raise ValueError("the pool is empty: ingest a file first")
     if model is not None and classes is not None:
         model = linear_scorer(model, classes) or model
-    [model_f, excluded_f] = client.scatter(
-        [model, pa.array(sorted(excluded_ids), pa.string())], broadcast=True, hash=False
+    [model_f, excluded_f, assigner_f] = client.scatter(
+        [model, pa.array(sorted(excluded_ids), pa.string()), assigner], broadcast=True, hash=False
     )
     futures = client.map(
         score_partition,
@@ -92,6 +94,7 @@ def score_pool(
         sample_m=sample_m,
         confident_m=confident_m,
         classes=classes,
+        assigner=assigner_f,
         pure=False,
     )
     if on_partition is not None:
@@ -107,6 +110,12 @@ def score_pool(
             for i in range(0, len(level), FAN_IN)
         ]
     return level[0].result().with_feature_columns()
+
+
+def on_worker(client: Client, fn: Callable, /, *args, **kwargs):
+    """``fn(*args, **kwargs)`` as one task on a worker, its result back to the driver: pool-sized
+    state (the pool index) lives on a worker, not in the driver; a lost worker reruns it."""
+    return client.submit(fn, *args, pure=False, **kwargs).result()
 
 
 _SHARED: dict[tuple, tuple[Client, object]] = {}

@@ -169,6 +169,7 @@ class StrategyConfig(_Section):
     candidate_factor: Annotated[int, Field(ge=1)] = 5
     pool_sample: Annotated[int, Field(ge=100)] = 5_000
     density_index: Literal["auto", "sample", "pool"] = "auto"
+    index_exact_max: Annotated[int, Field(ge=1)] = 100_000
     committee_size: Annotated[int, Field(ge=2)] = 5
     committee_kind: Literal["bagging", "seeds", "estimators"] = "bagging"
 

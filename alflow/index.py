@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 
 import faiss
 import fsspec
@@ -137,15 +138,15 @@ POOL_NPROBE = 16
 TRAIN_PER_LIST = 40
 
 
-def index_spec(n: int, d: int, memory: int = INDEX_MEMORY) -> str:
+def index_spec(n: int, d: int, memory: int = INDEX_MEMORY, exact_max: int = EXACT_MAX) -> str:
     """A FAISS factory string for ``n`` vectors of ``d`` dimensions (autofaiss-like).
 
-    Exact (``IDMap,Flat``) up to ``EXACT_MAX``; above it an IVF with about sqrt(n) lists and an HNSW
+    Exact (``IDMap,Flat``) up to ``exact_max``; above it an IVF with about sqrt(n) lists and an HNSW
     coarse quantizer (assigning millions of vectors to thousands of centroids stays cheap), whose
     lists hold the vectors as they are while they fit in ``memory``, else 8-bit scalar-quantized
     (a quarter of the size), else product-quantized to fit.
     """
-    if n <= EXACT_MAX:
+    if n <= exact_max:
         return "IDMap,Flat"
     nlist = 1 << max(8, round(math.log2(math.sqrt(n))))
     if n * d * 4 <= memory:
@@ -156,6 +157,33 @@ def index_spec(n: int, d: int, memory: int = INDEX_MEMORY) -> str:
         m = max(c for c in range(1, d + 1) if d % c == 0 and n * c <= memory)
         codes = f"PQ{m}"
     return f"IVF{nlist}_HNSW32,{codes}"
+
+
+def _prepare(x: np.ndarray, mean: np.ndarray | None, scale: np.ndarray | None) -> np.ndarray:
+    """Standardised (when ``mean`` is given), then L2-normalised float32 rows."""
+    x = _f32(x)
+    if mean is not None:
+        x = (x - mean) / scale
+    return _normalized(x)
+
+
+@dataclass(frozen=True)
+class ClusterAssigner:
+    """The nearest pool-level centroid of raw rows: the pool index's coarse centroids and its
+    standardisation, small enough to ship to every worker, so the scoring pass assigns its
+    candidates in the same pass (Dask workers call ``assign``)."""
+
+    centroids: np.ndarray
+    mean: np.ndarray | None
+    scale: np.ndarray | None
+
+    def assign(self, x: np.ndarray) -> np.ndarray:
+        if len(x) == 0:
+            return np.empty(0, dtype=np.int64)
+        flat = faiss.IndexFlatIP(self.centroids.shape[1])
+        flat.add(self.centroids)
+        _, idx = flat.search(_prepare(x, self.mean, self.scale), 1)
+        return idx[:, 0]
 
 
 class PoolIndex:
@@ -176,10 +204,16 @@ class PoolIndex:
             faiss.extract_index_ivf(index).nprobe = POOL_NPROBE
 
     def prepare(self, x: np.ndarray) -> np.ndarray:
-        x = _f32(x)
-        if self.mean is not None:
-            x = (x - self.mean) / self.scale
-        return _normalized(x)
+        return _prepare(x, self.mean, self.scale)
+
+    def assigner(self) -> ClusterAssigner | None:
+        """The IVF coarse centroids as a ``ClusterAssigner``; None for an exact (flat) index."""
+        try:
+            quantizer = faiss.extract_index_ivf(self.index).quantizer
+        except RuntimeError:  # not an IVF index
+            return None
+        centroids = quantizer.reconstruct_n(0, quantizer.ntotal)
+        return ClusterAssigner(_f32(centroids), self.mean, self.scale)
 
     def keys(self, partitions, rows) -> np.ndarray:
         """The int64 ids of pool rows: partition ordinal in the high bits, row in the low."""
@@ -196,10 +230,11 @@ class PoolIndex:
         standardize: bool,
         seed: int = 0,
         memory: int = INDEX_MEMORY,
+        exact_max: int = EXACT_MAX,
     ) -> PoolIndex:
         """``chunks()`` yields ``(partition name, (rows, d) array)`` for the whole pool, in a
         stable order; it is called twice: once for a uniform training sample, once to fill."""
-        spec = index_spec(n, d, memory)
+        spec = index_spec(n, d, memory, exact_max)
         index = faiss.index_factory(d, spec, faiss.METRIC_INNER_PRODUCT)
         partitions, mean, scale = [], None, None
         if not index.is_trained or standardize:
@@ -283,6 +318,31 @@ def cached_pool_index(folder: str, pool_hash: str, build) -> tuple[PoolIndex, bo
         if not old.startswith(target):
             fs.rm(old)
     return index, True
+
+
+_OPEN: dict[str, PoolIndex] = {}
+
+
+def open_pool_index(folder: str, pool_hash: str, build) -> PoolIndex:
+    """``cached_pool_index``, kept open in this process (a Dask worker between rounds); the
+    index of an earlier pool content is dropped."""
+    key = f"{folder}#{pool_hash}"
+    if key not in _OPEN:
+        _OPEN.clear()
+        _OPEN[key], _ = cached_pool_index(folder, pool_hash, build)
+    return _OPEN[key]
+
+
+def pool_density(folder: str, pool_hash: str, build, x, partitions, rows, k: int = 10):
+    """``PoolIndex.density`` of rows ``x`` (at ``partitions``/``rows``), run where the index
+    lives: ``compute.on_worker`` keeps a pool-sized index out of the driver."""
+    index = open_pool_index(folder, pool_hash, build)
+    return index.density(x, index.keys(partitions, rows), k)
+
+
+def pool_assigner(folder: str, pool_hash: str, build) -> ClusterAssigner | None:
+    """The pool index's ``ClusterAssigner`` (built first if needed), for the scoring pass."""
+    return open_pool_index(folder, pool_hash, build).assigner()
 
 
 def exact_knn(queries: np.ndarray, chunks, k: int, prepare) -> np.ndarray:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +149,21 @@ def _control_picks(sample: pd.DataFrame | None, n: int, skip: set) -> pd.DataFra
             "reason": "control",
             "random": rows["random"].to_numpy(),
         }
+    )
+
+
+def build_pool_index(urls: list[str], n: int, kind: str, seed: int, exact_max: int):
+    """The ``index.PoolIndex`` over the partitions at ``urls`` (``n`` rows of ``kind``): exact
+    up to ``exact_max`` rows, IVF above."""
+    from alflow.index import PoolIndex
+
+    def chunks():
+        for url in urls:
+            yield url.rsplit("/", 1)[-1], features_of(read_partition(url, ["x"]), kind)
+
+    d = next(chunks())[1].shape[1]
+    return PoolIndex.build(
+        chunks, n, d, standardize=kind == "numeric", seed=seed, exact_max=exact_max
     )
 
 
@@ -298,7 +313,7 @@ class Project:
         previous = self.ledger.get_round(round_id - 1).ingest_watermark if round_id > 1 else None
         n_stream = cfg.stream.budget if model is not None and previous is not None else 0
         n_control = round(cfg.campaign.control_fraction * cfg.campaign.batch_size)
-        by_index = "density" in spec.needs and self.uses_pool_index()
+        by_index = self._by_pool_index(spec)
         sample_m = cfg.strategy.pool_sample if "density" in spec.needs and not by_index else 0
         if not self.stop_set_path.exists():
             sample_m = max(sample_m, cfg.campaign.stop_set_size)
@@ -340,8 +355,10 @@ class Project:
         spec = get_strategy(inputs.strategy)
         if spec.needs_model and model is None:
             raise AlflowError(f"strategy {spec.name!r} needs a model; none is registered yet")
-        from alflow.compute import score_pool
+        from alflow.compute import on_worker, score_pool
+        from alflow.index import pool_assigner
 
+        source = self.pool_index_source() if self._by_pool_index(spec) else None
         batch_size = cfg.campaign.batch_size
         pseudo = cfg.model.pseudo_labels
         common = {
@@ -365,6 +382,9 @@ class Project:
                 keep_features=bool(spec.needs & {"features", "density", "committee"}),
                 sample_m=inputs.sample_m,
                 confident_m=pseudo.max_per_round if pseudo.enabled and model is not None else 0,
+                assigner=on_worker(client, pool_assigner, *source)
+                if source and "clusters" in spec.needs
+                else None,
                 on_partition=on_partition,
                 **common,
             )
@@ -380,23 +400,25 @@ class Project:
             cand = scores.candidates
             scores.candidates = cand[~cand["item_id"].isin(taken)].reset_index(drop=True)
         n_strategy = batch_size - len(stream) - len(control)
-        parts = [self._strategy_picks(spec, inputs, scores, model, n_strategy), stream, control]
+        picks = self._strategy_picks(spec, inputs, scores, model, n_strategy, client, source)
+        parts = [picks, stream, control]
         batch = pd.concat([p for p in parts if len(p)], ignore_index=True)
         batch.insert(1, "rank", np.arange(1, len(batch) + 1))
         keep = ["item_id", "rank", "utility", "predicted_label", "predicted_score", "reason"]
         return batch[keep + list(component_columns(batch))], scores
 
-    def _strategy_picks(self, spec, inputs: SelectionInputs, scores, model, n: int):
+    def _strategy_picks(
+        self, spec, inputs: SelectionInputs, scores, model, n: int, client, source=None
+    ):
         if n <= 0:
             return _empty_picks()
-        by_index = "density" in spec.needs and self.uses_pool_index()
         picked = spec.select(
             self._candidates(
                 spec,
                 scores,
                 model if spec.needs_model else None,
                 inputs.labels,
-                self.pool_index() if by_index else None,
+                self._pool_density(client, source, scores.candidates) if source else None,
             ),
             n,
             random_state=self.config.seed + inputs.round_id,
@@ -500,44 +522,55 @@ class Project:
         rounds = self.ledger.rounds().set_index("round")["strategy"]
         return gains(rounds.loc[trainings["round"]].tolist(), trainings[metric].tolist())
 
-    def uses_pool_index(self) -> bool:
-        """Density from the pool index (``strategy.density_index``; ``auto``: vector pools of
-        more than ``EXACT_MAX`` items) rather than from a uniform pool sample."""
-        from alflow.index import EXACT_MAX
+    def _by_pool_index(self, spec) -> bool:
+        """Whether ``spec``'s density and clusters come from the pool index."""
+        return bool(spec.needs & {"density", "clusters"}) and self.uses_pool_index()
 
-        mode = self.config.strategy.density_index
+    @staticmethod
+    def _pool_density(client, source: tuple, frame: pd.DataFrame) -> Callable:
+        """Candidates' density from the pool index, computed on a worker (where it stays)."""
+        from alflow.compute import on_worker
+        from alflow.index import pool_density
+
+        where = frame[PARTITION].to_numpy(), frame[ROW].to_numpy()
+        return lambda x: on_worker(client, pool_density, *source, x, *where)
+
+    def uses_pool_index(self) -> bool:
+        """Density and clusters from the pool index (``strategy.density_index``; ``auto``: vector
+        pools of more than ``strategy.index_exact_max`` items) rather than from a uniform pool
+        sample and k-means of the candidates."""
+        s = self.config.strategy
+        mode = s.density_index
         if mode == "auto":
-            big = sum(self.ledger.state_counts().values()) > EXACT_MAX
+            big = sum(self.ledger.state_counts().values()) > s.index_exact_max
             return big and self.config.data.features.kind != "text"
         return mode == "pool"
 
-    def pool_index(self):
-        """The kNN index over the whole pool: loaded from the workspace while the pool's content
-        hash is unchanged, else built (trained on a sample, filled partition by partition)."""
-        from alflow.index import PoolIndex, cached_pool_index
-
+    def pool_index_source(self) -> tuple[str, str, Callable]:
+        """``(folder, pool hash, build)``: where the kNN index over the whole pool is kept, the
+        content it is valid for, and how to build it (trained on a sample, filled partition by
+        partition). Picklable, so a Dask worker can load or build it (``index.pool_density``)."""
         kind = self.config.data.features.kind
         if kind == "text":
             raise AlflowError("the pool index needs vector features (numeric or embedding)")
+        n = sum(self.ledger.state_counts().values())
+        cfg = self.config
         urls = self.partition_urls()
+        build = partial(build_pool_index, urls, n, kind, cfg.seed, cfg.strategy.index_exact_max)
+        return str(self.ws.root / "index"), self.pool_hash(), build
 
-        def chunks():
-            for url in urls:
-                yield url.rsplit("/", 1)[-1], features_of(read_partition(url, ["x"]), kind)
+    def pool_index(self):
+        """The pool's kNN index in this process (rounds use it on a worker instead)."""
+        from alflow.index import cached_pool_index
 
-        def build():
-            n = sum(self.ledger.state_counts().values())
-            d = next(chunks())[1].shape[1]
-            return PoolIndex.build(
-                chunks, n, d, standardize=kind == "numeric", seed=self.config.seed
-            )
-
-        index, _ = cached_pool_index(str(self.ws.root / "index"), self.pool_hash(), build)
+        index, _ = cached_pool_index(*self.pool_index_source())
         return index
 
-    def _candidates(self, spec, scores: PartitionScores, model, labels: pd.DataFrame, index=None):
-        """What the strategy declared it needs, built like in simulations (density from the pool
-        ``index`` when given)."""
+    def _candidates(
+        self, spec, scores: PartitionScores, model, labels: pd.DataFrame, density=None
+    ):
+        """What the strategy declared it needs, built like in simulations (``density`` from the
+        pool index when given)."""
         frame = scores.candidates
         raw = stack(frame[FEATURES].tolist()) if FEATURES in frame else None
         labeled_x = None
@@ -572,9 +605,7 @@ class Project:
             pool_sample_raw=stack(sample[FEATURES].tolist())
             if sample is not None and len(sample)
             else None,
-            pool_density=None
-            if index is None
-            else lambda x: index.density(x, index.keys(frame[PARTITION], frame[ROW])),
+            pool_density=density,
             seed=self.config.seed,
         )
 

@@ -31,6 +31,7 @@ PROBA_PREFIX = "p:"
 
 FEATURES = "_x"  # column of raw model inputs (a vector or a text) kept with candidates
 PARTITION, ROW = "_part", "_row"  # where a candidate lives: partition file name, row in it
+CLUSTER = "_cluster"  # a candidate's pool-level cluster (nearest centroid of the pool index)
 
 
 @dataclass(frozen=True)
@@ -269,6 +270,7 @@ def score_partition(
     sample_m: int = 0,
     confident_m: int = 0,
     classes: Sequence[str] | None = None,
+    assigner=None,
 ) -> PartitionScores:
     """Score one Parquet partition with ``model`` (``None`` during cold start).
 
@@ -277,7 +279,9 @@ def score_partition(
     the utilities, the vectors are never copied. ``keep_features`` returns the candidates' raw
     features; ``sample_m`` > 0 also returns a uniform sample of that many rows; ``confident_m``
     > 0 the most confidently predicted rows (for pseudo-labels). Candidates carry their
-    partition name and row (``_part``, ``_row``), the key of the pool index.
+    partition name and row (``_part``, ``_row``), the key of the pool index. With an
+    ``assigner`` (``index.ClusterAssigner``) they also carry their pool-level cluster
+    (``CLUSTER``), assigned here, in the same pass.
     """
     table = read_partition(url, ["item_id", FEATURE_COLUMN[feature_kind]])
     name = url.rsplit("/", 1)[-1]
@@ -301,6 +305,8 @@ def score_partition(
     )
     scores.candidates[PARTITION] = name
     scores.candidates[ROW] = pick
+    if assigner is not None:
+        scores.candidates[CLUSTER] = assigner.assign(x[pick])
     if keep_features:
         scores.features = _take(x, pick)
     if sample_m:

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-NEEDS = frozenset({"features", "committee", "labeled", "density", "estimator"})
+NEEDS = frozenset({"features", "committee", "labeled", "density", "clusters", "estimator"})
 
 
 @dataclass
@@ -30,6 +30,8 @@ class Candidates:
     * ``committee_proba`` (C, M, K): probabilities of C committee members;
     * ``labeled_features`` (L, d) and ``labeled_labels`` (L,): the already labeled items;
     * ``density`` (M,): mean similarity of each candidate to its k nearest pool neighbours;
+    * ``clusters`` (M,): each candidate's pool-level cluster, assigned in the scoring pass when
+      the pool index exists (strategies that need ``clusters`` k-means the candidates without);
     * ``estimator``: an unfitted classifier over ``features`` (for look-ahead strategies).
     """
 
@@ -42,6 +44,7 @@ class Candidates:
     labeled_features: np.ndarray | None = None
     labeled_labels: np.ndarray | None = None
     density: np.ndarray | None = None
+    clusters: np.ndarray | None = None
     estimator: Any = None
 
     def __len__(self) -> int:

@@ -8,6 +8,7 @@ with the candidates, never with their square.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from alflow.index import k_center_greedy, kmeans
 from alflow.strategies.base import Candidates, register, top_k
@@ -46,9 +47,18 @@ def top_then_k_center(
     return top[chosen]
 
 
-@register(
-    "kmeans_round_robin", rank_by="margin", needs=frozenset({"features"}), candidate_factor=10
-)
+CLUSTERED = frozenset({"features", "clusters"})
+
+
+def clusters_of(candidates: Candidates, top: np.ndarray, k: int, seed: int) -> np.ndarray:
+    """Cluster ids of the candidates ``top``: their pool-level clusters when the scoring pass
+    assigned them, else FAISS k-means of their features into ``k`` clusters."""
+    if candidates.clusters is not None:
+        return np.unique(candidates.clusters[top], return_inverse=True)[1]
+    return kmeans(candidates.features[top], k, seed=seed)[1]
+
+
+@register("kmeans_round_robin", rank_by="margin", needs=CLUSTERED, candidate_factor=10)
 def select_kmeans_round_robin(
     candidates: Candidates,
     batch_size: int,
@@ -57,12 +67,14 @@ def select_kmeans_round_robin(
     utility: str = "margin",
     top_factor: int = 10,
 ) -> np.ndarray:
-    """The top ``top_factor`` x B by ``utility``, FAISS k-means into B clusters, then the most
-    informative item of each cluster in turn (cluster-based batch diversification as in
-    Zhdanov 2019, "Diverse mini-batch active learning")."""
+    """The top ``top_factor`` x B by ``utility``, FAISS k-means into B clusters (or the pool
+    index's clusters), then the most informative item of each cluster in turn, clusters with
+    the best items first (cluster-based batch diversification as in Zhdanov 2019, "Diverse
+    mini-batch active learning")."""
     top = top_k(candidates.utilities[utility], top_factor * batch_size, candidates.item_ids)
-    _, clusters = kmeans(candidates.features[top], batch_size, seed=random_state or 0)
-    return top[round_robin(clusters, np.arange(len(top)), batch_size)]
+    clusters = clusters_of(candidates, top, batch_size, random_state or 0)
+    best_first = pd.unique(clusters)  # ``top`` is ordered best first
+    return top[round_robin(clusters, np.arange(len(top)), batch_size, best_first)]
 
 
 @register(
@@ -92,7 +104,7 @@ def select_margin_coreset(
     return top_then_k_center(candidates, candidates.utilities[utility], batch_size, top_factor)
 
 
-@register("cluster_margin", rank_by="margin", needs=frozenset({"features"}), candidate_factor=10)
+@register("cluster_margin", rank_by="margin", needs=CLUSTERED, candidate_factor=10)
 def select_cluster_margin(
     candidates: Candidates,
     batch_size: int,
@@ -105,13 +117,14 @@ def select_cluster_margin(
 
     The ``top_factor`` x B lowest-margin candidates (the paper's k_m) are clustered; clusters
     are visited smallest first, taking a random member of each in turn. The paper clusters the
-    pool once with HAC (average linkage); here FAISS k-means (B clusters by default) clusters
-    those candidates each round, which keeps time and memory linear.
+    pool once with HAC (average linkage); here the pool index's clusters (assigned in the
+    scoring pass) play that part when the pool index exists, else FAISS k-means (B clusters by
+    default) clusters those candidates each round, which keeps time and memory linear.
     """
     rng = np.random.default_rng(random_state)
     top = top_k(candidates.utilities["margin"], top_factor * batch_size, candidates.item_ids)
-    k = n_clusters or batch_size
-    _, clusters = kmeans(candidates.features[top], k, seed=random_state or 0)
+    clusters = clusters_of(candidates, top, n_clusters or batch_size, random_state or 0)
+    k = int(clusters.max()) + 1
     sizes = np.bincount(clusters, minlength=k)
     smallest_first = [int(c) for c in np.lexsort((np.arange(k), sizes)) if sizes[c]]
     return top[round_robin(clusters, rng.permutation(len(top)), batch_size, smallest_first)]

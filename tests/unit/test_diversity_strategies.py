@@ -127,3 +127,17 @@ def test_index_helpers():
     assert len(set(zip(assign, blob, strict=True))) == 2
     first = k_center_greedy(x, 2)
     assert blob[first[0]] != blob[first[1]]
+
+
+def test_pool_clusters_from_the_scoring_pass_replace_k_means():
+    x, blob = blobs([10, 10, 10, 10])
+    utility = np.where(blob == 0, 0.9, 0.1) + np.random.default_rng(0).random(40) * 0.01
+    c = cands(x, utility)
+    c.clusters = np.where(blob < 2, 7, 3)  # the pool index put blobs 0-1 and 2-3 together
+    picks = select("kmeans_round_robin", c, 4)
+    # two pool clusters: the best of each in turn, the cluster holding the best item first
+    assert list(c.clusters[picks]) == [7, 3, 7, 3]
+    assert picks[0] == np.argmax(utility)
+    assert sorted(c.clusters[select("cluster_margin", c, 4)]) == [3, 3, 7, 7]
+    c.clusters = None
+    assert set(blob[select("kmeans_round_robin", c, 4)]) == {0, 1, 2, 3}  # k-means without

@@ -1,8 +1,11 @@
 """The pool index: its choice by size, its build, reuse by pool hash, density and recall."""
 
+import faiss
 import numpy as np
 import pytest
 
+from alflow import index as index_module
+from alflow.config import StrategyConfig
 from alflow.index import (
     EXACT_MAX,
     PoolIndex,
@@ -10,6 +13,7 @@ from alflow.index import (
     exact_knn,
     index_spec,
     knn_similarity,
+    pool_density,
     recall_at_k,
 )
 
@@ -34,6 +38,10 @@ def test_the_index_is_chosen_by_size_and_memory():
     assert index_spec(10_000_000, 128) == "IVF4096_HNSW32,SQ8"  # 5 GB does not; 1.3 GB does
     spec = index_spec(100_000_000, 128)
     assert spec.startswith("IVF") and spec.endswith(("PQ8", "PQ16"))
+
+
+def test_the_config_default_is_the_index_threshold():
+    assert StrategyConfig().index_exact_max == EXACT_MAX
 
 
 def test_a_small_pool_is_searched_exactly_and_density_leaves_out_the_query(tmp_path):
@@ -103,3 +111,43 @@ def test_exact_knn_streams_partitions_like_one_flat_search():
     q = x[::97]
     _, flat_ids = index.search(q, 7)
     np.testing.assert_array_equal(exact_knn(q, chunks, 7, index.prepare), flat_ids)
+
+
+def test_the_assigner_puts_rows_in_the_ivf_lists_the_index_itself_uses():
+    x = mixture(20_000, 8, 40, 6)
+    index = PoolIndex.build(chunked(x, 7_000), len(x), 8, standardize=True, exact_max=5_000)
+    assigner = index.assigner()
+    ivf = faiss.extract_index_ivf(index.index)
+    assert assigner.centroids.shape == (ivf.nlist, 8)
+    q = x[::500]
+    _, lists = ivf.quantizer.search(index.prepare(q), 1)
+    agree = (assigner.assign(q) == lists[:, 0]).mean()
+    assert agree >= 0.98, agree  # the HNSW quantizer is approximate; the assigner is exact
+    assert assigner.assign(q[:0]).shape == (0,)
+
+
+def test_an_exact_index_has_no_clusters():
+    x = mixture(500, 8, 5, 7)
+    assert PoolIndex.build(chunked(x, 250), len(x), 8, standardize=False).assigner() is None
+
+
+def test_density_where_the_index_lives_keeps_it_open_for_the_next_call(tmp_path, monkeypatch):
+    monkeypatch.setattr(index_module, "_OPEN", {})
+    x = mixture(1_200, 8, 10, 8)
+    builds = []
+
+    def build():
+        builds.append(1)
+        return PoolIndex.build(chunked(x, 400), len(x), 8, standardize=False)
+
+    folder = str(tmp_path / "index")
+    parts, rows = ["part-00001"] * 30, np.arange(30)
+    first = pool_density(folder, "cccc", build, x[400:430], parts, rows)
+    (tmp_path / "index" / "pool-cccc.faiss").unlink()  # the open index is used, not the file
+    again = pool_density(folder, "cccc", build, x[400:430], parts, rows)
+    np.testing.assert_array_equal(first, again)
+    index = PoolIndex.build(chunked(x, 400), len(x), 8, standardize=False)
+    np.testing.assert_allclose(first, index.density(x[400:430], index.keys(parts, rows)))
+    assert len(builds) == 1
+    pool_density(folder, "dddd", build, x[:5], ["part-00000"] * 5, np.arange(5))
+    assert len(builds) == 2  # a new pool content: built again
