@@ -566,9 +566,7 @@ class Project:
         index, _ = cached_pool_index(*self.pool_index_source())
         return index
 
-    def _candidates(
-        self, spec, scores: PartitionScores, model, labels: pd.DataFrame, density=None
-    ):
+    def _candidates(self, spec, scores: PartitionScores, model, labels: pd.DataFrame, density=None):
         """What the strategy declared it needs, built like in simulations (``density`` from the
         pool index when given)."""
         frame = scores.candidates

@@ -1,13 +1,17 @@
 """In-memory campaigns: the same strategies and candidate building as real rounds."""
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from alflow.candidates import DENSITY_K, Embedded, build_candidates
+from alflow.index import knn_similarity
 from alflow.simulation import Protocol, initial_labels, simulate
+from alflow.strategies import REGISTRY
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +77,34 @@ def test_a_campaign_on_text_vectorised_once(digits):
     assert sparse.issparse(x)
     assert frame["labels"].tolist() == [10, 20, 30, 40, 50]
     assert frame["accuracy"].iloc[-1] == 1.0  # the first word gives the class away
+
+
+def test_an_embedding_is_the_space_distances_are_measured_in(digits):
+    """Given an embedding, candidates' features, the labeled set's and density come from it."""
+    x, y, xt, yt = digits
+    labeled = np.arange(30)
+    model = make_model().fit(x[labeled], y[labeled])
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(len(x), 5)).astype(np.float32)
+    frame = pd.DataFrame({"item_id": [f"{i:04d}" for i in range(30, 90)]})
+    frame["margin"] = rng.random(60)
+    cand = build_candidates(
+        frame,
+        x[30:90],
+        REGISTRY["density_coreset"],
+        model=model,
+        labeled_raw_x=x[labeled],
+        labeled_labels=y[labeled],
+        pool_sample_raw=x[200:400],
+        embedded=Embedded(emb[30:90], emb[labeled], emb[200:400]),
+    )
+    np.testing.assert_array_equal(cand.features, emb[30:90])
+    np.testing.assert_array_equal(cand.labeled_features, emb[labeled])
+    np.testing.assert_allclose(cand.density, knn_similarity(emb[30:90], emb[200:400], DENSITY_K))
+
+    protocol = Protocol(initial=20, batch=20, budget=60, seed=1)
+    args = dict(make_model=make_model, protocol=protocol)
+    plain = simulate("density_coreset", x, y, xt, yt, **args)
+    embedded = [simulate("density_coreset", x, y, xt, yt, embedding=emb, **args) for _ in "ab"]
+    assert embedded[0].equals(embedded[1])
+    assert not embedded[0]["accuracy"].equals(plain["accuracy"])
