@@ -67,13 +67,20 @@ def test_standardised_numeric_features_use_the_sample_statistics():
     np.testing.assert_allclose(index.scale, x.std(axis=0), rtol=0.05)
 
 
-def test_the_index_is_reused_while_the_pool_hash_is_unchanged(tmp_path):
-    x = mixture(1_500, 8, 10, 2)
-    builds = []
+def counted_build(x: np.ndarray, rows: int, builds: list, *, standardize: bool):
+    """A build function that records each call in ``builds``."""
 
     def build():
         builds.append(1)
-        return PoolIndex.build(chunked(x, 500), len(x), 8, standardize=True)
+        return PoolIndex.build(chunked(x, rows), len(x), x.shape[1], standardize=standardize)
+
+    return build
+
+
+def test_the_index_is_reused_while_the_pool_hash_is_unchanged(tmp_path):
+    x = mixture(1_500, 8, 10, 2)
+    builds = []
+    build = counted_build(x, 500, builds, standardize=True)
 
     folder = str(tmp_path / "index")
     first, built = cached_pool_index(folder, "aaaa", build)
@@ -135,10 +142,7 @@ def test_density_where_the_index_lives_keeps_it_open_for_the_next_call(tmp_path,
     monkeypatch.setattr(index_module, "_OPEN", {})
     x = mixture(1_200, 8, 10, 8)
     builds = []
-
-    def build():
-        builds.append(1)
-        return PoolIndex.build(chunked(x, 400), len(x), 8, standardize=False)
+    build = counted_build(x, 400, builds, standardize=False)
 
     folder = str(tmp_path / "index")
     parts, rows = ["part-00001"] * 30, np.arange(30)
