@@ -24,12 +24,21 @@ POOL_SAMPLE = 5_000
 
 @dataclass(frozen=True)
 class Protocol:
-    """A campaign: ``initial`` random labels, then batches of ``batch`` up to ``budget``."""
+    """A campaign: ``initial`` random labels, then batches of ``batch`` up to ``budget``; with
+    ``late_batch``, batches of that size once ``late_from`` labels are reached (long campaigns
+    keep the early rounds fine-grained and the late ones affordable)."""
 
     initial: int = 20
     batch: int = 20
     budget: int = 600
     seed: int = 0
+    late_batch: int = 0
+    late_from: int = 600
+
+    def batch_at(self, labels: int) -> int:
+        """The batch size of the round that starts with ``labels`` labels."""
+        late = self.late_batch and labels >= self.late_from
+        return self.late_batch if late else self.batch
 
 
 def _take(x: Any, idx: np.ndarray) -> Any:
@@ -102,7 +111,7 @@ def simulate(
             else strategy
         )
         unlabeled = np.setdiff1d(np.arange(len(y_pool)), labeled)
-        batch = min(protocol.batch, protocol.budget - len(labeled), len(unlabeled))
+        batch = min(protocol.batch_at(len(labeled)), protocol.budget - len(labeled), len(unlabeled))
         if batch <= 0:
             break
         x_unl = _take(x_pool, unlabeled)

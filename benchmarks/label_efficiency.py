@@ -198,7 +198,7 @@ def run_loop(adapter: Adapter) -> pd.DataFrame:
     for round_id in range(1, 10_000):
         model = adapter.fit(labeled)
         rows.append(c.metrics(len(labeled), adapter.predict_test(model)))
-        batch = min(p.batch, p.budget - len(labeled), len(c.y_pool) - len(labeled))
+        batch = min(p.batch_at(len(labeled)), p.budget - len(labeled), len(c.y_pool) - len(labeled))
         if batch <= 0:
             break
         picked = np.asarray(adapter.query(model, labeled, batch, round_id), dtype=int)
@@ -405,6 +405,7 @@ class Job:
     budget: int
     root: Path
     started: float
+    late_batch: int = 0
 
 
 def campaigns(job: Job) -> Iterator[tuple[str, Callable[[Campaign], pd.DataFrame]]]:
@@ -423,7 +424,13 @@ def run_job(job: Job) -> dict[str, Any]:
     if data.kind == "text":
         x_pool, x_test = vectorise(x_pool, x_test)
         embedding = text_embedding(x_pool, job.seed)
-    protocol = Protocol(initial=job.initial, batch=job.batch, budget=job.budget, seed=job.seed)
+    protocol = Protocol(
+        initial=job.initial,
+        batch=job.batch,
+        budget=job.budget,
+        seed=job.seed,
+        late_batch=job.late_batch,
+    )
     c = Campaign(data.kind, x_pool, y_pool, x_test, y_test, protocol, embedding)
     out: dict[str, Any] = {
         "dataset": job.dataset,
@@ -632,7 +639,8 @@ def markdown(report: dict, checkpoints: list[int]) -> str:
         "## Label efficiency",
         "",
         f"Protocol: {p['initial']} random initial labels, batches of {p['batch']} up to "
-        f"{p['budget']} labels, seeds {p['seeds']}; pool ≤ 20,000 and test ≤ 5,000 rows "
+        + (f"600 labels, then of {p['late_batch']} up to " if p.get("late_batch") else "")
+        + f"{p['budget']} labels, seeds {p['seeds']}; pool ≤ 20,000 and test ≤ 5,000 rows "
         "subsampled with the seed; LogisticRegression (TF-IDF for text, standardised tabular). "
         "Mean ± std over seeds. AULC = mean test accuracy over all rounds. Labels to X% = first "
         "round whose seed-mean accuracy reaches X% of full-pool accuracy.",
@@ -731,6 +739,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--budget", type=int, default=600)
     ap.add_argument("--batch", type=int, default=20)
+    ap.add_argument(
+        "--late-batch",
+        type=int,
+        default=0,
+        help="batch size once 600 labels are reached (long budgets); 0: --batch throughout",
+    )
     ap.add_argument("--initial", type=int, default=20)
     ap.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--baseline-names", help="only these baselines, comma-separated")
@@ -752,6 +766,8 @@ def strategy_names(arg: str | None) -> list[str]:
 def job_path(out_dir: Path, job: Job) -> Path:
     """Where a finished (dataset, seed) is kept, keyed by everything that shapes its result."""
     key = f"{job.strategies}{job.baselines}{job.initial},{job.batch},{job.budget}"
+    if job.late_batch:
+        key += f",late{job.late_batch}"
     if job.dataset in TEXT:  # alflow's distances on text moved to an LSA embedding
         key += f",lsa{EMBEDDING_DIM}"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
@@ -792,6 +808,7 @@ def build_report(args: argparse.Namespace, results: list[dict], names: list[str]
         "protocol": {
             "initial": args.initial,
             "batch": args.batch,
+            "late_batch": args.late_batch,
             "budget": args.budget,
             "seeds": args.seeds,
             "committee_size": COMMITTEE_SIZE,
@@ -834,6 +851,7 @@ def main(argv: list[str] | None = None) -> None:
             args.budget,
             args.datasets_dir.resolve(),
             started,
+            args.late_batch,
         )
         for name in args.datasets.split(",")
         for seed in range(args.seeds)

@@ -108,3 +108,11 @@ def test_an_embedding_is_the_space_distances_are_measured_in(digits):
     embedded = [simulate("density_coreset", x, y, xt, yt, embedding=emb, **args) for _ in "ab"]
     assert embedded[0].equals(embedded[1])
     assert not embedded[0]["accuracy"].equals(plain["accuracy"])
+
+
+def test_a_late_batch_size_takes_over_once_the_late_labels_are_reached(digits):
+    x, y, xt, yt = digits
+    protocol = Protocol(initial=20, batch=20, budget=200, seed=2, late_batch=50, late_from=60)
+    assert [protocol.batch_at(n) for n in (20, 59, 60, 150)] == [20, 20, 50, 50]
+    run = simulate("margin", x, y, xt, yt, make_model=make_model, protocol=protocol)
+    assert run["labels"].tolist() == [20, 40, 60, 110, 160, 200]
