@@ -10,7 +10,8 @@ then measures, in one run:
   * the pool index's one-time build (``index.PoolIndex``) on a worker, as rounds build it (the
     driver never holds it), and its reuse (load) on the next round;
   * the scoring pass again with FAISS cluster assignment of the candidates to the index's
-    centroids (``index.ClusterAssigner``), as ``kmeans_round_robin``/``cluster_margin`` need;
+    centroids (``index.ClusterAssigner``), then ``kmeans_round_robin`` (the default) over those
+    clusters for a batch;
   * density of the candidates from the pool index (on a worker), and ``density_coreset`` for a
     batch;
   * recall@10 of the pool index against exact search (streamed over every partition);
@@ -241,10 +242,19 @@ def index_and_selection(r, args, client, root, parts, urls, scores, kw, model, s
     r["index_load_s_per_round"] = round(on_worker(client, timed_load, folder, h), 2)
     r["centroids"] = len(assigner.centroids)
 
+    by_clusters = get_strategy("kmeans_round_robin")  # the default: clusters from the pass
+    top_m = candidate_count(by_clusters, args.batch, 5)
     t = time.perf_counter()
-    clustered = score_pool(client, urls, model, assigner=assigner, **kw)
+    clustered = score_pool(client, urls, model, assigner=assigner, **(kw | {"top_m": top_m}))
     r["scoring_with_cluster_assignment_s"] = round(time.perf_counter() - t, 2)
+    r["clustered_candidates"] = len(clustered.candidates)
     r["candidate_clusters"] = int(clustered.candidates[CLUSTER].nunique())
+    t = time.perf_counter()
+    frame = clustered.candidates
+    cand = build_candidates(frame, stack(frame[FEATURES].tolist()), by_clusters, model=model)
+    picked = by_clusters.select(cand, args.batch, random_state=0)
+    r["kmeans_round_robin_selection_s"] = round(time.perf_counter() - t, 3)
+    assert len(np.unique(picked)) == args.batch
 
     frame = scores.candidates
     raw = stack(frame[FEATURES].tolist())
