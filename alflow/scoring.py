@@ -376,17 +376,15 @@ def score_rows(
         if n
         else np.empty(0, dtype=np.intp)
     )
-    frame = pd.DataFrame({"item_id": ids.take(pa.array(pick)).to_numpy(zero_copy_only=False)})
-    for u, values in utilities.items():
-        frame[u] = values[pick]
+    columns = {"item_id": ids.take(pa.array(pick)).to_numpy(zero_copy_only=False)}
+    columns |= {u: values[pick] for u, values in utilities.items()}
     if pt is not None:
-        p = pt[:, pick].T
-        best = p.argmax(axis=1)
-        frame["predicted_label"] = np.asarray(classes, dtype=object)[best]
-        frame["predicted_score"] = p[np.arange(len(pick)), best]
-        for j, c in enumerate(classes):
-            frame[PROBA_PREFIX + c] = p[:, j]
-    scores = PartitionScores(frame, hist, n)
+        p = pt[:, pick]
+        best = p.argmax(axis=0)
+        columns["predicted_label"] = np.asarray(classes, dtype=object)[best]
+        columns["predicted_score"] = p[best, np.arange(len(pick))]
+        columns |= {PROBA_PREFIX + c: p[j] for j, c in enumerate(classes)}
+    scores = PartitionScores(pd.DataFrame(columns), hist, n)  # one frame: no per-column inserts
     if confident_m and pt is not None:
         scores.confident = _confident_rows(ids, pt, top, classes, confident_m)
     return scores, (rows[pick] if rows is not None else pick)
