@@ -19,7 +19,13 @@ import pyarrow as pa
 from distributed import Client, LocalCluster, as_completed
 
 from alflow.config import ComputeConfig
-from alflow.scoring import PartitionScores, linear_scorer, merge_all, score_partition
+from alflow.scoring import (
+    PartitionScores,
+    linear_scorer,
+    merge_all,
+    score_partition,
+    with_clusters,
+)
 
 
 @contextmanager
@@ -70,9 +76,9 @@ def score_pool(
     on_partition: Callable[[], None] | None = None,
 ) -> PartitionScores:
     """Score every partition on the cluster and return the merged top-``top_m`` candidates
-    (with their raw features when ``keep_features``, their pool-level cluster when given an
-    ``assigner``), a uniform sample of ``sample_m`` rows and the ``confident_m`` most
-    confidently predicted rows."""
+    (with their raw features when ``keep_features``; with their pool-level cluster, assigned
+    on a worker at the root of the merge tree, when given an ``assigner``), a uniform sample
+    of ``sample_m`` rows and the ``confident_m`` most confidently predicted rows."""
     if not partition_urls:
         raise ValueError("the pool is empty: ingest a file first")
     if model is not None and classes is not None:
@@ -90,11 +96,10 @@ def score_pool(
         top_m=top_m,
         seed=seed,
         round_id=round_id,
-        keep_features=keep_features,
+        keep_features=keep_features or assigner is not None,
         sample_m=sample_m,
         confident_m=confident_m,
         classes=classes,
-        assigner=assigner_f,
         pure=False,
     )
     if on_partition is not None:
@@ -109,6 +114,8 @@ def score_pool(
             else level[i]
             for i in range(0, len(level), FAN_IN)
         ]
+    if assigner is not None:  # the final candidates only: M rows, not M per partition
+        level = [client.submit(with_clusters, level[0], assigner_f, pure=False)]
     return level[0].result().with_feature_columns()
 
 

@@ -270,7 +270,6 @@ def score_partition(
     sample_m: int = 0,
     confident_m: int = 0,
     classes: Sequence[str] | None = None,
-    assigner=None,
 ) -> PartitionScores:
     """Score one Parquet partition with ``model`` (``None`` during cold start).
 
@@ -279,9 +278,7 @@ def score_partition(
     the utilities, the vectors are never copied. ``keep_features`` returns the candidates' raw
     features; ``sample_m`` > 0 also returns a uniform sample of that many rows; ``confident_m``
     > 0 the most confidently predicted rows (for pseudo-labels). Candidates carry their
-    partition name and row (``_part``, ``_row``), the key of the pool index. With an
-    ``assigner`` (``index.ClusterAssigner``) they also carry their pool-level cluster
-    (``CLUSTER``), assigned here, in the same pass.
+    partition name and row (``_part``, ``_row``), the key of the pool index.
     """
     table = read_partition(url, ["item_id", FEATURE_COLUMN[feature_kind]])
     name = url.rsplit("/", 1)[-1]
@@ -305,8 +302,6 @@ def score_partition(
     )
     scores.candidates[PARTITION] = name
     scores.candidates[ROW] = pick
-    if assigner is not None:
-        scores.candidates[CLUSTER] = assigner.assign(x[pick])
     if keep_features:
         scores.features = _take(x, pick)
     if sample_m:
@@ -322,6 +317,14 @@ def score_partition(
         )
         scores.sample_features = _take(x, rows)
     return scores
+
+
+def with_clusters(scores: PartitionScores, assigner) -> PartitionScores:
+    """The candidates with their pool-level cluster (``CLUSTER``): ``assigner``
+    (``index.ClusterAssigner``) applied to their features, which the pass kept."""
+    out = replace(scores)
+    out.candidates = scores.candidates.assign(**{CLUSTER: assigner.assign(scores.features)})
+    return out
 
 
 def stack(rows: list):
