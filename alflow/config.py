@@ -162,7 +162,7 @@ class EvaluationConfig(_Section):
 class StrategyConfig(_Section):
     """The query strategy, chosen by name from the registry, and what feeds it."""
 
-    name: str = "density_coreset"
+    name: str = "kmeans_round_robin"
     params: dict[str, Any] = Field(default_factory=dict)
     cold_start: str = "random"
     cold_start_until_per_class: Annotated[int, Field(ge=0)] = 0

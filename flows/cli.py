@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from alflow.config import StrategyConfig
 from flows.audit_cli import audit_app
 
 app = typer.Typer(
@@ -341,8 +342,8 @@ def demo(
         Path, typer.Option(help="Folder for the demo (replaced each run).")
     ] = Path("alflow-demo"),
     strategy: Annotated[
-        str, typer.Option(help="Strategy to compare with random.")
-    ] = "density_coreset",
+        str, typer.Option(help="Strategy to compare with random (default: the config default).")
+    ] = StrategyConfig().name,
     rounds: Annotated[int, typer.Option(min=2, help="Rounds per campaign.")] = 10,
     batch_size: Annotated[int, typer.Option(min=1, help="Items per round.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed for data split, model and sampling.")] = 0,

@@ -9,6 +9,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
+from alflow.config import StrategyConfig
 from flows.cli import app
 
 runner = CliRunner()
@@ -86,11 +87,12 @@ def test_demo_runs_both_campaigns_into_mlflow(tmp_path):
         env={**os.environ},
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "labels" in out.stdout and "density_coreset" in out.stdout and "random" in out.stdout
+    default = StrategyConfig().name
+    assert "labels" in out.stdout and default in out.stdout and "random" in out.stdout
     assert (ws / "learning_curve.png").stat().st_size > 10_000
     uri = f"sqlite:///{ws / 'mlflow.db'}"
     client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    for name in ("digits-density_coreset", "digits-random"):
+    for name in (f"digits-{default}", "digits-random"):
         exp = client.get_experiment_by_name(name)
         runs = client.search_runs([exp.experiment_id])
         assert len(runs) == 3 and {r.info.status for r in runs} == {"FINISHED"}

@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ BASE = {
 
 def test_minimal_config_gets_embedded_defaults():
     cfg = config_from_dict(BASE, environ={})
-    assert cfg.strategy.name == "density_coreset"  # the measured default (docs/strategies.md)
+    assert cfg.strategy.name == "kmeans_round_robin"  # the measured default (docs/benchmarks.md)
     assert cfg.compute.scheduler_address is None
     assert cfg.storage.ledger_url is None
 
@@ -132,3 +133,24 @@ def test_environment_overrides_keep_strings_whole():
     assert cfg.campaign.label_budget is None and cfg.data.labels == ["x", "y", "z"]
     with pytest.raises(ConfigError, match="ALFLOW__DATA__LABELS: not a valid YAML list"):
         config_from_dict(BASE, environ={"ALFLOW__DATA__LABELS": "[x, y"})
+
+
+def test_the_configuration_reference_states_the_real_defaults():
+    """Every `key` | `value` row of docs/configuration.md whose value is a plain YAML scalar
+    matches the default of a minimal config (placeholders such as <workspace> are skipped)."""
+    defaults = config_from_dict(BASE, environ={}).model_dump(mode="json")
+    checked, wrong = 0, []
+    for line in (ROOT / "docs" / "configuration.md").read_text().splitlines():
+        row = re.match(r"\| `([a-z_.]+)` \| `([^`<]*)` \|", line)
+        if not row:
+            continue
+        value = defaults
+        for part in row[1].split("."):
+            value = value.get(part, KeyError) if isinstance(value, dict) else KeyError
+        if value is KeyError or isinstance(value, dict | list):
+            continue
+        checked += 1
+        if yaml.safe_load(row[2]) != value:
+            wrong.append(f"{row[1]}: docs say {row[2]!r}, default is {value!r}")
+    assert checked >= 40, checked
+    assert not wrong, wrong
