@@ -170,8 +170,8 @@ def _prepare(x: np.ndarray, mean: np.ndarray | None, scale: np.ndarray | None) -
 @dataclass(frozen=True)
 class ClusterAssigner:
     """The nearest pool-level centroid of raw rows: the pool index's coarse centroids and its
-    standardisation, small enough to ship to every worker, so the scoring pass assigns its
-    candidates in the same pass (Dask workers call ``assign``)."""
+    standardisation, small enough to ship to every worker, so the scoring pass assigns its final
+    candidates on a worker, with no second read of the pool (``scoring.with_clusters``)."""
 
     centroids: np.ndarray
     mean: np.ndarray | None
@@ -180,9 +180,8 @@ class ClusterAssigner:
     def assign(self, x: np.ndarray) -> np.ndarray:
         if len(x) == 0:
             return np.empty(0, dtype=np.int64)
-        flat = faiss.IndexFlatIP(self.centroids.shape[1])
-        flat.add(self.centroids)
-        _, idx = flat.search(_prepare(x, self.mean, self.scale), 1)
+        index = build_index(self.centroids, metric="ip")  # exact: a few thousand centroids
+        _, idx = index.search(_prepare(x, self.mean, self.scale), 1)
         return idx[:, 0]
 
 
