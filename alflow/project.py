@@ -735,14 +735,17 @@ class Project:
             )
         return pull(self.ws.imports_dir, self.labels)
 
-    def import_labels(self, path: str | Path) -> ImportReport:
-        """Validate a labels file against the schema and the ledger, then append its events."""
+    def import_labels(self, path: str | Path, full_state: bool = False) -> ImportReport:
+        """Validate a labels file against the schema and the ledger, then append its events.
+        ``full_state``: the file is a pull of everything the vendor has, so annotations
+        missing from it are retracted (docs/vendors.md, vote rules)."""
         from alflow.vendors.base import source_sha256
+        from alflow.vendors.checked import read_checked
 
         path = Path(path)
         if not (path.is_file() or path.is_dir()):
             raise InputError(f"{path}: file not found")
-        annotations = self.vendor.read_annotations(path, self.labels)
+        annotations = read_checked(self.vendor, path, self.labels, full_state)
         targets = self.ledger.import_targets(a.item_id for a in annotations)
         exported = self.ledger.exported_ids(targets)
         batches = {
@@ -785,19 +788,25 @@ class Project:
                 )
         if problems:
             raise InputError(f"{path}: {len(problems)} problem(s); nothing was imported", problems)
+        name = self.vendor.name
         events = [
             EventRecord(
-                a.event_key(self.vendor.name),
+                a.event_key(name, targets[a.item_id][1]),
                 a.item_id,
                 a.kind,
                 a.label,
                 a.annotator,
-                a.ref(self.vendor.name),
+                a.ref(name),
+                a.at,
             )
             for a in annotations
         ]
         added, resolved = self.ledger.record_import(
-            source=str(path), sha256=source_sha256(path), events=events, resolver=self.policy
+            source=str(path),
+            sha256=source_sha256(path),
+            events=events,
+            resolver=self.policy,
+            retract_missing=f"{name}:" if full_state else None,
         )
         if added:
             self._log_agreement({targets[a.item_id][1] for a in annotations} - {None})
@@ -1103,12 +1112,16 @@ class Project:
         return Path(inbox).expanduser() if inbox else self.ws.imports_dir
 
     def new_label_files(self) -> list[Path]:
-        """Labels files in the inbox whose content was never imported, oldest name first."""
+        """Labels files in the inbox whose content was never imported, oldest first (by
+        modification time, then name: ``labels-10`` written after ``labels-9`` comes after it)."""
 
         if not self.inbox.is_dir():
             return []
         done = self.ledger.imported_sha256s()
-        files = sorted(p for p in self.inbox.iterdir() if p.suffix in (".jsonl", ".csv"))
+        files = sorted(
+            (p for p in self.inbox.iterdir() if p.suffix in (".jsonl", ".csv")),
+            key=lambda p: (p.stat().st_mtime_ns, p.name),
+        )
         return [p for p in files if p.is_file() and file_sha256(str(p)) not in done]
 
     def needs_training(self) -> bool:

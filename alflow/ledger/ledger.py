@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import pandas as pd
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from alflow import faults
 from alflow.errors import LedgerError, LockBusy
 from alflow.ledger import migrate
+from alflow.ledger import votes as vote_rules
 from alflow.ledger.locks import holder_is_dead, new_holder
 from alflow.ledger.schema import (
     AnnotationEvent,
@@ -38,7 +40,8 @@ from alflow.ledger.schema import (
     Training,
     utcnow,
 )
-from alflow.resolution import Policy, Vote, agreement
+from alflow.resolution import AWAITING, Policy, Resolution, Vote, agreement
+from alflow.votes import current_votes
 
 IN_FLIGHT = ("selected", "exported")
 SUPPORTED = {"sqlite": sqlite, "postgresql": postgresql}
@@ -77,6 +80,7 @@ class EventRecord:
     label: str | None
     annotator: str | None
     ref: str | None = None  # the vendor's annotation id: the newest event per ref counts
+    at: datetime | None = None  # the vendor's time: supersession order (``alflow.votes``)
 
 
 class Ledger:
@@ -393,12 +397,20 @@ class Ledger:
         return out
 
     def record_import(
-        self, *, source: str, sha256: str, events: Sequence[EventRecord], resolver: Policy
+        self,
+        *,
+        source: str,
+        sha256: str,
+        events: Sequence[EventRecord],
+        resolver: Policy,
+        retract_missing: str | None = None,
     ) -> tuple[int, int]:
         """Append new events, then re-resolve touched items, in one transaction.
 
         ``resolver`` is the resolution policy (``alflow.resolution.Policy``); a policy that
-        ``needs_all_items`` re-resolves every item with label votes. Returns
+        ``needs_all_items`` re-resolves every item with label votes. ``retract_missing`` (a ref
+        prefix such as ``label-studio:``) marks ``events`` as the vendor's full state: every
+        annotation under that prefix missing from it gets a retraction event. Returns
         ``(events_added, items_resolved)``.
         """
         with self.transaction() as s:
@@ -424,12 +436,20 @@ class Ledger:
                         annotation_ref=e.ref,
                         import_id=imp.id,
                         created_at=utcnow(),
+                        event_time=e.at,
                     )
                     .returning(AnnotationEvent.id)
                 )
                 if res.first() is not None:
                     added += 1
                     touched.add(e.item_id)
+            if retract_missing is not None:
+                present = {e.ref for e in events if e.ref is not None}
+                gone = vote_rules.retract_missing(
+                    s, self._insert_ignore, retract_missing, present, imp.id
+                )
+                added += len(gone)
+                touched |= gone
             imp.events_added = added
             self._resolve(s, sorted(touched), resolver)
             return added, len(touched)
@@ -450,14 +470,17 @@ class Ledger:
             # lock the items first, so concurrent imports resolve them one after the other
             s.execute(select(Item.item_id).where(Item.item_id.in_(chunk)).with_for_update())
             votes.update(self._current_votes(s, chunk))
-        for item_id, r in policy(votes).items():
+        outcomes = policy({i: v for i, v in votes.items() if v})
+        for item_id in set(item_ids) - set(outcomes):  # every vote retracted: waiting again
+            outcomes[item_id] = Resolution(AWAITING, None, "retracted")
+        for item_id, r in outcomes.items():
             s.execute(
                 update(Item)
                 .where(Item.item_id == item_id)
                 .values(state=r.state, updated_at=utcnow())
             )
             existing = s.get(ResolvedLabel, item_id)
-            n_events = len(votes[item_id])
+            n_events = len(votes.get(item_id, ()))
             if r.label is None:
                 if existing is not None:
                     s.delete(existing)
@@ -470,27 +493,8 @@ class Ledger:
     def _current_votes(
         self, s: Session, item_ids: Sequence[str], round_id: int | None = None
     ) -> dict[str, list[Vote]]:
-        """Each item's current annotations: a later version of the same vendor annotation
-        (same ref) replaces the earlier one."""
-        query = (
-            select(
-                AnnotationEvent.item_id,
-                AnnotationEvent.annotation_ref,
-                AnnotationEvent.kind,
-                AnnotationEvent.label,
-                AnnotationEvent.annotator,
-            )
-            .where(AnnotationEvent.item_id.in_(item_ids))
-            .order_by(AnnotationEvent.id)
-        )
-        if round_id is not None:
-            query = query.where(AnnotationEvent.round_id == round_id)
-        by_item: dict[str, dict[object, Vote]] = {}
-        for n, (item_id, ref, kind, label, annotator) in enumerate(s.execute(query)):
-            by_item.setdefault(item_id, {})[ref if ref is not None else n] = Vote(
-                kind, label, annotator
-            )
-        return {i: list(v.values()) for i, v in by_item.items()}
+        """Each item's counting votes under the vote rules (``alflow.votes``)."""
+        return current_votes(vote_rules.vote_rows(s, item_ids, round_id))
 
     def round_agreement(self, round_id: int):
         """Inter-annotator agreement over the round's items with 2+ current label votes."""

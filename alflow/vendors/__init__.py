@@ -32,6 +32,7 @@ def make_vendor(config: AlflowConfig, exports_dir: Path | None = None) -> Vendor
             project_title=cfg.project_title or config.project,
             display_columns=display_columns(config),
             max_file_bytes=cap,
+            control=cfg.label_field,
         )
     if cfg.kind == "argilla":
         from alflow.vendors.argilla import ArgillaVendor
