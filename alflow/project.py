@@ -49,7 +49,7 @@ from alflow.scoring import (
 )
 from alflow.stopping import agreement
 from alflow.strategies import candidate_count, get_strategy
-from alflow.vendors import make_vendor
+from alflow.vendors.registry import make_vendor
 from alflow.workspace import Workspace
 
 Progress = Callable[[], None]
@@ -704,7 +704,7 @@ class Project:
 
     def simulate_annotation(self, round_id: int) -> Path:
         """The simulated annotator answers the round's batch from the ground truth."""
-        from alflow.vendors import SimulatedVendor
+        from alflow.vendors.simulated import SimulatedVendor
 
         if not self.config.data.truth_column:
             raise AlflowError("the simulated annotator needs data.truth_column")
@@ -727,13 +727,12 @@ class Project:
     # ----------------------------------------------------------------- import
     def pull_labels(self) -> Path:
         """Download the vendor's current annotations into the imports folder (API vendors)."""
-        pull = getattr(self.vendor, "pull", None)
-        if pull is None or getattr(self.vendor, "mode", "api") != "api":
+        if not self.vendor.pulls_labels:
             raise AlflowError(
                 f"vendor {self.vendor.name!r} does not pull labels from a server: "
                 "give the labels file to import"
             )
-        return pull(self.ws.imports_dir, self.labels)
+        return self.vendor.pull(self.ws.imports_dir, self.labels)
 
     def import_labels(self, path: str | Path) -> ImportReport:
         """Validate a labels file against the schema and the ledger, then append its events."""
