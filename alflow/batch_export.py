@@ -60,7 +60,7 @@ def display_columns(ctx: ProjectContext, batch: pd.DataFrame) -> pd.DataFrame:
 
 def simulate_annotation(ctx: ProjectContext, round_id: int) -> Path:
     """The simulated annotator answers the round's batch from the ground truth."""
-    from alflow.vendors import SimulatedVendor
+    from alflow.vendors.simulated import SimulatedVendor
 
     cfg = ctx.config
     if not cfg.data.truth_column:

@@ -15,7 +15,7 @@ from alflow.ledger import Ledger
 from alflow.pool import features_of, fetch_items, join, pool_hash
 from alflow.resolution import Policy
 from alflow.score_cache import ScoreCache
-from alflow.vendors import make_vendor
+from alflow.vendors.registry import make_vendor
 from alflow.workspace import Workspace
 
 

@@ -30,13 +30,12 @@ class WeakImportReport:
 def pull_labels(ctx: ProjectContext) -> Path:
     """Download the vendor's current annotations into the imports folder (API vendors)."""
     vendor = ctx.vendor
-    pull = getattr(vendor, "pull", None)
-    if pull is None or getattr(vendor, "mode", "api") != "api":
+    if not vendor.pulls_labels:
         raise AlflowError(
             f"vendor {vendor.name!r} does not pull labels from a server: "
             "give the labels file to import"
         )
-    return pull(ctx.ws.imports_dir, ctx.labels)
+    return vendor.pull(ctx.ws.imports_dir, ctx.labels)
 
 
 def import_problems(path: str, annotations, targets: dict, exported: set, batches: dict) -> list:
