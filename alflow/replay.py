@@ -21,7 +21,9 @@ from alflow.config import AlflowConfig
 from alflow.csvsafe import read_csv
 from alflow.errors import AlflowError
 from alflow.pool import file_sha256, join, pool_hash
-from alflow.project import REPLAY_DIR, Project, SelectionInputs
+from alflow.project import Project
+from alflow.rounds import REPLAY_DIR
+from alflow.selection_policy import SelectionInputs
 from alflow.tracking import MlflowException
 
 

@@ -26,6 +26,9 @@ from pathlib import Path
 
 import pandas as pd
 
+from alflow.config import AlflowConfig
+from alflow.errors import ConfigError
+from alflow.vendors.argilla_api import ArgillaClient
 from alflow.vendors.base import Annotation, ExportReceipt
 from alflow.vendors.exporting import rendering, rows, suggestion, write_export
 from alflow.vendors.reading import (
@@ -54,6 +57,11 @@ class ArgillaVendor:
         self.question = question
         self.max_file_bytes = max_file_bytes
         self.client = client  # an ArgillaClient when a server URL is configured
+
+    @property
+    def pulls_labels(self) -> bool:
+        """With a server URL, ``pull`` downloads every record with its responses."""
+        return self.client is not None
 
     def records(self, batch: pd.DataFrame, round_id: int, labels: list[str]) -> list[dict]:
         out = []
@@ -102,8 +110,6 @@ class ArgillaVendor:
         """Download every record with its responses to a JSONL file in ``dest`` (API mode; the
         responses are checked against ``labels`` when the file is imported)."""
         if self.client is None:
-            from alflow.errors import ConfigError
-
             raise ConfigError("vendor.url is not set: export responses to a file and import it")
         return self.client.pull(dest)
 
@@ -206,3 +212,10 @@ class ArgillaVendor:
                 continue  # an answer to other questions only
             at = r.get("updated_at") or r.get("inserted_at")
             yield f"{field}.status", r.get("user_id"), r["status"], get(values, q, "value"), at
+
+
+def build(config: AlflowConfig, exports_dir: Path | None = None) -> ArgillaVendor:
+    """The vendor for ``config`` (the registry calls this; ``exports_dir``: the exports folder)."""
+    cfg = config.vendor
+    client = ArgillaClient(cfg.url, cfg.token_variable, cfg.dataset or "") if cfg.url else None
+    return ArgillaVendor(cfg.label_field, cfg.max_file_bytes, client)

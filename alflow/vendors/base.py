@@ -69,7 +69,11 @@ class Annotation:
 
 
 class Vendor(Protocol):
+    """What every vendor offers; ``pulls_labels`` declares that ``pull(dest, labels)`` downloads
+    the current annotations from the vendor's server (otherwise labels come back as a file)."""
+
     name: str
+    pulls_labels: bool
 
     def export_batch(
         self, batch: pd.DataFrame, round_id: int, labels: list[str], dest: Path

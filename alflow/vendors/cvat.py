@@ -37,7 +37,7 @@ import pandas as pd
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
-from alflow.config import ArchiveLimits, FeaturesConfig
+from alflow.config import AlflowConfig, ArchiveLimits, FeaturesConfig
 from alflow.errors import InputError, located
 from alflow.vendors.archive import CappedReader, open_member, unsafe_name
 from alflow.vendors.base import Annotation, ExportReceipt, atomic_write
@@ -96,6 +96,8 @@ def render_text(text: str, width: int = 60, max_lines: int = 30) -> bytes:
 
 class CvatVendor:
     """Batches as CVAT image tasks; labels back from CVAT for images 1.1 XML."""
+
+    pulls_labels = False  # labels come back as a file to import
 
     name = "cvat"
 
@@ -258,3 +260,8 @@ def _images(stream: IO[bytes], source: str) -> Iterator:
 
 def _json(data: object) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def build(config: AlflowConfig, exports_dir: Path | None = None) -> CvatVendor:
+    """The vendor for ``config`` (the registry calls this; ``exports_dir``: the exports folder)."""
+    return CvatVendor(config.data.features, exports_dir, config.vendor.limits)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from alflow.config import AlflowConfig
 from alflow.csvsafe import csv_bytes, unneutralize
 from alflow.errors import InputError, NoAnnotations, located
 from alflow.vendors.base import Annotation, ExportReceipt, atomic_write
@@ -31,6 +32,8 @@ from alflow.vendors.reading import (
 
 class FileVendor:
     """Batches as files in a folder the annotation team can reach."""
+
+    pulls_labels = False  # labels come back as a file to import
 
     def __init__(
         self, fmt: str = "jsonl", name: str = "file", max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
@@ -207,3 +210,8 @@ def labels_file_bytes(labels: pd.DataFrame) -> bytes:
         for r in labels.to_dict("records")
     ]
     return ("\n".join(lines) + "\n").encode()
+
+
+def build(config: AlflowConfig, exports_dir: Path | None = None) -> FileVendor:
+    """The vendor for ``config`` (the registry calls this; ``exports_dir``: the exports folder)."""
+    return FileVendor(config.vendor.format, max_file_bytes=config.vendor.max_file_bytes)

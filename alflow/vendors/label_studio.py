@@ -14,12 +14,14 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
 
 import pandas as pd
 
+from alflow.config import AlflowConfig
 from alflow.errors import AlflowError, InputError, NoAnnotations, located
 from alflow.vendors.base import Annotation, ExportReceipt, atomic_write
+from alflow.vendors.label_studio_api import LabelStudioClient
+from alflow.vendors.label_studio_config import CONTROL, OBJECT, display_key, labeling_config
 from alflow.vendors.reading import (
     DEFAULT_MAX_FILE_BYTES,
     check_size,
@@ -31,44 +33,8 @@ from alflow.vendors.reading import (
     vendor_time,
 )
 
-CONTROL = "label"  # the Choices tag: annotations' ``from_name``
-OBJECT = "item"  # the Text tag the annotator reads: ``to_name``
 NAME = "label-studio"
 _SPACE = re.compile(r"\s*")
-
-
-def labeling_config(labels: list[str], display: str, control: str = CONTROL) -> str:
-    """The labeling config: a header with the item id, the item as Text, one single choice.
-
-    ``display`` is the task's data key shown to the annotator (``text`` or ``features``);
-    ``control`` names the Choices tag (``vendor.label_field``).
-    """
-    choices = "\n".join(f"    <Choice value={quoteattr(label)}/>" for label in labels)
-    return (
-        "<View>\n"
-        '  <Header value="Item $item_id"/>\n'
-        f'  <Text name="{OBJECT}" value="${display}"/>\n'
-        f'  <Choices name={quoteattr(control)} toName="{OBJECT}" choice="single-radio" '
-        'showInline="true" required="true">\n'
-        f"{choices}\n"
-        "  </Choices>\n"
-        "</View>\n"
-    )
-
-
-def config_choices(label_config: str, control: str = CONTROL) -> list[str]:
-    """The choice values of our control in a project's labeling config."""
-    import xml.etree.ElementTree as ET
-
-    root = ET.fromstring(label_config)
-    for tag in root.iter("Choices"):
-        if tag.get("name") == control:
-            return [c.get("value", "") for c in tag.iter("Choice")]
-    return []
-
-
-def display_key(display_columns: list[str]) -> str:
-    return "text" if display_columns == ["text"] else "features"
 
 
 def build_tasks(
@@ -149,7 +115,11 @@ class LabelStudioVendor:
         self.display_columns = list(display_columns or [])
         self.max_file_bytes = max_file_bytes
         self.control = control
-        self.full_state = mode == "api"  # a pull returns every annotation of the project
+
+    @property
+    def pulls_labels(self) -> bool:
+        """In ``api`` mode, ``pull`` downloads the project's annotations from the server."""
+        return self.mode == "api"
 
     # ----------------------------------------------------------------- export
     def export_path(self, dest: Path, round_id: int) -> Path:
@@ -192,8 +162,6 @@ class LabelStudioVendor:
 
     def client(self):
         """A REST client for the configured server (``api`` mode)."""
-        from alflow.vendors.label_studio_api import LabelStudioClient
-
         if self.mode != "api" or not self.url:
             raise AlflowError("Label Studio: vendor.url is needed to reach a server (mode api)")
         return LabelStudioClient.from_env(self.url, self.token_env)
@@ -420,3 +388,23 @@ class _TaskReader:
             )
             return None
         return chosen[0]
+
+
+def build(config: AlflowConfig, exports_dir: Path | None = None) -> LabelStudioVendor:
+    """The vendor for ``config`` (the registry calls this; ``exports_dir``: the exports folder)."""
+    cfg = config.vendor
+    return LabelStudioVendor(
+        mode=cfg.mode,
+        url=cfg.url,
+        token_env=cfg.token_variable,
+        project_title=cfg.project_title or config.project,
+        display_columns=display_columns(config),
+        max_file_bytes=cfg.max_file_bytes,
+        control=cfg.label_field,
+    )
+
+
+def display_columns(config: AlflowConfig) -> list[str]:
+    """The columns an annotator is shown (the text, or the numeric features; embeddings: none)."""
+    f = config.data.features
+    return {"text": ["text"], "numeric": list(f.columns)}.get(f.kind, [])

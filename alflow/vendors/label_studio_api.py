@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 
 from alflow.errors import AlflowError, ConfigError
+from alflow.vendors.label_studio_config import config_choices
 
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 PAGE = 1000
@@ -103,8 +104,6 @@ class LabelStudioClient:
         An existing project must offer exactly the schema's labels, or annotators could not
         pick some of them (or could pick others).
         """
-        from alflow.vendors.label_studio import config_choices
-
         found = self.projects_titled(title)
         if len(found) > 1:
             ids = sorted(p["id"] for p in found)

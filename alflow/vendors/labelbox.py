@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from alflow.config import AlflowConfig
 from alflow.vendors.base import Annotation, ExportReceipt
 from alflow.vendors.exporting import rendering, rows, write_export
 from alflow.vendors.reading import (
@@ -38,6 +39,8 @@ ROUND_FIELD = "alflow_round"
 
 class LabelboxVendor:
     """Labelbox data rows and Export v2 radio classifications."""
+
+    pulls_labels = False  # labels come back as a file to import
 
     name = "labelbox"
 
@@ -138,3 +141,8 @@ def _round(c: Collector, line: int, item_id: str, fields: object) -> int | None:
         if isinstance(f, dict) and ROUND_FIELD in (f.get("schema_name"), f.get("name")):
             return c.round(line, f.get("value"), f"metadata_fields.{ROUND_FIELD}", item_id)
     return None
+
+
+def build(config: AlflowConfig, exports_dir: Path | None = None) -> LabelboxVendor:
+    """The vendor for ``config`` (the registry calls this; ``exports_dir``: the exports folder)."""
+    return LabelboxVendor(config.vendor.label_field, config.vendor.max_file_bytes)

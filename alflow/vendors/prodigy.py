@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from alflow.config import AlflowConfig
 from alflow.vendors.base import Annotation, ExportReceipt
 from alflow.vendors.exporting import rendering, rows, suggestion, write_export
 from alflow.vendors.reading import (
@@ -45,6 +46,8 @@ def stable_hash(*parts: object) -> int:
 
 class ProdigyVendor:
     """Prodigy task streams (choice or binary) and ``db-out`` answers."""
+
+    pulls_labels = False  # labels come back as a file to import
 
     name = "prodigy"
 
@@ -124,3 +127,8 @@ class ProdigyVendor:
             label = c.label(line, item_id, chosen[0], "accept")
         if label is not None:
             c.add(line, item_id, "label", label, **common)
+
+
+def build(config: AlflowConfig, exports_dir: Path | None = None) -> ProdigyVendor:
+    """The vendor for ``config`` (the registry calls this; ``exports_dir``: the exports folder)."""
+    return ProdigyVendor(config.vendor.prodigy_mode, config.vendor.max_file_bytes)

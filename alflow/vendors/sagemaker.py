@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from alflow.config import AlflowConfig
 from alflow.vendors.base import Annotation, ExportReceipt, atomic_write
 from alflow.vendors.exporting import rendering, rows, write_export
 from alflow.vendors.reading import (
@@ -37,6 +38,8 @@ TYPES = ("groundtruth/text-classification", "groundtruth/image-classification")
 
 class SageMakerVendor:
     """Ground Truth manifests for single-label text or image classification jobs."""
+
+    pulls_labels = False  # labels come back as a file to import
 
     name = "sagemaker"
 
@@ -143,3 +146,8 @@ class SageMakerVendor:
             )
             return None
         return label
+
+
+def build(config: AlflowConfig, exports_dir: Path | None = None) -> SageMakerVendor:
+    """The vendor for ``config`` (the registry calls this; ``exports_dir``: the exports folder)."""
+    return SageMakerVendor(config.vendor.label_field, config.vendor.max_file_bytes)

@@ -37,10 +37,9 @@ def seeded(databases, tmp_path):
     """Round 1 exported (20 items) on the database under test; returns a project factory."""
     project = project_for(databases, tmp_path)
     led = project.ledger
-    with led.transaction() as s:
-        ing = led.start_ingest(s, "mem", "pool")
-        frame = pd.DataFrame({"item_id": items(), "content_hash": ["h"] * N_ITEMS})
-        led.add_partition(s, name="p0", target="pool", ingest_id=ing.id, sha256="x", items=frame)
+    frame = pd.DataFrame({"item_id": items(), "content_hash": ["h"] * N_ITEMS})
+    with led.ingest("mem", "pool") as ingest:
+        ingest.add_partition(name="p0", target="pool", sha256="x", items=frame)
     r = led.open_round(strategy="margin", batch_size=N_ITEMS, seed=0, config_hash="c")[0].id
     assert r == ROUND
     led.record_selection(r, batch_frame())
@@ -174,10 +173,11 @@ Project(load_config(sys.argv[1])).import_labels(sys.argv[2])
 """
 
 
-def test_two_processes_importing_at_once_give_the_serial_result(seeded, tmp_path):
+def test_two_processes_importing_at_once_give_the_serial_result(seeded, tmp_path, databases):
     project = seeded(resolution={"min_votes": 2})
     config = tmp_path / "alflow.yaml"
-    config.write_text(json.dumps(project.config.model_dump(mode="json")))
+    raw = project.config.model_dump(mode="json") | {"storage": databases.storage()}
+    config.write_text(json.dumps(raw))  # the URLs with their passwords (dumps redact them)
     files = []
     for n, (hour, who_first) in enumerate([(9, "a"), (10, "b")]):
         rows = []

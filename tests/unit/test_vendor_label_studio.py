@@ -11,8 +11,9 @@ import pytest
 
 from alflow.config import VendorConfig
 from alflow.errors import ConfigError, InputError
-from alflow.vendors import LabelStudioVendor, make_vendor
-from alflow.vendors.label_studio import config_choices, labeling_config
+from alflow.vendors.label_studio import LabelStudioVendor
+from alflow.vendors.label_studio_config import config_choices, labeling_config
+from alflow.vendors.registry import make_vendor
 from tests.conftest import make_config
 from tests.vendor_returns import ls_annotation as ann
 
