@@ -59,7 +59,10 @@ def _fail(err: Exception | str) -> None:
     from rich.console import Console
     from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
+    # soft_wrap: a message is never broken across lines (it names files and lines)
+    Console(stderr=True).print(
+        f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
+    )
     raise typer.Exit(2)
 
 
