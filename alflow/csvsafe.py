@@ -47,7 +47,10 @@ def csv_bytes(frame: pd.DataFrame) -> bytes:
 
 def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     """Write ``frame`` to ``path`` through ``csv_bytes``."""
-    Path(path).write_bytes(csv_bytes(frame))
+    try:
+        Path(path).write_bytes(csv_bytes(frame))
+    except OSError as err:  # name the file (write_bytes does not)
+        raise OSError(err.errno, err.strerror, str(path)) from err
 
 
 def read_csv(path: str | Path, **kwargs) -> pd.DataFrame:

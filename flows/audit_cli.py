@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from flows.user_errors import guard
+
 audit_app = typer.Typer(
     help="Answer for every round, item and model from the ledger and MLflow.",
     no_args_is_help=True,
@@ -50,12 +52,14 @@ def _cell(v) -> str:
 
 
 @audit_app.command("rounds")
+@guard
 def rounds(config: ConfigOpt = Path("alflow.yaml"), csv: CsvOpt = None) -> None:
     """Every round: strategy, batch, labels back, agreement, model versions, metrics."""
     _show(_project(config).ledger.round_summary(), "rounds", csv)
 
 
 @audit_app.command("round")
+@guard
 def round_(
     round_id: Annotated[int, typer.Argument(help="The round number.")],
     config: ConfigOpt = Path("alflow.yaml"),
@@ -78,6 +82,7 @@ def round_(
 
 
 @audit_app.command("item")
+@guard
 def item(
     item_id: Annotated[str, typer.Argument(help="The item id.")],
     config: ConfigOpt = Path("alflow.yaml"),
@@ -93,6 +98,7 @@ def item(
 
 
 @audit_app.command("model")
+@guard
 def model(
     version: Annotated[str, typer.Argument(help="A registered model version.")],
     config: ConfigOpt = Path("alflow.yaml"),

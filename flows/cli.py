@@ -11,6 +11,8 @@ import typer
 
 from alflow.config import StrategyConfig
 from flows.audit_cli import audit_app
+from flows.user_errors import fail as _fail
+from flows.user_errors import guard as _guard
 
 app = typer.Typer(
     name="alflow",
@@ -42,6 +44,8 @@ def _quiet_logs(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     for name in ("distributed", "alembic"):
         logging.getLogger(name).setLevel(level)
+    if not verbose:  # Prefect's own API database, cancelled at shutdown: not the user's error
+        logging.getLogger("sqlalchemy.pool.impl.AsyncAdaptedQueuePool").setLevel("CRITICAL")
 
 
 @app.callback()
@@ -53,17 +57,6 @@ def main(
     if verbose:
         os.environ["ALFLOW_VERBOSE"] = "1"
     _quiet_logs(verbose)
-
-
-def _fail(err: Exception | str) -> None:
-    from rich.console import Console
-    from rich.markup import escape
-
-    # soft_wrap: a message is never broken across lines (it names files and lines)
-    Console(stderr=True).print(
-        f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
-    )
-    raise typer.Exit(2)
 
 
 def _load(config: Path, vendor: str | None = None):
@@ -86,30 +79,6 @@ VendorOpt = Annotated[
         "token_env come from the config's vendor section or ALFLOW__VENDOR__* variables).",
     ),
 ]
-
-
-def _guard(fn):
-    """Turn user errors (alflow's own, a full disk, a read-only workspace, a locked ledger)
-    into one clear line and exit code 2; ``-v`` also prints the trace. Bugs keep theirs."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from flows.user_errors import one_line
-
-        try:
-            return fn(*args, **kwargs)
-        except Exception as err:
-            message = one_line(err)
-            if message is None:
-                raise
-            if os.environ.get("ALFLOW_VERBOSE"):
-                import traceback
-
-                traceback.print_exc()
-            _fail(message)
-
-    return wrapper
 
 
 @app.command()

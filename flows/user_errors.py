@@ -8,7 +8,9 @@ logging a traceback for them (``-v`` shows everything).
 from __future__ import annotations
 
 import errno
+import functools
 import logging
+import os
 
 from alflow.errors import AlflowError
 
@@ -88,3 +90,36 @@ def quiet_expected_failures() -> None:
         for handler in logger.handlers:
             if quiet.__class__ not in {type(f) for f in handler.filters}:
                 handler.addFilter(quiet)
+
+
+def fail(err: Exception | str) -> None:
+    import typer
+    from rich.console import Console
+    from rich.markup import escape
+
+    # soft_wrap: a message is never broken across lines (it names files and lines)
+    Console(stderr=True).print(
+        f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
+    )
+    raise typer.Exit(2)
+
+
+def guard(fn):
+    """Turn user errors (alflow's own, a full disk, a read-only workspace, a locked ledger)
+    into one clear line and exit code 2; ``-v`` also prints the trace. Bugs keep theirs."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:
+            message = one_line(err)
+            if message is None:
+                raise
+            if os.environ.get("ALFLOW_VERBOSE"):
+                import traceback
+
+                traceback.print_exc()
+            fail(message)
+
+    return wrapper

@@ -133,7 +133,7 @@ class ScaleVendor:
         if kind is None:
             return  # pending or in progress: not an answer yet
         common = {
-            "annotator": "scale",
+            "annotator": None,  # Scale names no worker: each task is its own vote (its id)
             "annotation_id": task_id,
             "round_id": c.round(line, get(task, "metadata", "round"), "metadata.round", item_id),
             "at": c.time(line, task.get("completed_at"), "task.completed_at", item_id),

@@ -36,7 +36,7 @@ def _first_element(head: str) -> object:
         return None
     try:
         value, _ = json.JSONDecoder().raw_decode(start[1:].lstrip())
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return value
 
