@@ -50,8 +50,8 @@ def pull_labels(config: AlflowConfig) -> str:
 
 
 @task(name="import-labels", cache_policy=NO_CACHE)
-def import_labels(config: AlflowConfig, path: str) -> dict:
-    return asdict(project_for(config).import_labels(path))
+def import_labels(config: AlflowConfig, path: str, full_state: bool = False) -> dict:
+    return asdict(project_for(config).import_labels(path, full_state))
 
 
 @task(name="retrain", cache_policy=NO_CACHE)

@@ -42,7 +42,6 @@ from alflow.config import AlflowConfig, ArchiveLimits, FeaturesConfig
 from alflow.errors import InputError, located
 from alflow.vendors.archive import CappedReader, open_member, unsafe_name
 from alflow.vendors.base import Annotation, ExportReceipt, atomic_write
-from alflow.vendors.reading import number_repeats
 
 HUMAN_SOURCES = {None, "manual", "semi-auto", "consensus"}
 META_COLUMNS = {"item_id", "rank", "utility", "predicted_label", "predicted_score"}
@@ -189,7 +188,7 @@ class CvatVendor:
             )
         if not out:
             raise InputError(f"{source}: no human tags found; nothing was imported")
-        return number_repeats(out)
+        return out
 
     def _parse(self, stream: IO[bytes], source: str, mapping: dict[str, str], schema: set[str]):
         out: list[Annotation] = []

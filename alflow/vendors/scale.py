@@ -40,7 +40,6 @@ from alflow.vendors.reading import (
     json_document,
     jsonl_bytes,
     jsonl_records,
-    round_number,
     text,
 )
 
@@ -136,7 +135,8 @@ class ScaleVendor:
         common = {
             "annotator": "scale",
             "annotation_id": task_id,
-            "round_id": round_number(get(task, "metadata", "round")),
+            "round_id": c.round(line, get(task, "metadata", "round"), "metadata.round", item_id),
+            "at": c.time(line, task.get("completed_at"), "task.completed_at", item_id),
         }
         if kind == "skip":
             c.add(line, item_id, "skip", **common)
