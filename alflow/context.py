@@ -15,6 +15,7 @@ from alflow.ledger import Ledger
 from alflow.pool import features_of, fetch_items, join, pool_hash
 from alflow.resolution import Policy
 from alflow.score_cache import ScoreCache
+from alflow.tracking import Tracker
 from alflow.vendors.registry import make_vendor
 from alflow.workspace import Workspace
 
@@ -33,8 +34,6 @@ class ProjectContext:
 
     @cached_property
     def tracker(self):
-        from alflow.tracking import Tracker
-
         return Tracker(
             self.ws.mlflow_tracking_uri,
             self.ws.mlflow_artifact_location,
