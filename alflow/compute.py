@@ -26,6 +26,7 @@ from alflow.scoring import (
     score_partition,
     with_clusters,
 )
+from alflow.stages import stage, timed
 
 
 @contextmanager
@@ -57,6 +58,7 @@ def _merge(*parts: PartitionScores, args: tuple) -> PartitionScores:
     return merge_all(parts, *args)
 
 
+@timed("scoring pass")
 def score_pool(
     client: Client,
     partition_urls: Sequence[str],
@@ -135,7 +137,8 @@ def shared_client(cfg: ComputeConfig) -> Client:
     if entry is not None and entry[0].status == "running":
         return entry[0]
     ctx = dask_client(cfg)
-    client = ctx.__enter__()
+    with stage("cluster start"):
+        client = ctx.__enter__()
     _SHARED[key] = (client, ctx)
     return client
 
@@ -144,4 +147,5 @@ def shared_client(cfg: ComputeConfig) -> Client:
 def close_shared_clients() -> None:
     while _SHARED:
         _, (_, ctx) = _SHARED.popitem()
-        ctx.__exit__(None, None, None)
+        with stage("cluster stop"):
+            ctx.__exit__(None, None, None)

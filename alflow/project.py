@@ -47,6 +47,7 @@ from alflow.scoring import (
     component_columns,
     stack,
 )
+from alflow.stages import stage
 from alflow.stopping import agreement
 from alflow.strategies import candidate_count, get_strategy
 from alflow.vendors import make_vendor
@@ -400,7 +401,8 @@ class Project:
             cand = scores.candidates
             scores.candidates = cand[~cand["item_id"].isin(taken)].reset_index(drop=True)
         n_strategy = batch_size - len(stream) - len(control)
-        picks = self._strategy_picks(spec, inputs, scores, model, n_strategy, client, source)
+        with stage("density+diversification"):
+            picks = self._strategy_picks(spec, inputs, scores, model, n_strategy, client, source)
         parts = [picks, stream, control]
         batch = pd.concat([p for p in parts if len(p)], ignore_index=True)
         batch.insert(1, "rank", np.arange(1, len(batch) + 1))

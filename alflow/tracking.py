@@ -27,6 +27,8 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from alflow.stages import timed_methods
+
 logger = logging.getLogger(__name__)
 CHAMPION = "champion"
 # Logging a model without this list makes MLflow infer requirements: 6-8 s instead of about 1 s.
@@ -36,6 +38,7 @@ PIP_REQUIREMENTS = [
 ]
 
 
+@timed_methods("mlflow logging")
 class Tracker:
     """MLflow for one project: an experiment, a registered model name, runs per round."""
 

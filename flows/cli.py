@@ -9,7 +9,9 @@ from typing import Annotated
 
 import typer
 
+from alflow import stages
 from alflow.config import StrategyConfig
+from alflow.stages import stage
 from flows.audit_cli import audit_app
 
 app = typer.Typer(
@@ -48,6 +50,7 @@ def _quiet_logs(verbose: bool) -> None:
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
 ) -> None:
+    stages.emit_at_exit()
     _quiet_logs(verbose)
 
 
@@ -136,11 +139,12 @@ def ingest(
     ] = False,
 ) -> None:
     """Add a file's new items to the pool (or the evaluation set). Re-ingesting adds nothing."""
-    from alflow.project import Project
-    from tasks.progress import progress_bar
+    with stage("imports"):
+        from alflow.project import Project
+        from tasks.progress import progress_bar
 
     project = Project(_load(config))
-    with progress_bar(f"ingesting {source}", None) as advance:
+    with stage("ingest"), progress_bar(f"ingesting {source}", None) as advance:
         report = project.ingest(source, target="eval" if eval_set else "pool", progress=advance)
     typer.echo(
         f"{report.source}: read {report.rows_read} rows, added {report.rows_added} new items "
@@ -152,9 +156,11 @@ def ingest(
 @_guard
 def round_(config: ConfigOpt = Path("alflow.yaml"), vendor: VendorOpt = None) -> None:
     """Run a labeling round: score the pool on Dask, select a batch, export it."""
-    from flows.rounds import labeling_round
+    with stage("imports"):
+        from flows.rounds import labeling_round
 
-    result = labeling_round(_load(config, vendor))
+    with stage("orchestration"):
+        result = labeling_round(_load(config, vendor))
     if result.get("skipped"):
         typer.echo(f"round skipped: {result['skipped']}")
         return
@@ -189,7 +195,8 @@ def import_(
     ] = False,
 ) -> None:
     """Import annotations (idempotent: the same file or annotation twice adds nothing)."""
-    from flows.rounds import reimport_and_retrain
+    with stage("imports"):
+        from flows.rounds import reimport_and_retrain
 
     if weak:
         from alflow.project import Project
@@ -204,12 +211,13 @@ def import_(
         if not retrain:
             return
 
-    out = reimport_and_retrain(
-        _load(config, vendor),
-        str(labels_file) if labels_file and not weak else None,
-        retrain=retrain,
-        pull=labels_file is None,
-    )
+    with stage("orchestration"):
+        out = reimport_and_retrain(
+            _load(config, vendor),
+            str(labels_file) if labels_file and not weak else None,
+            retrain=retrain,
+            pull=labels_file is None,
+        )
     imp = out.get("import")
     if imp:
         typer.echo(
@@ -246,10 +254,11 @@ def retrain(config: ConfigOpt = Path("alflow.yaml")) -> None:
 @_guard
 def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
     """Items by state, rounds, and the champion's metrics."""
-    from rich.console import Console
-    from rich.table import Table
+    with stage("imports"):
+        from rich.console import Console
+        from rich.table import Table
 
-    from alflow.project import Project
+        from alflow.project import Project
 
     st = Project(_load(config)).status()
     console = Console()

@@ -17,7 +17,7 @@ from sqlalchemy import Engine, create_engine, delete, event, func, make_url, sel
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from alflow import faults
+from alflow import faults, stages
 from alflow.errors import LedgerError, LockBusy
 from alflow.ledger import migrate
 from alflow.ledger.locks import holder_is_dead, new_holder
@@ -38,6 +38,7 @@ from alflow.ledger.schema import (
     Training,
     utcnow,
 )
+from alflow.ledger.timing import time_statements
 from alflow.resolution import Policy, Vote, agreement
 
 IN_FLIGHT = ("selected", "exported")
@@ -93,7 +94,9 @@ class Ledger:
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        migrate.upgrade(self.engine)
+        time_statements(self.engine)
+        with stages.stage("ledger open"):
+            migrate.upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def close(self) -> None:
