@@ -19,11 +19,11 @@ import pyarrow as pa
 from alflow import faults, plots
 from alflow.candidates import build_candidates
 from alflow.committee import build_committee
-from alflow.config import AlflowConfig, dump_config
+from alflow.config import dump_config
 from alflow.control import label_saving
 from alflow.errors import AlflowError, InputError, located
-from alflow.ingest import IngestReport, ingest_file
-from alflow.ledger import EventRecord, Ledger
+from alflow.handles import Stores
+from alflow.ledger import EventRecord
 from alflow.model import build_model, build_model_family, evaluate, holdout_mask
 from alflow.pool import (
     features_of,
@@ -51,7 +51,6 @@ from alflow.stages import stage
 from alflow.stopping import agreement
 from alflow.strategies import candidate_count, get_strategy
 from alflow.vendors import make_vendor
-from alflow.workspace import Workspace
 
 Progress = Callable[[], None]
 REPLAY_DIR = "replay"
@@ -173,28 +172,8 @@ def _concat(a, b):
     return np.vstack([a, b]) if isinstance(a, np.ndarray) else [*a, *b]
 
 
-class Project:
-    """Everything a round needs, opened from a validated config."""
-
-    def __init__(self, config: AlflowConfig) -> None:
-        self.config = config
-        self.ws = Workspace.from_config(config)
-        self.ws.create()
-
-    @cached_property
-    def ledger(self) -> Ledger:
-        return Ledger(self.ws.ledger_url)
-
-    @cached_property
-    def tracker(self):
-        from alflow.tracking import Tracker
-
-        return Tracker(
-            self.ws.mlflow_tracking_uri,
-            self.ws.mlflow_artifact_location,
-            experiment=self.config.project,
-            model_name=self.config.registered_model_name,
-        )
+class Project(Stores):
+    """Everything a round needs, opened from a validated config (stores: ``alflow.handles``)."""
 
     @cached_property
     def vendor(self):
@@ -207,13 +186,6 @@ class Project:
     @property
     def labels(self) -> list[str]:
         return self.config.data.labels
-
-    # ----------------------------------------------------------------- ingest
-    def ingest(self, url: str, *, target: str = "pool", progress=None) -> IngestReport:
-        base = self.ws.pool_url if target == "pool" else self.ws.eval_url
-        return ingest_file(
-            url, self.config.data, self.ledger, base, target=target, progress=progress
-        )
 
     def partition_urls(self, target: str = "pool") -> list[str]:
         base = self.ws.pool_url if target == "pool" else self.ws.eval_url
@@ -1137,19 +1109,3 @@ class Project:
             if run_id:
                 self.tracker.set_tags(run_id, {"alflow.campaign_stopped": reason})
         return new
-
-    # ----------------------------------------------------------------- status
-    def status(self) -> dict[str, Any]:
-        trainings = self.ledger.trainings()
-        champion = None
-        if len(trainings) and trainings["promoted"].any():
-            champion = trainings[trainings["promoted"]].iloc[-1].to_dict()
-        return {
-            "items": self.ledger.state_counts(),
-            "rounds": self.ledger.rounds(),
-            "trainings": trainings,
-            "champion": champion,
-            "events": self.ledger.event_count(),
-            "needs_adjudication": self.ledger.adjudication_queue(),
-            "weak_labels": self.ledger.weak_label_count(),
-        }

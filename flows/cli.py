@@ -73,6 +73,15 @@ def _load(config: Path, vendor: str | None = None):
     return config_from_dict(raw, source=f"{config} with --vendor {vendor}", environ={})
 
 
+def _with_services(cfg):
+    """The config, this process pointed at the workspace's shared Prefect server and Dask
+    cluster first (``flows.workspace_services``; started on first use)."""
+    from flows.workspace_services import use_workspace_services
+
+    use_workspace_services(cfg)
+    return cfg
+
+
 VendorOpt = Annotated[
     str | None,
     typer.Option(
@@ -140,10 +149,10 @@ def ingest(
 ) -> None:
     """Add a file's new items to the pool (or the evaluation set). Re-ingesting adds nothing."""
     with stage("imports"):
-        from alflow.project import Project
+        from alflow.handles import Stores
         from tasks.progress import progress_bar
 
-    project = Project(_load(config))
+    project = Stores(_load(config))
     with stage("ingest"), progress_bar(f"ingesting {source}", None) as advance:
         report = project.ingest(source, target="eval" if eval_set else "pool", progress=advance)
     typer.echo(
@@ -156,11 +165,12 @@ def ingest(
 @_guard
 def round_(config: ConfigOpt = Path("alflow.yaml"), vendor: VendorOpt = None) -> None:
     """Run a labeling round: score the pool on Dask, select a batch, export it."""
+    cfg = _with_services(_load(config, vendor))
     with stage("imports"):
         from flows.rounds import labeling_round
 
     with stage("orchestration"):
-        result = labeling_round(_load(config, vendor))
+        result = labeling_round(cfg)
     if result.get("skipped"):
         typer.echo(f"round skipped: {result['skipped']}")
         return
@@ -195,6 +205,7 @@ def import_(
     ] = False,
 ) -> None:
     """Import annotations (idempotent: the same file or annotation twice adds nothing)."""
+    cfg = _with_services(_load(config, vendor))
     with stage("imports"):
         from flows.rounds import reimport_and_retrain
 
@@ -203,7 +214,7 @@ def import_(
 
         if labels_file is None:
             raise typer.BadParameter("--weak needs a weak-labels file")
-        rep = Project(_load(config, vendor)).import_weak_labels(labels_file)
+        rep = Project(cfg).import_weak_labels(labels_file)
         typer.echo(
             f"{rep.source}: {rep.rows_read} weak labels read ({rep.abstained} abstains left "
             f"out), {rep.weak_labels_changed} new or changed"
@@ -213,7 +224,7 @@ def import_(
 
     with stage("orchestration"):
         out = reimport_and_retrain(
-            _load(config, vendor),
+            cfg,
             str(labels_file) if labels_file and not weak else None,
             retrain=retrain,
             pull=labels_file is None,
@@ -245,9 +256,10 @@ def _print_training(train: dict) -> None:
 @_guard
 def retrain(config: ConfigOpt = Path("alflow.yaml")) -> None:
     """Train on all resolved labels, evaluate, register; move 'champion' if the gate passes."""
+    cfg = _with_services(_load(config))
     from flows.rounds import reimport_and_retrain
 
-    _print_training(reimport_and_retrain(_load(config))["train"])
+    _print_training(reimport_and_retrain(cfg)["train"])
 
 
 @app.command()
@@ -258,9 +270,9 @@ def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
         from rich.console import Console
         from rich.table import Table
 
-        from alflow.project import Project
+        from alflow.handles import Stores
 
-    st = Project(_load(config)).status()
+    st = Stores(_load(config)).status()
     console = Console()
     items = Table(title="items by state")
     items.add_column("state")
@@ -298,6 +310,27 @@ def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
 
 @app.command()
 @_guard
+def stop(config: ConfigOpt = Path("alflow.yaml")) -> None:
+    """Stop the workspace's local Prefect server and Dask cluster (the next command that needs
+    them starts them again)."""
+    from alflow.workspace import Workspace
+    from flows.workspace_services import stop as stop_services
+
+    root = Workspace.from_config(_load(config)).root
+    state = stop_services(root)
+    if state is None:
+        typer.echo(f"no local services running for {root}")
+        return
+    shown = ", ".join(
+        f"{what} {state[key]}"
+        for what, key in (("Prefect API", "prefect_api_url"), ("Dask scheduler", "dask_address"))
+        if state.get(key)
+    )
+    typer.echo(f"stopped the local services of {root}: {shown}")
+
+
+@app.command()
+@_guard
 def serve(
     config: ConfigOpt = Path("alflow.yaml"),
     resume: Annotated[
@@ -324,11 +357,12 @@ def replay(
 
     Exit code 0 when identical, 1 when it differs.
     """
+
+    cfg = _with_services(_load(config))
     from alflow.compute import shared_client
     from alflow.project import Project
     from alflow.replay import replay_round
 
-    cfg = _load(config)
     report = replay_round(Project(cfg), round_id, shared_client(cfg.compute))
     for note in report.notes:
         typer.echo(f"note: {note}")
