@@ -289,8 +289,7 @@ def ingest_file(
     validator = _Validator(data, url, target)
     rows_read = rows_added = 0
     written: list[str] = []
-    with ledger.transaction() as session:
-        ingest = ledger.start_ingest(session, url, target)
+    with ledger.ingest(url, target) as ingest:
         seen: dict[str, tuple[str, int]] = {}
         pending: list[pa.Table] = []
         pending_hashes: list[str] = []
@@ -306,9 +305,7 @@ def ingest_file(
             items = pd.DataFrame(
                 {"item_id": table.column("item_id").to_pylist(), "content_hash": pending_hashes}
             )
-            ledger.add_partition(
-                session, name=name, target=target, ingest_id=ingest.id, sha256=sha, items=items
-            )
+            ingest.add_partition(name=name, target=target, sha256=sha, items=items)
             rows_added += len(items)
             pending.clear()
             pending_hashes.clear()
@@ -336,9 +333,9 @@ def ingest_file(
                 keep = _dedupe(ids, hashes, ok, chunk, validator, seen)
                 if validator.problems:
                     continue  # keep scanning for more problems, write nothing
-                known = ledger.content_hashes(session, [ids[i] for i in keep], target)
+                known = ingest.content_hashes([ids[i] for i in keep], target)
                 other = "eval" if target == "pool" else "pool"
-                elsewhere = ledger.content_hashes(session, [ids[i] for i in keep], other)
+                elsewhere = ingest.content_hashes([ids[i] for i in keep], other)
                 new = []
                 for i in keep:
                     if ids[i] in elsewhere:

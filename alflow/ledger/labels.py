@@ -1,0 +1,192 @@
+"""Labels coming back: append annotation events exactly once, resolve them into labels."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import pandas as pd
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from alflow import faults
+from alflow.ledger.records import EventRecord
+from alflow.ledger.schema import (
+    AnnotationEvent,
+    Export,
+    Import,
+    Item,
+    ResolvedLabel,
+    Selection,
+    utcnow,
+)
+from alflow.ledger.states import EventKind, ItemState
+from alflow.ledger.store import LedgerStore, by_id, chunks
+from alflow.resolution import Agreement, Policy, Vote, agreement
+
+
+class LabelsLedger(LedgerStore):
+    """Annotation events, imports and resolved labels."""
+
+    def import_targets(self, item_ids: Iterable[str]) -> dict[str, tuple[str, int | None]]:
+        """``item_id -> (state, round_id)`` for the known ids among ``item_ids``."""
+        with self.transaction() as s:
+            rows = by_id(s, Item, item_ids, Item.state, Item.round_id)
+        return {i: (state, r) for i, state, r in rows}
+
+    def exported_ids(self, item_ids: Iterable[str]) -> set[str]:
+        """The items among ``item_ids`` that some exported round handed to a vendor (a late
+        label for an item that went back to the pool is still welcome)."""
+        out: set[str] = set()
+        with self.transaction() as s:
+            for chunk in chunks(sorted(set(item_ids))):
+                rows = s.execute(
+                    select(Selection.item_id)
+                    .join(Export, Export.round_id == Selection.round_id)
+                    .where(Selection.item_id.in_(chunk))
+                )
+                out.update(rows.scalars())
+        return out
+
+    def record_import(
+        self, *, source: str, sha256: str, events: Sequence[EventRecord], resolver: Policy
+    ) -> tuple[int, int]:
+        """Append new events, then re-resolve touched items, in one transaction.
+
+        ``resolver`` is the resolution policy (``alflow.resolution.Policy``); a policy that
+        ``needs_all_items`` re-resolves every item with label votes. Returns
+        ``(events_added, items_resolved)``.
+        """
+        with self.transaction() as s:
+            imp = Import(source=source, sha256=sha256, events_read=len(events), events_added=0)
+            s.add(imp)
+            s.flush()
+            added = 0
+            touched: set[str] = set()
+            rounds = self._rounds_of(s, [e.item_id for e in events])
+            for n, e in enumerate(events):
+                if n == len(events) // 2:
+                    faults.checkpoint("mid_import")  # half the events written, not committed
+                # RETURNING, not rowcount: psycopg reports a row for an insert that was ignored
+                res = s.execute(
+                    self._insert_ignore(AnnotationEvent.__table__)
+                    .values(
+                        event_key=e.event_key,
+                        item_id=e.item_id,
+                        round_id=rounds.get(e.item_id),
+                        kind=e.kind,
+                        label=e.label,
+                        annotator=e.annotator,
+                        annotation_ref=e.ref,
+                        import_id=imp.id,
+                        created_at=utcnow(),
+                    )
+                    .returning(AnnotationEvent.id)
+                )
+                if res.first() is not None:
+                    added += 1
+                    touched.add(e.item_id)
+            imp.events_added = added
+            self._resolve(s, sorted(touched), resolver)
+            return added, len(touched)
+
+    def _rounds_of(self, s: Session, item_ids: Sequence[str]) -> dict[str, int | None]:
+        return dict(by_id(s, Item, item_ids, Item.round_id))
+
+    def _resolve(self, s: Session, item_ids: Sequence[str], policy: Policy) -> None:
+        if policy.needs_all_items and item_ids:
+            labeled = s.execute(
+                select(AnnotationEvent.item_id)
+                .where(AnnotationEvent.kind.in_((EventKind.LABEL, EventKind.GROUND_TRUTH)))
+                .distinct()
+            )
+            item_ids = sorted(set(item_ids) | set(labeled.scalars()))
+        votes: dict[str, list[Vote]] = {}
+        for chunk in chunks(item_ids):
+            # lock the items first, so concurrent imports resolve them one after the other
+            s.execute(select(Item.item_id).where(Item.item_id.in_(chunk)).with_for_update())
+            votes.update(self._current_votes(s, chunk))
+        for item_id, r in policy(votes).items():
+            s.execute(
+                update(Item)
+                .where(Item.item_id == item_id)
+                .values(state=r.state, updated_at=utcnow())
+            )
+            existing = s.get(ResolvedLabel, item_id)
+            n_events = len(votes[item_id])
+            if r.label is None:
+                if existing is not None:
+                    s.delete(existing)
+            elif existing is None:
+                s.add(ResolvedLabel(item_id=item_id, label=r.label, n_events=n_events, rule=r.rule))
+            else:
+                existing.label, existing.n_events, existing.rule = r.label, n_events, r.rule
+                existing.resolved_at = utcnow()
+
+    def _current_votes(
+        self, s: Session, item_ids: Sequence[str], round_id: int | None = None
+    ) -> dict[str, list[Vote]]:
+        """Each item's current annotations: a later version of the same vendor annotation
+        (same ref) replaces the earlier one."""
+        query = (
+            select(
+                AnnotationEvent.item_id,
+                AnnotationEvent.annotation_ref,
+                AnnotationEvent.kind,
+                AnnotationEvent.label,
+                AnnotationEvent.annotator,
+            )
+            .where(AnnotationEvent.item_id.in_(item_ids))
+            .order_by(AnnotationEvent.id)
+        )
+        if round_id is not None:
+            query = query.where(AnnotationEvent.round_id == round_id)
+        by_item: dict[str, dict[object, Vote]] = {}
+        for n, (item_id, ref, kind, label, annotator) in enumerate(s.execute(query)):
+            by_item.setdefault(item_id, {})[ref if ref is not None else n] = Vote(
+                kind, label, annotator
+            )
+        return {i: list(v.values()) for i, v in by_item.items()}
+
+    def round_agreement(self, round_id: int) -> Agreement:
+        """Inter-annotator agreement over the round's items with 2+ current label votes."""
+        with self.transaction() as s:
+            ids = s.execute(
+                select(AnnotationEvent.item_id)
+                .where(
+                    AnnotationEvent.round_id == round_id, AnnotationEvent.kind == EventKind.LABEL
+                )
+                .distinct()
+            )
+            votes: dict[str, list[Vote]] = {}
+            for chunk in chunks(sorted(ids.scalars())):
+                votes.update(self._current_votes(s, chunk, round_id))
+        return agreement(
+            {i: [v.label for v in vs if v.kind == EventKind.LABEL] for i, vs in votes.items()}
+        )
+
+    def adjudication_queue(self) -> list[str]:
+        """Items whose annotators disagree beyond the policy: out of training until someone
+        adds a ground-truth annotation."""
+        with self.transaction() as s:
+            rows = s.execute(
+                select(Item.item_id)
+                .where(Item.state == ItemState.NEEDS_RELABEL)
+                .order_by(Item.item_id)
+            )
+            return list(rows.scalars())
+
+    def event_count(self) -> int:
+        with self.transaction() as s:
+            return s.execute(select(func.count()).select_from(AnnotationEvent)).scalar_one()
+
+    def import_count(self) -> int:
+        with self.transaction() as s:
+            return s.execute(select(func.count()).select_from(Import)).scalar_one()
+
+    def resolved_labels(self) -> pd.DataFrame:
+        """All resolved labels as ``item_id``, ``label`` (sorted by item id)."""
+        with self.transaction() as s:
+            rows = s.execute(
+                select(ResolvedLabel.item_id, ResolvedLabel.label).order_by(ResolvedLabel.item_id)
+            )
+            return pd.DataFrame(rows.tuples().all(), columns=["item_id", "label"])
