@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from alflow import faults
+from alflow.ledger.bulk import insert_rows, set_items
 from alflow.ledger.records import EventRecord
 from alflow.ledger.schema import (
     AnnotationEvent,
@@ -60,34 +61,32 @@ class LabelsLedger(LedgerStore):
             imp = Import(source=source, sha256=sha256, events_read=len(events), events_added=0)
             s.add(imp)
             s.flush()
-            added = 0
-            touched: set[str] = set()
             rounds = self._rounds_of(s, [e.item_id for e in events])
-            for n, e in enumerate(events):
-                if n == len(events) // 2:
-                    faults.checkpoint("mid_import")  # half the events written, not committed
-                # RETURNING, not rowcount: psycopg reports a row for an insert that was ignored
-                res = s.execute(
-                    self._insert_ignore(AnnotationEvent.__table__)
-                    .values(
-                        event_key=e.event_key,
-                        item_id=e.item_id,
-                        round_id=rounds.get(e.item_id),
-                        kind=e.kind,
-                        label=e.label,
-                        annotator=e.annotator,
-                        annotation_ref=e.ref,
-                        import_id=imp.id,
-                        created_at=utcnow(),
-                    )
-                    .returning(AnnotationEvent.id)
-                )
-                if res.first() is not None:
-                    added += 1
-                    touched.add(e.item_id)
-            imp.events_added = added
-            self._resolve(s, sorted(touched), resolver)
-            return added, len(touched)
+            now = utcnow()
+            rows = [
+                {
+                    "event_key": e.event_key,
+                    "item_id": e.item_id,
+                    "round_id": rounds.get(e.item_id),
+                    "kind": e.kind,
+                    "label": e.label,
+                    "annotator": e.annotator,
+                    "annotation_ref": e.ref,
+                    "import_id": imp.id,
+                    "created_at": now,
+                }
+                for e in events
+            ]
+            half = len(rows) // 2
+            # RETURNING, not rowcount: psycopg reports a row for an insert that was ignored
+            insert = self._insert_ignore(AnnotationEvent.__table__)
+            new = insert_rows(s, insert, rows[:half], AnnotationEvent.item_id)
+            faults.checkpoint("mid_import")  # half the events written, not committed
+            new += insert_rows(s, insert, rows[half:], AnnotationEvent.item_id)
+            imp.events_added = len(new)
+            touched = sorted(set(new))
+            self._resolve(s, touched, resolver)
+            return len(new), len(touched)
 
     def _rounds_of(self, s: Session, item_ids: Sequence[str]) -> dict[str, int | None]:
         return dict(by_id(s, Item, item_ids, Item.round_id))
@@ -105,22 +104,20 @@ class LabelsLedger(LedgerStore):
             # lock the items first, so concurrent imports resolve them one after the other
             s.execute(select(Item.item_id).where(Item.item_id.in_(chunk)).with_for_update())
             votes.update(self._current_votes(s, chunk))
-        for item_id, r in policy(votes).items():
-            s.execute(
-                update(Item)
-                .where(Item.item_id == item_id)
-                .values(state=r.state, updated_at=utcnow())
-            )
-            existing = s.get(ResolvedLabel, item_id)
-            n_events = len(votes[item_id])
-            if r.label is None:
-                if existing is not None:
-                    s.delete(existing)
-            elif existing is None:
-                s.add(ResolvedLabel(item_id=item_id, label=r.label, n_events=n_events, rule=r.rule))
-            else:
-                existing.label, existing.n_events, existing.rule = r.label, n_events, r.rule
-                existing.resolved_at = utcnow()
+        resolved = policy(votes)
+        by_state: dict[str, list[str]] = {}
+        for item_id, r in resolved.items():
+            by_state.setdefault(r.state, []).append(item_id)
+        for state, ids in by_state.items():
+            set_items(s, ids, state=state)
+        for chunk in chunks(sorted(resolved)):
+            s.execute(delete(ResolvedLabel).where(ResolvedLabel.item_id.in_(chunk)))
+        labels = [
+            {"item_id": i, "label": r.label, "n_events": len(votes[i]), "rule": r.rule}
+            for i, r in sorted(resolved.items())
+            if r.label is not None
+        ]
+        insert_rows(s, insert(ResolvedLabel), labels)
 
     def _current_votes(
         self, s: Session, item_ids: Sequence[str], round_id: int | None = None

@@ -25,11 +25,16 @@ def chunks(seq: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]
         yield seq[i : i + size]
 
 
-def by_id(session: Session, table: Any, item_ids: Iterable[str], *columns: Any) -> list[tuple]:
-    """``(item_id, *columns)`` rows of ``table`` for the known ids, queried in bounded chunks."""
+def by_id(
+    session: Session, table: Any, item_ids: Iterable[str], *columns: Any, for_update: bool = False
+) -> list[tuple]:
+    """``(item_id, *columns)`` rows of ``table`` for the known ids, queried in bounded chunks
+    (``for_update``: rows locked until the transaction ends, where the backend locks rows)."""
     rows: list[tuple] = []
     for chunk in chunks(sorted(set(item_ids))):
         query = select(table.item_id, *columns).where(table.item_id.in_(chunk))
+        if for_update:
+            query = query.with_for_update()
         rows.extend(session.execute(query).tuples())
     return rows
 
