@@ -150,10 +150,12 @@ def ingest(
     """Add a file's new items to the pool (or the evaluation set). Re-ingesting adds nothing."""
     with stage("imports"):
         from alflow.handles import Stores
+        from alflow.ingest import row_count
         from tasks.progress import progress_bar
 
     project = Stores(_load(config))
-    with stage("ingest"), progress_bar(f"ingesting {source}", None) as advance:
+    total = row_count(source)
+    with stage("ingest"), progress_bar(f"ingesting {source}", total) as advance:
         report = project.ingest(source, target="eval" if eval_set else "pool", progress=advance)
     typer.echo(
         f"{report.source}: read {report.rows_read} rows, added {report.rows_added} new items "
