@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,6 +31,7 @@ from pydantic import (
 )
 
 from alflow.errors import ConfigError
+from alflow.vendors.registry import check_kind
 
 ENV_PREFIX = "ALFLOW__"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -197,17 +199,7 @@ class VendorConfig(_Section):
     is set.
     """
 
-    kind: Literal[
-        "file",
-        "simulated",
-        "label-studio",
-        "cvat",
-        "argilla",
-        "sagemaker",
-        "labelbox",
-        "scale",
-        "prodigy",
-    ] = "file"
+    kind: Annotated[str, AfterValidator(check_kind)] = "file"  # alflow/vendors/registry.py
     format: Literal["jsonl", "csv"] = "jsonl"
     noise_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     max_file_bytes: Annotated[int, Field(ge=1)] = 1 << 30

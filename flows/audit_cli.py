@@ -38,7 +38,9 @@ def _show(frame, title: str, csv: Path | None) -> None:
         table.add_row(*(_cell(v) for v in row))
     Console().print(table)
     if csv is not None:
-        frame.to_csv(csv, index=False)
+        from alflow.csvsafe import write_csv
+
+        write_csv(frame, csv)
         typer.echo(f"wrote {csv}")
 
 
@@ -109,5 +111,7 @@ def model(
     counts = labels.groupby(["source", "label"]).size().reset_index(name="items")
     _show(counts, f"model version {version}: training labels by source and class", None)
     if csv is not None:
-        labels.to_csv(csv, index=False)
+        from alflow.csvsafe import write_csv
+
+        write_csv(labels, csv)
         typer.echo(f"wrote {csv}")

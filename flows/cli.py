@@ -48,16 +48,21 @@ def _quiet_logs(verbose: bool) -> None:
 
 @app.callback()
 def main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Prefect's logs and errors' traces.")
+    ] = False,
 ) -> None:
     stages.emit_at_exit()
+    if verbose:
+        os.environ["ALFLOW_VERBOSE"] = "1"
     _quiet_logs(verbose)
 
 
-def _fail(err: Exception) -> None:
+def _fail(err: Exception | str) -> None:
     from rich.console import Console
+    from rich.markup import escape
 
-    Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False, markup=True)
+    Console(stderr=True).print(f"[bold red]error:[/] {escape(str(err))}", highlight=False)
     raise typer.Exit(2)
 
 
@@ -93,17 +98,25 @@ VendorOpt = Annotated[
 
 
 def _guard(fn):
-    """Turn alflow's own errors into a clear message and exit code 2 (no traceback)."""
+    """Turn user errors (alflow's own, a full disk, a read-only workspace, a locked ledger)
+    into one clear line and exit code 2; ``-v`` also prints the trace. Bugs keep theirs."""
     import functools
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        from alflow.errors import AlflowError
+        from flows.user_errors import one_line
 
         try:
             return fn(*args, **kwargs)
-        except AlflowError as err:
-            _fail(err)
+        except Exception as err:
+            message = one_line(err)
+            if message is None:
+                raise
+            if os.environ.get("ALFLOW_VERBOSE"):
+                import traceback
+
+                traceback.print_exc()
+            _fail(message)
 
     return wrapper
 

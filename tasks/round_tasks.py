@@ -52,9 +52,9 @@ def pull_labels(config: AlflowConfig) -> str:
 
 
 @task(name="import-labels", cache_policy=NO_CACHE)
-def import_labels(config: AlflowConfig, path: str) -> dict:
+def import_labels(config: AlflowConfig, path: str, full_state: bool = False) -> dict:
     with stage("import"):
-        return asdict(project_for(config).import_labels(path))
+        return asdict(project_for(config).import_labels(path, full_state))
 
 
 @task(name="retrain", cache_policy=NO_CACHE)

@@ -37,11 +37,10 @@ import pandas as pd
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
 
-from alflow.config import ArchiveLimits, FeaturesConfig
+from alflow.config import AlflowConfig, ArchiveLimits, FeaturesConfig
 from alflow.errors import InputError, located
 from alflow.vendors.archive import CappedReader, open_member, unsafe_name
 from alflow.vendors.base import Annotation, ExportReceipt, atomic_write
-from alflow.vendors.reading import number_repeats
 
 HUMAN_SOURCES = {None, "manual", "semi-auto", "consensus"}
 META_COLUMNS = {"item_id", "rank", "utility", "predicted_label", "predicted_score"}
@@ -97,6 +96,8 @@ def render_text(text: str, width: int = 60, max_lines: int = 30) -> bytes:
 
 class CvatVendor:
     """Batches as CVAT image tasks; labels back from CVAT for images 1.1 XML."""
+
+    pulls_labels = False  # labels come back as a file to import
 
     name = "cvat"
 
@@ -188,7 +189,7 @@ class CvatVendor:
             )
         if not out:
             raise InputError(f"{source}: no human tags found; nothing was imported")
-        return number_repeats(out)
+        return out
 
     def _parse(self, stream: IO[bytes], source: str, mapping: dict[str, str], schema: set[str]):
         out: list[Annotation] = []
@@ -259,3 +260,8 @@ def _images(stream: IO[bytes], source: str) -> Iterator:
 
 def _json(data: object) -> bytes:
     return (json.dumps(data, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def build(config: AlflowConfig, exports_dir: Path | None = None) -> CvatVendor:
+    """The vendor for ``config`` (the registry calls this; ``exports_dir``: the exports folder)."""
+    return CvatVendor(config.data.features, exports_dir, config.vendor.limits)

@@ -10,6 +10,7 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
+from alflow.batch_export import display_columns
 from alflow.errors import InputError
 from flows.cli import app
 from flows.rounds import labeling_round, reimport_and_retrain
@@ -171,7 +172,7 @@ def test_round_trip_through_label_studio(
 
     # A retried export sends nothing twice.
     receipt = p.vendor.export_batch(
-        p._display_columns(p.ledger.selection(2)), 2, p.labels, p.ws.exports_dir
+        display_columns(p, p.ledger.selection(2)), 2, p.labels, p.ws.exports_dir
     )
     manifest = json.loads(Path(receipt.manifest_uri).read_text())
     assert manifest["tasks_sent"] == 0 and len(project_tasks(admin)[1]) == 20

@@ -1,4 +1,5 @@
 import re
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,16 @@ def test_relative_workspace_resolves_against_the_config_file(tmp_path: Path):
 def test_shipped_configs_validate(path: Path):
     cfg = load_config(path)
     assert cfg.data.labels
+
+
+def test_the_package_ships_the_repo_configs_as_its_one_copy():
+    """``alflow init`` writes ``files("alflow")/configs``: that is the repo's ``configs/``."""
+    assert (ROOT / "alflow" / "configs").resolve() == (ROOT / "configs").resolve()
+    shipped = files("alflow").joinpath("configs")
+    names = sorted(p.name for p in shipped.iterdir() if p.name.endswith(".yaml"))
+    assert names == sorted(p.name for p in (ROOT / "configs").glob("*.yaml"))
+    for name in names:
+        assert shipped.joinpath(name).read_bytes() == (ROOT / "configs" / name).read_bytes()
 
 
 def test_config_hash_is_stable_and_sensitive():
