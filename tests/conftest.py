@@ -97,6 +97,16 @@ def dask_client():
 
 
 @pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory) -> Iterator[str]:
+    """One real ``prefect server`` for the session's CLI subprocesses (``PREFECT_API_URL``):
+    an ephemeral API server started by every CLI run cost most of each run's time."""
+    from flows.serve import prefect_server
+
+    with prefect_server(tmp_path_factory.mktemp("prefect-home")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def prefect_harness():
     """Prefect's test harness: a real temporary API and database, entered once per session."""
     from prefect.testing.utilities import prefect_test_harness
