@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from alflow.errors import ConfigError
+from alflow.strategy_names import PORTFOLIO, STRATEGY_NAMES
 from alflow.vendors.registry import check_kind
 
 ENV_PREFIX = "ALFLOW__"
@@ -314,8 +315,6 @@ class AlflowConfig(_Section):
 
     @model_validator(mode="after")
     def _known_strategies(self) -> AlflowConfig:
-        from alflow.strategy_names import PORTFOLIO, STRATEGY_NAMES
-
         names = [("name", self.strategy.name), ("cold_start", self.strategy.cold_start)]
         if self.strategy.name == PORTFOLIO:
             arms = self.strategy.params.get("arms")

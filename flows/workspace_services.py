@@ -33,6 +33,8 @@ from pathlib import Path
 from alflow.config import AlflowConfig, ComputeConfig
 from alflow.errors import AlflowError
 from alflow.stages import stage
+from alflow.workspace import Workspace
+from flows.serve import prefect_server
 
 SWITCH = "ALFLOW_LOCAL_SERVICES"
 IDLE = "ALFLOW_SERVICES_IDLE_SECONDS"
@@ -73,8 +75,6 @@ def use_workspace_services(config: AlflowConfig) -> None:
     dask = config.compute.scheduler_address is None and not os.environ.get(SCHEDULER)
     if not (prefect or dask):
         return
-    from alflow.workspace import Workspace
-
     root = Workspace.from_config(config).root
     with stage("local services"):
         state = ensure_running(root, config.compute, prefect=prefect, dask=dask)
@@ -237,8 +237,6 @@ def _prefect(root: Path, wanted: bool) -> Iterator[str | None]:
     if not wanted:
         yield None
         return
-    from flows.serve import prefect_server
-
     with prefect_server(services_dir(root) / "prefect") as url:
         yield url
 
