@@ -20,6 +20,7 @@ from alflow.pool import join
 from alflow.pool_index_source import by_pool_index, pool_density, pool_index_source
 from alflow.scoring import FEATURES, PartitionScores, stack
 from alflow.selection_policy import SelectionInputs, assemble_batch, control_picks, empty_picks
+from alflow.stages import timed
 from alflow.strategies import StrategySpec, candidate_count, get_strategy
 
 Progress = Callable[[], None]
@@ -110,6 +111,7 @@ def _tag_scores(ctx: ProjectContext, round_id: int, key: str, reused: bool) -> N
     )
 
 
+@timed("density+diversification")
 def _strategy_picks(
     ctx: ProjectContext, spec, inputs: SelectionInputs, scores, model, n: int, client, source
 ):

@@ -12,6 +12,9 @@ for _k, _v in {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "MLFLOW_LOGGING_LEVEL": "WARNING",
+    # CLI commands in tests use the embedded Prefect API and a cluster of their own; the
+    # workspace's shared services are tested on their own (test_workspace_services.py)
+    "ALFLOW_LOCAL_SERVICES": "0",
 }.items():
     os.environ.setdefault(_k, _v)
 

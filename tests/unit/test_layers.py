@@ -19,9 +19,10 @@ PACKAGES = ("alflow", "tasks", "flows")
 DEFERRED_OK = {
     "flows/cli.py": "the CLI defers each command's heavy imports",
     "flows/audit_cli.py": "the audit CLI defers the ledger and MLflow to the command that runs",
-    # the config's strategy-name check loads the strategy registry (scikit-learn, FAISS) only
-    # when a config is validated, so importing the config module stays light
-    "alflow/config.py": "the strategy-name check loads the strategy registry when validating",
+    # read-only commands open only these stores: MLflow and the ingest code load on first use
+    "alflow/handles.py": "the tracker (MLflow) and ingest (pyarrow) load when first used",
+    # the daemon's cluster is Dask's: the commands that only connect (or stop) never import it
+    "flows/workspace_services.py": "the local cluster (Dask) loads in the daemon only",
 }
 
 
