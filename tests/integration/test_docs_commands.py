@@ -33,6 +33,12 @@ SKIP = {
     "docs/benchmarks.md: python benchmarks/scale.py --rows 1000000 --dim 128": (
         "the 1M/10M-row scale benchmark (minutes to an hour, ~5 GB of Parquet)"
     ),
+    "docs/benchmarks.md: python benchmarks/round_e2e.py --rows 10000 --reps 5": (
+        "a benchmark (five timed rounds), not a test"
+    ),
+    "docs/operations.md: alflow round": (
+        "starts the workspace's service daemon (tests/integration/test_workspace_services.py)"
+    ),
     "docs/operations.md: alflow ingest pool.csv && alflow ingest test.csv --e": (
         "alflow serve runs until the campaign stops (tests/integration/test_serve.py)"
     ),
