@@ -12,6 +12,7 @@ from alflow import faults
 from alflow.context import ProjectContext
 from alflow.errors import AlflowError
 from alflow.pool import features_of
+from alflow.vendors.simulated import SimulatedVendor
 
 
 def export(ctx: ProjectContext, round_id: int) -> dict[str, Any]:
@@ -60,8 +61,6 @@ def display_columns(ctx: ProjectContext, batch: pd.DataFrame) -> pd.DataFrame:
 
 def simulate_annotation(ctx: ProjectContext, round_id: int) -> Path:
     """The simulated annotator answers the round's batch from the ground truth."""
-    from alflow.vendors.simulated import SimulatedVendor
-
     cfg = ctx.config
     if not cfg.data.truth_column:
         raise AlflowError("the simulated annotator needs data.truth_column")

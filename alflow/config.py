@@ -31,6 +31,7 @@ from pydantic import (
 )
 
 from alflow.errors import ConfigError
+from alflow.strategy_names import PORTFOLIO, STRATEGY_NAMES
 from alflow.vendors.registry import check_kind
 
 ENV_PREFIX = "ALFLOW__"
@@ -314,9 +315,6 @@ class AlflowConfig(_Section):
 
     @model_validator(mode="after")
     def _known_strategies(self) -> AlflowConfig:
-        from alflow.portfolio import PORTFOLIO
-        from alflow.strategies import REGISTRY
-
         names = [("name", self.strategy.name), ("cold_start", self.strategy.cold_start)]
         if self.strategy.name == PORTFOLIO:
             arms = self.strategy.params.get("arms")
@@ -324,10 +322,10 @@ class AlflowConfig(_Section):
                 raise ValueError("strategy.params.arms: a portfolio needs a list of 2+ strategies")
             names = [(f"params.arms[{i}]", a) for i, a in enumerate(arms)] + names[1:]
         for field, name in names:
-            if name not in REGISTRY:
+            if name not in STRATEGY_NAMES:
                 raise ValueError(
                     f"strategy.{field}: unknown strategy {name!r}; known: "
-                    f"{sorted(REGISTRY)} or {PORTFOLIO!r}"
+                    f"{sorted(STRATEGY_NAMES)} or {PORTFOLIO!r}"
                 )
         return self
 

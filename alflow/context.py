@@ -10,37 +10,16 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from alflow.config import AlflowConfig
-from alflow.ledger import Ledger
+from alflow.handles import Stores
 from alflow.pool import features_of, fetch_items, join, pool_hash
 from alflow.resolution import Policy
 from alflow.score_cache import ScoreCache
 from alflow.vendors.registry import make_vendor
-from alflow.workspace import Workspace
 
 
-class ProjectContext:
-    """A validated config with its workspace and the services it opens on first use."""
-
-    def __init__(self, config: AlflowConfig) -> None:
-        self.config = config
-        self.ws = Workspace.from_config(config)
-        self.ws.create()
-
-    @cached_property
-    def ledger(self) -> Ledger:
-        return Ledger(self.ws.ledger_url)
-
-    @cached_property
-    def tracker(self):
-        from alflow.tracking import Tracker
-
-        return Tracker(
-            self.ws.mlflow_tracking_uri,
-            self.ws.mlflow_artifact_location,
-            experiment=self.config.project,
-            model_name=self.config.registered_model_name,
-        )
+class ProjectContext(Stores):
+    """A validated config with its workspace and the services it opens on first use (the
+    stores every command shares: ``alflow.handles``)."""
 
     @cached_property
     def vendor(self):

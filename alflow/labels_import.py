@@ -9,6 +9,9 @@ from pathlib import Path
 from alflow.context import ProjectContext
 from alflow.errors import AlflowError, InputError, located
 from alflow.ledger import EventRecord
+from alflow.vendors.base import source_sha256
+from alflow.vendors.checked import read_checked
+from alflow.weak import read_weak_labels
 
 
 @dataclass(frozen=True)
@@ -68,9 +71,6 @@ def import_labels(ctx: ProjectContext, path: str | Path, full_state: bool = Fals
     """Validate a labels file against the schema and the ledger, then append its events.
     ``full_state``: the file is a pull of everything the vendor has, so annotations missing
     from it are retracted (docs/vendors.md, vote rules)."""
-    from alflow.vendors.base import source_sha256
-    from alflow.vendors.checked import read_checked
-
     path = Path(path)
     if not (path.is_file() or path.is_dir()):
         raise InputError(f"{path}: file not found")
@@ -125,8 +125,6 @@ def _log_agreement(ctx: ProjectContext, round_ids: set[int]) -> None:
 
 def import_weak_labels(ctx: ProjectContext, path: str | Path) -> WeakImportReport:
     """Store a label model's output as weak labels (all or nothing, idempotent)."""
-    from alflow.weak import read_weak_labels
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")

@@ -4,7 +4,6 @@ inbox, the stop record and the status summary."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from alflow.context import ProjectContext
 from alflow.pool import file_sha256
@@ -90,21 +89,3 @@ def record_stop(ctx: ProjectContext, reason: str) -> bool:
         if run_id:
             ctx.tracker.set_tags(run_id, {"alflow.campaign_stopped": reason})
     return new
-
-
-def status(ctx: ProjectContext) -> dict[str, Any]:
-    """Item states, rounds, trainings, the champion, events and the adjudication queue."""
-    ledger = ctx.ledger
-    trainings = ledger.trainings()
-    champion = None
-    if len(trainings) and trainings["promoted"].any():
-        champion = trainings[trainings["promoted"]].iloc[-1].to_dict()
-    return {
-        "items": ledger.state_counts(),
-        "rounds": ledger.rounds(),
-        "trainings": trainings,
-        "champion": champion,
-        "events": ledger.event_count(),
-        "needs_adjudication": ledger.adjudication_queue(),
-        "weak_labels": ledger.weak_label_count(),
-    }

@@ -28,6 +28,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from alflow.csvsafe import read_csv, write_csv
+from alflow.stages import timed_methods
 
 logger = logging.getLogger(__name__)
 CHAMPION = "champion"
@@ -38,6 +39,7 @@ PIP_REQUIREMENTS = [
 ]
 
 
+@timed_methods("mlflow logging")
 class Tracker:
     """MLflow for one project: an experiment, a registered model name, runs per round."""
 

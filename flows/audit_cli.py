@@ -22,10 +22,11 @@ CsvOpt = Annotated[Path | None, typer.Option("--csv", help="Also write the table
 
 
 def _project(config: Path):
+    """The project's ledger and MLflow (no model, scoring, Prefect or Dask code)."""
     from alflow.config import load_config
-    from alflow.project import Project
+    from alflow.handles import Stores
 
-    return Project(load_config(config))
+    return Stores(load_config(config))
 
 
 def _show(frame, title: str, csv: Path | None) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from alflow import faults
 from alflow.ledger import votes as vote_rules
+from alflow.ledger.bulk import insert_rows, set_items
 from alflow.ledger.records import EventRecord
 from alflow.ledger.schema import (
     AnnotationEvent,
@@ -70,32 +71,30 @@ class LabelsLedger(LedgerStore):
             imp = Import(source=source, sha256=sha256, events_read=len(events), events_added=0)
             s.add(imp)
             s.flush()
-            added = 0
-            touched: set[str] = set()
             rounds = self._rounds_of(s, [e.item_id for e in events])
-            for n, e in enumerate(events):
-                if n == len(events) // 2:
-                    faults.checkpoint("mid_import")  # half the events written, not committed
-                # RETURNING, not rowcount: psycopg reports a row for an insert that was ignored
-                res = s.execute(
-                    self._insert_ignore(AnnotationEvent.__table__)
-                    .values(
-                        event_key=e.event_key,
-                        item_id=e.item_id,
-                        round_id=rounds.get(e.item_id),
-                        kind=e.kind,
-                        label=e.label,
-                        annotator=e.annotator,
-                        annotation_ref=e.ref,
-                        import_id=imp.id,
-                        created_at=utcnow(),
-                        event_time=e.at,
-                    )
-                    .returning(AnnotationEvent.id)
-                )
-                if res.first() is not None:
-                    added += 1
-                    touched.add(e.item_id)
+            now = utcnow()
+            rows = [
+                {
+                    "event_key": e.event_key,
+                    "item_id": e.item_id,
+                    "round_id": rounds.get(e.item_id),
+                    "kind": e.kind,
+                    "label": e.label,
+                    "annotator": e.annotator,
+                    "annotation_ref": e.ref,
+                    "import_id": imp.id,
+                    "created_at": now,
+                    "event_time": e.at,
+                }
+                for e in events
+            ]
+            half = len(rows) // 2
+            # RETURNING, not rowcount: psycopg reports a row for an insert that was ignored
+            insert_new = self._insert_ignore(AnnotationEvent.__table__)
+            new = insert_rows(s, insert_new, rows[:half], AnnotationEvent.item_id)
+            faults.checkpoint("mid_import")  # half the events written, not committed
+            new += insert_rows(s, insert_new, rows[half:], AnnotationEvent.item_id)
+            added, touched = len(new), set(new)
             if retract_missing is not None:
                 present = {e.ref for e in events if e.ref is not None}
                 gone = vote_rules.retract_missing(
@@ -126,22 +125,19 @@ class LabelsLedger(LedgerStore):
         outcomes = policy({i: v for i, v in votes.items() if v})
         for item_id in set(item_ids) - set(outcomes):  # every vote retracted: waiting again
             outcomes[item_id] = Resolution(AWAITING, None, "retracted")
+        by_state: dict[str, list[str]] = {}
         for item_id, r in outcomes.items():
-            s.execute(
-                update(Item)
-                .where(Item.item_id == item_id)
-                .values(state=r.state, updated_at=utcnow())
-            )
-            existing = s.get(ResolvedLabel, item_id)
-            n_events = len(votes.get(item_id, ()))
-            if r.label is None:
-                if existing is not None:
-                    s.delete(existing)
-            elif existing is None:
-                s.add(ResolvedLabel(item_id=item_id, label=r.label, n_events=n_events, rule=r.rule))
-            else:
-                existing.label, existing.n_events, existing.rule = r.label, n_events, r.rule
-                existing.resolved_at = utcnow()
+            by_state.setdefault(r.state, []).append(item_id)
+        for state, ids in by_state.items():
+            set_items(s, ids, state=state)
+        for chunk in chunks(sorted(outcomes)):
+            s.execute(delete(ResolvedLabel).where(ResolvedLabel.item_id.in_(chunk)))
+        labels = [
+            {"item_id": i, "label": r.label, "n_events": len(votes.get(i, ())), "rule": r.rule}
+            for i, r in sorted(outcomes.items())
+            if r.label is not None
+        ]
+        insert_rows(s, insert(ResolvedLabel), labels)
 
     def _current_votes(
         self, s: Session, item_ids: Sequence[str], round_id: int | None = None

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
+from matplotlib.figure import Figure
 
 from alflow.config import AlflowConfig, ArchiveLimits, FeaturesConfig
 from alflow.errors import InputError, located
@@ -82,8 +83,6 @@ def render_numeric(values: np.ndarray) -> bytes:
 
 def render_text(text: str, width: int = 60, max_lines: int = 30) -> bytes:
     """A card with the text (wrapped, long texts cut) as a PNG."""
-    from matplotlib.figure import Figure
-
     lines = textwrap.wrap(text, width) or [""]
     if len(lines) > max_lines:
         lines = [*lines[: max_lines - 1], "[...]"]
