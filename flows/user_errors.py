@@ -11,6 +11,11 @@ import errno
 import functools
 import logging
 import os
+import traceback
+
+import typer
+from rich.console import Console
+from rich.markup import escape
 
 from alflow.errors import AlflowError
 
@@ -93,10 +98,6 @@ def quiet_expected_failures() -> None:
 
 
 def fail(err: Exception | str) -> None:
-    import typer
-    from rich.console import Console
-    from rich.markup import escape
-
     # soft_wrap: a message is never broken across lines (it names files and lines)
     Console(stderr=True).print(
         f"[bold red]error:[/] {escape(str(err))}", highlight=False, soft_wrap=True
@@ -117,8 +118,6 @@ def guard(fn):
             if message is None:
                 raise
             if os.environ.get("ALFLOW_VERBOSE"):
-                import traceback
-
                 traceback.print_exc()
             fail(message)
 
