@@ -327,11 +327,12 @@ def serve(
     """Serve the campaign: rounds on the schedule, the labels inbox polled, until interrupted.
 
     Starts a local Prefect server when PREFECT_API_URL is not set. A stopping criterion or an
-    exhausted budget pauses both schedules and records why (ledger, MLflow, log).
+    exhausted budget pauses both schedules and records why (ledger, MLflow, log). Prints a line
+    per round; SIGTERM (exit 0) or Ctrl-C (exit 130) stops it and all it started.
     """
     from flows.serve import serve as serve_campaign
 
-    serve_campaign(config, _load(config), resume=resume)
+    raise typer.Exit(serve_campaign(config, _load(config), resume=resume))
 
 
 @app.command()

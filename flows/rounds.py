@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 from prefect import flow
 from prefect.runtime import flow_run
@@ -37,8 +38,17 @@ def _retrain_name() -> str:
     return f"{config.project}-round-{last}-retrain"
 
 
-def _skip(reason: str) -> dict:
+def _say(scheduled: bool, line: str) -> None:
+    """One line on ``alflow serve``'s output (a scheduled run's stdout reaches it; Prefect's
+    logs stay at WARNING there)."""
+    if scheduled:
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+
+
+def _skip(config: AlflowConfig, scheduled: bool, reason: str) -> dict:
     print(f"round skipped: {reason}")
+    _say(scheduled, f"round {project_for(config).next_round_id()}: skipped because {reason}")
     return {"round_id": None, "skipped": reason}
 
 
@@ -55,20 +65,22 @@ def labeling_round(config: AlflowConfig | str, scheduled: bool = False) -> dict:
     config = as_config(config)
     project = project_for(config)
     if scheduled and (reason := schedules.stopped(config)):
-        return _skip(f"campaign stopped: {reason}")
+        return _skip(config, scheduled, f"campaign stopped: {reason}")
     try:
         with project.round_lock():
             wait = project.in_flight_wait() or (scheduled and project.untrained_wait())
             if wait:
-                return _skip(wait)
+                return _skip(config, scheduled, wait)
             start = t.open_round(config, flow_run.id)
             round_id = start["round_id"]
+            _say(scheduled, f"round {round_id}: started")
             selected = t.score_and_select(config, round_id)
+            _say(scheduled, f"round {round_id}: selected {selected}")
             export = t.export_batch(config, round_id)
     except LockBusy as err:
         if not scheduled:
             raise
-        return _skip(str(err))
+        return _skip(config, scheduled, str(err))
     out = {"round_id": round_id, "selected": selected, "export": export}
     if scheduled and config.vendor.kind == "simulated":
         out["labels"] = t.simulate_annotation(config, round_id)
@@ -100,11 +112,16 @@ def reimport_and_retrain(
     added = out.get("import", {}).get("events_added", 0)
     if poll_inbox:
         out["imports"] = [t.import_labels(config, str(p)) for p in project.new_label_files()]
+        for i in out["imports"]:
+            _say(scheduled, f"labels: imported {i['events_added']} from {i['source']}")
         added += sum(i["events_added"] for i in out["imports"])
         if not out["imports"]:
             print(f"no new labels files in {project.inbox}")
     if retrain and (not poll_inbox or added or project.needs_training()):
         out["train"] = t.retrain(config, None, flow_run.id)
+    if "train" in out:
+        tr = out["train"]
+        _say(scheduled, f"round {tr['round_id']}: trained on {tr['n_labels']} labels")
     if scheduled and "train" in out:
         out["stop_reason"] = schedules.check_stop(config)
     return out

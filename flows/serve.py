@@ -1,36 +1,47 @@
-"""``alflow serve``: the campaign's deployments served from this process.
+"""``alflow serve``: the campaign's deployments served until SIGINT (Ctrl-C) or SIGTERM.
 
 Prefect's scheduler runs in a Prefect server, not in the ephemeral API, so when no
 ``PREFECT_API_URL`` is set ``alflow serve`` starts one itself (``prefect server start`` on
 127.0.0.1, a free port, its database under ``<workspace>/prefect``) and stops it on exit: no
 server to start by hand. With ``PREFECT_API_URL`` set it serves against that server instead.
+
+This process only supervises: the Prefect runner (``flows.serve_runner``: the deployments, their
+flow runs and the flow runs' Dask clusters) and the server run in sessions of their own, so a
+Ctrl-C in the terminal reaches this process alone and it stops them in order: the runner (and
+everything it started) while the API still answers, then the server. Exit code 0 after SIGTERM,
+130 after SIGINT.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from prefect import serve as prefect_serve
-from prefect.events.worker import EventsWorker
-from prefect.logging.handlers import APILogWorker
-from prefect.settings import PREFECT_API_URL, temporary_settings
-
-import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
 from alflow.workspace import Workspace
-from flows.deployments import deployments as campaign_deployments
-from flows.local_services import free_port, wait_healthy
+from flows.local_services import free_port, stop_tree, wait_healthy
 from tasks.context import project_for
+
+RUNNER_GRACE, SERVER_GRACE = 5.0, 3.0  # seconds; together within the 10 s a stop may take
+
+
+class Stopped(Exception):
+    """SIGINT or SIGTERM arrived."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
 
 
 @contextmanager
-def prefect_server(home: Path, timeout: float = 180.0) -> Iterator[str]:
-    """A ``prefect server start`` on 127.0.0.1 with its own PREFECT_HOME; yields the API URL."""
+def server_process(home: Path, own_session: bool = False) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A ``prefect server start`` on 127.0.0.1 with its own PREFECT_HOME, not waited for;
+    yields its API URL and process, and stops it (with what it started) on exit."""
     home.mkdir(parents=True, exist_ok=True)
     port = free_port()
     env = {
@@ -43,57 +54,82 @@ def prefect_server(home: Path, timeout: float = 180.0) -> Iterator[str]:
     log = (home / "server.log").open("ab")
     cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
     proc = subprocess.Popen(
-        [*cmd, "--port", str(port), "--no-ui"], env=env, stdout=log, stderr=subprocess.STDOUT
+        [*cmd, "--port", str(port), "--no-ui"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=own_session,
     )
-    url = f"http://127.0.0.1:{port}/api"
     try:
-        wait_healthy("prefect server", f"{url}/health", proc, home / "server.log", timeout)
-        yield url
+        yield f"http://127.0.0.1:{port}/api", proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_tree(proc, SERVER_GRACE if own_session else 30.0)
         log.close()
 
 
 @contextmanager
-def prefect_api(config: AlflowConfig) -> Iterator[str]:
-    """The configured Prefect API, or a server of our own for as long as we serve."""
-    url = os.environ.get("PREFECT_API_URL")
-    if url:
+def prefect_server(home: Path, timeout: float = 180.0) -> Iterator[str]:
+    """A ``prefect server start`` on 127.0.0.1 (``server_process``), once it answers."""
+    with server_process(home) as (url, proc):
+        wait_healthy("prefect server", f"{url}/health", proc, home / "server.log", timeout)
         yield url
-        return
-    with prefect_server(Workspace.from_config(config).root / "prefect") as url:
-        os.environ["PREFECT_API_URL"] = url  # the flow-run subprocesses inherit it
-        with temporary_settings({PREFECT_API_URL: url}):
-            yield url
 
 
-def serve(config_path: Path, config: AlflowConfig, resume: bool = False) -> None:
-    """Serve the campaign's deployments until interrupted. A stopped campaign is served paused
-    (and says why) unless ``resume`` clears its stop."""
+@contextmanager
+def runner(config_path: Path, paused: bool) -> Iterator[subprocess.Popen]:
+    """``flows.serve_runner`` in a session of its own; stopped with all it started."""
+    env = {**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "2"}
+    cmd = [sys.executable, "-m", "flows.serve_runner", str(config_path.resolve())]
+    proc = subprocess.Popen(
+        [*cmd, *(["--paused"] if paused else [])],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        yield proc
+    finally:
+        stop_tree(proc, RUNNER_GRACE, signal.SIGINT)
+
+
+@contextmanager
+def stop_on_signals() -> Iterator[None]:
+    """SIGINT and SIGTERM raise ``Stopped`` once; a second one during the stop is ignored."""
+
+    def handler(signum: int, _frame) -> None:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+        raise Stopped(signum)
+
+    before = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in before.items():
+            signal.signal(sig, old)
+
+
+def serve(config_path: Path, config: AlflowConfig, resume: bool = False) -> int:
+    """Serve the campaign's deployments until a signal; the exit code. A stopped campaign is
+    served paused (and says why) unless ``resume`` clears its stop."""
     project = project_for(config)
     if resume:
         project.ledger.clear_stop()
     stop = project.ledger.active_stop()
     if stop is not None:
         print(f"campaign {config.project} stopped: {stop.reason} (alflow serve --resume to go on)")
-    with prefect_api(config) as url:
-        print(f"serving {config.project} on the Prefect API at {url}")
-        deployments = campaign_deployments(
-            config, str(config_path.resolve()), paused=stop is not None
-        )
-        try:
-            prefect_serve(*deployments, limit=2, pause_on_shutdown=True)
-        finally:
-            _drain_prefect()
-
-
-def _drain_prefect() -> None:
-    """Flush Prefect's log and event workers while the API is still up (a worker left with
-    nowhere to send keeps the process from exiting)."""
-    APILogWorker.drain_all(timeout=10)
-    EventsWorker.drain_all(timeout=10)
+    try:
+        with stop_on_signals(), ExitStack() as stack:
+            url, server = os.environ.get("PREFECT_API_URL"), None
+            home = Workspace.from_config(config).root / "prefect"
+            if not url:  # a server of our own, starting while the runner imports Prefect
+                url, server = stack.enter_context(server_process(home, own_session=True))
+                os.environ["PREFECT_API_URL"] = url  # the runner and its flow runs inherit it
+            proc = stack.enter_context(runner(config_path, paused=stop is not None))
+            wait_healthy("prefect server", f"{url}/health", server, home / "server.log")
+            print(f"serving {config.project} on the Prefect API at {url}", flush=True)
+            return proc.wait()
+    except Stopped as sig:
+        print(f"alflow serve: stopped on {sig}", flush=True)
+        return 130 if sig.signum == signal.SIGINT else 0
