@@ -23,9 +23,11 @@ from alflow.config import AlflowConfig, dump_config
 from alflow.control import label_saving
 from alflow.errors import AlflowError, InputError, located
 from alflow.ingest import IngestReport, ingest_file
+from alflow.keys import label_key, label_keys
 from alflow.ledger import EventRecord, Ledger
 from alflow.model import build_model, build_model_family, evaluate, holdout_mask
 from alflow.pool import (
+    feature_columns,
     features_of,
     fetch_items,
     file_sha256,
@@ -482,7 +484,7 @@ class Project:
         if not self.stop_set_path.exists():
             return None
         table = read_partition(str(self.stop_set_path))
-        kind = "text" if "text" in table.column_names else "numeric"
+        kind = self.config.data.features.kind
         preds = np.asarray(model.predict(features_of(table, kind))).astype(str)
         folder = self.ws.reports_dir / "stop_set_predictions"
         folder.mkdir(exist_ok=True)
@@ -543,7 +545,7 @@ class Project:
         mode = s.density_index
         if mode == "auto":
             big = sum(self.ledger.state_counts().values()) > s.index_exact_max
-            return big and self.config.data.features.kind != "text"
+            return big and self.config.data.features.kind not in ("text", "tabular")
         return mode == "pool"
 
     def pool_index_source(self) -> tuple[str, str, Callable]:
@@ -551,7 +553,7 @@ class Project:
         content it is valid for, and how to build it (trained on a sample, filled partition by
         partition). Picklable, so a Dask worker can load or build it (``index.pool_density``)."""
         kind = self.config.data.features.kind
-        if kind == "text":
+        if kind in ("text", "tabular"):
             raise AlflowError("the pool index needs vector features (numeric or embedding)")
         n = sum(self.ledger.state_counts().values())
         cfg = self.config
@@ -688,8 +690,7 @@ class Project:
         f = self.config.data.features
         if f.kind == "embedding":
             return batch
-        col = "text" if f.kind == "text" else "x"
-        table = self._pool_rows(batch["item_id"], [col])
+        table = self._pool_rows(batch["item_id"], feature_columns(f.kind))
         if f.kind == "text":
             data = pd.DataFrame(
                 {
@@ -698,7 +699,7 @@ class Project:
                 }
             )
         else:
-            data = pd.DataFrame(features_of(table, "numeric"), columns=f.columns)
+            data = pd.DataFrame(features_of(table, f.kind), columns=f.model_columns)
             data.insert(0, "item_id", table.column("item_id").to_pylist())
         return batch.merge(data, on="item_id", how="left")
 
@@ -847,8 +848,7 @@ class Project:
 
     def _labeled_data(self, item_ids: pd.Series) -> tuple[Any, pd.DataFrame]:
         kind = self.config.data.features.kind
-        col = "text" if kind == "text" else "x"
-        table = self._pool_rows(item_ids, [col])
+        table = self._pool_rows(item_ids, feature_columns(kind))
         order = pd.Series(range(table.num_rows), index=table.column("item_id").to_pylist())
         idx = order.loc[list(item_ids)].to_numpy()
         x = features_of(table.take(idx), kind)
@@ -859,8 +859,8 @@ class Project:
         kind = self.config.data.features.kind
         urls = self.partition_urls("eval")
         if urls:
-            col = "text" if kind == "text" else "x"
-            table = pa.concat_tables(read_partition(u, [col, "truth"]) for u in urls)
+            cols = [*feature_columns(kind), "truth"]
+            table = pa.concat_tables(read_partition(u, cols) for u in urls)
             return labels, features_of(table, kind), np.asarray(table.column("truth").to_pylist())
         ev = self.config.evaluation
         mask = holdout_mask(labels["item_id"].to_numpy(), ev.holdout_fraction, self.config.seed)
@@ -907,7 +907,7 @@ class Project:
             "weak_labels_used": _count(extra, "weak"),
         }
         for cls, n in train["label"].value_counts().items():
-            metrics[f"class_count.{cls}"] = float(n)
+            metrics[f"class_count.{label_key(str(cls))}"] = float(n)
         report: dict[str, Any] = {}
         if x_eval is not None:
             result = evaluate(model, x_eval, y_eval, self.labels)
@@ -931,6 +931,8 @@ class Project:
             metrics.update(control)
         if report:
             t.log_dict(run_id, report, "classification_report.json")
+        if label_keys(self.labels):
+            t.log_dict(run_id, label_keys(self.labels), "label_keys.json")
         version = t.log_model(run_id, model)
         faults.checkpoint("after_register")
         promoted = self._gate(model, version, metrics, x_eval, y_eval)

@@ -13,7 +13,9 @@ from alflow.vendors.simulated import SimulatedVendor
 def display_columns(config: AlflowConfig) -> list[str]:
     """The columns an annotator is shown (the text, or the numeric features; embeddings: none)."""
     f = config.data.features
-    return {"text": ["text"], "numeric": list(f.columns)}.get(f.kind, [])
+    return {"text": ["text"], "numeric": f.model_columns, "tabular": f.model_columns}.get(
+        f.kind, []
+    )
 
 
 def make_vendor(config: AlflowConfig, exports_dir: Path | None = None) -> Vendor:
