@@ -21,6 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -30,6 +31,8 @@ from pydantic import (
 )
 
 from alflow.errors import ConfigError
+from alflow.strategy_names import PORTFOLIO, STRATEGY_NAMES
+from alflow.vendors.registry import check_kind
 
 ENV_PREFIX = "ALFLOW__"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -241,17 +244,7 @@ class VendorConfig(_Section):
     is set.
     """
 
-    kind: Literal[
-        "file",
-        "simulated",
-        "label-studio",
-        "cvat",
-        "argilla",
-        "sagemaker",
-        "labelbox",
-        "scale",
-        "prodigy",
-    ] = "file"
+    kind: Annotated[str, AfterValidator(check_kind)] = "file"  # alflow/vendors/registry.py
     format: Literal["jsonl", "csv"] = "jsonl"
     noise_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     max_file_bytes: Annotated[int, Field(ge=1)] = 1 << 30
@@ -366,9 +359,6 @@ class AlflowConfig(_Section):
 
     @model_validator(mode="after")
     def _known_strategies(self) -> AlflowConfig:
-        from alflow.portfolio import PORTFOLIO
-        from alflow.strategies import REGISTRY
-
         names = [("name", self.strategy.name), ("cold_start", self.strategy.cold_start)]
         if self.strategy.name == PORTFOLIO:
             arms = self.strategy.params.get("arms")
@@ -376,10 +366,10 @@ class AlflowConfig(_Section):
                 raise ValueError("strategy.params.arms: a portfolio needs a list of 2+ strategies")
             names = [(f"params.arms[{i}]", a) for i, a in enumerate(arms)] + names[1:]
         for field, name in names:
-            if name not in REGISTRY:
+            if name not in STRATEGY_NAMES:
                 raise ValueError(
                     f"strategy.{field}: unknown strategy {name!r}; known: "
-                    f"{sorted(REGISTRY)} or {PORTFOLIO!r}"
+                    f"{sorted(STRATEGY_NAMES)} or {PORTFOLIO!r}"
                 )
         return self
 

@@ -19,6 +19,7 @@ import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from alflow.coerce import not_number_hint, tabular_block
@@ -46,6 +47,7 @@ class Chunk:
     frame: pd.DataFrame
     positions: np.ndarray  # line (CSV, JSONL) or row (Parquet) of each record
     unit: str  # "line" or "row"
+    arrow: pa.RecordBatch | None = None  # the same rows as read (Parquet): typed columns
 
 
 def _format(url: str) -> str:
@@ -72,6 +74,17 @@ def read_chunks(url: str, chunk_rows: int) -> Iterator[Chunk]:
         yield from _jsonl_chunks(url, chunk_rows)
     else:
         yield from _csv_chunks(url, chunk_rows)
+
+
+def row_count(url: str) -> int | None:
+    """The number of records when the file says it without being read (Parquet metadata)."""
+    try:
+        if _format(url) != "parquet":
+            return None
+        with fsspec.open(url, "rb") as f:
+            return pq.ParquetFile(f).metadata.num_rows
+    except (InputError, OSError, pa.ArrowException):
+        return None  # the ingest itself says what is wrong
 
 
 def _csv_chunks(url: str, chunk_rows: int) -> Iterator[Chunk]:
@@ -123,7 +136,7 @@ def _parquet_chunks(url: str, chunk_rows: int) -> Iterator[Chunk]:
     with fsspec.open(url, "rb") as f:
         for batch in pq.ParquetFile(f).iter_batches(batch_size=chunk_rows):
             frame = batch.to_pandas()
-            yield Chunk(frame, np.arange(start, start + len(frame)), "row")
+            yield Chunk(frame, np.arange(start, start + len(frame)), "row", batch)
             start += len(frame)
 
 
@@ -213,6 +226,16 @@ class _Validator:
 
     def _embeddings(self, chunk: Chunk, ok: np.ndarray) -> np.ndarray:
         col = self.feature_columns[0]
+        x = _vector_column(chunk.arrow, col)
+        if x is not None and self.width in (None, x.shape[1]):
+            self.width = x.shape[1]
+            bad = ~np.isfinite(x).all(axis=1)
+            for i in np.flatnonzero(bad):
+                msg = "bad embedding: contains NaN or infinity"
+                self.problem(chunk.positions[i], chunk.unit, col, msg)
+            ok &= ~bad
+            x[bad] = 0.0
+            return x.astype(np.float32, copy=False)
         vectors: list[np.ndarray | None] = []
         for i, v in enumerate(chunk.frame[col].tolist()):
             try:
@@ -276,6 +299,28 @@ def _feature_bytes(x) -> list[bytes]:
     return row_bytes(x) if is_tabular(x) else [r.tobytes() for r in x]
 
 
+def _vector_column(batch: pa.RecordBatch | None, column: str) -> np.ndarray | None:
+    """A list-of-numbers column with one width and no nulls as an ``(n, d)`` array in one
+    step (no Python object per row); None when it is anything else (checked row by row)."""
+    if batch is None or column not in batch.schema.names:
+        return None
+    arr = batch.column(column)
+    kind = arr.type
+    if not (pa.types.is_fixed_size_list(kind) or pa.types.is_list(kind)) or not len(arr):
+        return None
+    if arr.null_count or not (
+        pa.types.is_floating(kind.value_type) or pa.types.is_integer(kind.value_type)
+    ):
+        return None
+    lengths = pc.list_value_length(arr).to_numpy(zero_copy_only=False)
+    if lengths[0] == 0 or (lengths != lengths[0]).any() or arr.flatten().null_count:
+        return None
+    flat = arr.flatten().to_numpy(zero_copy_only=False)
+    return flat.astype(np.float64 if flat.dtype != np.float32 else np.float32).reshape(
+        len(arr), int(lengths[0])
+    )
+
+
 def _missing(v: object) -> bool:
     return v is None or v == "" or (isinstance(v, float) and math.isnan(v))
 
@@ -313,8 +358,7 @@ def ingest_file(
     validator = _Validator(data, url, target)
     rows_read = rows_added = 0
     written: list[str] = []
-    with ledger.transaction() as session:
-        ingest = ledger.start_ingest(session, url, target)
+    with ledger.ingest(url, target) as ingest:
         seen: dict[str, tuple[str, int]] = {}
         pending: list[pa.Table] = []
         pending_hashes: list[str] = []
@@ -330,12 +374,11 @@ def ingest_file(
             items = pd.DataFrame(
                 {"item_id": table.column("item_id").to_pylist(), "content_hash": pending_hashes}
             )
-            ledger.add_partition(
-                session, name=name, target=target, ingest_id=ingest.id, sha256=sha, items=items
-            )
+            ingest.add_partition(name=name, target=target, sha256=sha, items=items)
             rows_added += len(items)
             pending.clear()
             pending_hashes.clear()
+            seen.clear()  # flushed ids are in the ledger now: memory stays with one partition
 
         try:
             first = True
@@ -358,9 +401,9 @@ def ingest_file(
                 keep = _dedupe(ids, hashes, ok, chunk, validator, seen)
                 if validator.problems:
                     continue  # keep scanning for more problems, write nothing
-                known = ledger.content_hashes(session, [ids[i] for i in keep], target)
+                known = ingest.content_hashes([ids[i] for i in keep], target)
                 other = "eval" if target == "pool" else "pool"
-                elsewhere = ledger.content_hashes(session, [ids[i] for i in keep], other)
+                elsewhere = ingest.content_hashes([ids[i] for i in keep], other)
                 new = []
                 for i in keep:
                     if ids[i] in elsewhere:

@@ -28,6 +28,9 @@ import skops.io
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from alflow.csvsafe import read_csv, write_csv
+from alflow.stages import timed_methods
+
 logger = logging.getLogger(__name__)
 CHAMPION = "champion"
 # Logging a model without this list makes MLflow infer requirements: 6-8 s instead of about 1 s.
@@ -37,6 +40,7 @@ PIP_REQUIREMENTS = [
 ]
 
 
+@timed_methods("mlflow logging")
 class Tracker:
     """MLflow for one project: an experiment, a registered model name, runs per round."""
 
@@ -161,7 +165,7 @@ class Tracker:
     ) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / artifact_file
-            frame.to_csv(path, index=False)
+            write_csv(frame, path)
             self.client.log_artifact(run_id, str(path), artifact_path)
 
     def download(self, run_id: str, artifact: str, dest: str) -> Path:
@@ -238,4 +242,4 @@ def flatten(prefix: str, data: Any) -> dict[str, Any]:
 def read_run_csv(tracker: Tracker, run_id: str, artifact: str) -> pd.DataFrame:
     """A CSV artifact of a run, read back (e.g. the labels a model was trained on)."""
     with tempfile.TemporaryDirectory() as tmp:
-        return pd.read_csv(tracker.client.download_artifacts(run_id, artifact, tmp))
+        return read_csv(tracker.client.download_artifacts(run_id, artifact, tmp))

@@ -8,6 +8,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
+from alflow.errors import LedgerError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -19,11 +21,28 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the ledger's schema to ``revision`` (idempotent)."""
+    """Bring the ledger's schema to ``revision`` (idempotent).
+
+    On SQLite, foreign keys are off while migrating: a table rebuilt in batch mode is dropped
+    and renamed, which must not cascade into the tables that refer to it; the foreign keys are
+    checked before the migration commits.
+    """
     cfg = alembic_config(engine)
-    with engine.begin() as connection:
-        cfg.attributes["connection"] = connection
-        command.upgrade(cfg, revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                cfg.attributes["connection"] = connection
+                command.upgrade(cfg, revision)
+                if sqlite and connection.exec_driver_sql("PRAGMA foreign_key_check").first():
+                    raise LedgerError("ledger migration left rows that break a foreign key")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()
 
 
 def revision(engine: Engine, message: str) -> None:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import (
     JSON,
+    CheckConstraint,
     DateTime,
     Float,
     ForeignKey,
@@ -17,9 +18,28 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-ITEM_STATES = ("unlabeled", "selected", "exported", "labeled", "skipped", "needs_relabel")
-EVENT_KINDS = ("label", "ground_truth", "skip")
-MODEL_LABEL_KINDS = ("pseudo", "weak")
+from alflow.ledger.states import (
+    EventKind,
+    ItemState,
+    ModelLabelKind,
+    RoundStatus,
+    SelectionReason,
+    check_sql,
+)
+
+# the CHECK constraints that hold each state column to its enum (migration 0007_state_checks)
+STATE_CHECKS = {
+    "items": ("ck_items_state", "state", ItemState),
+    "rounds": ("ck_rounds_status", "status", RoundStatus),
+    "selections": ("ck_selections_reason", "reason", SelectionReason),
+    "annotation_events": ("ck_annotation_events_kind", "kind", EventKind),
+    "model_labels": ("ck_model_labels_kind", "kind", ModelLabelKind),
+}
+
+
+def _check(table: str) -> CheckConstraint:
+    name, column, states = STATE_CHECKS[table]
+    return CheckConstraint(check_sql(column, states), name=name)
 
 
 def utcnow() -> datetime:
@@ -60,10 +80,10 @@ class Item(Base):
     item_id: Mapped[str] = mapped_column(String(256), primary_key=True)
     partition: Mapped[str] = mapped_column(ForeignKey("partitions.name"))
     content_hash: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16), default="unlabeled")
+    state: Mapped[str] = mapped_column(String(16), default=ItemState.UNLABELED)
     round_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    __table_args__ = (Index("ix_items_state", "state"),)
+    __table_args__ = (Index("ix_items_state", "state"), _check("items"))
 
 
 class EvalItem(Base):
@@ -80,7 +100,7 @@ class Round(Base):
 
     __tablename__ = "rounds"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    status: Mapped[str] = mapped_column(String(16), default="open")
+    status: Mapped[str] = mapped_column(String(16), default=RoundStatus.OPEN)
     strategy: Mapped[str] = mapped_column(String(64))
     batch_size: Mapped[int] = mapped_column(Integer)
     seed: Mapped[int] = mapped_column(Integer)
@@ -92,9 +112,7 @@ class Round(Base):
     flow_run_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
     ingest_watermark: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-SELECTION_REASONS = ("strategy", "stream", "control")
+    __table_args__ = (_check("rounds"),)
 
 
 class Selection(Base):
@@ -111,7 +129,10 @@ class Selection(Base):
     # strategy: the query strategy chose it; stream: a new item above the stream threshold;
     # control: the uniform random control slice
     reason: Mapped[str] = mapped_column(String(16), default="strategy", server_default="strategy")
-    __table_args__ = (UniqueConstraint("round_id", "rank", name="uq_selection_rank"),)
+    __table_args__ = (
+        UniqueConstraint("round_id", "rank", name="uq_selection_rank"),
+        _check("selections"),
+    )
 
 
 class Export(Base):
@@ -140,7 +161,8 @@ class Import(Base):
 
 
 class AnnotationEvent(Base):
-    """An annotation as it arrived: append-only, unique by its event key."""
+    """An annotation as it arrived: append-only, unique by its event key. A ``retract`` event
+    withdraws the earlier versions of its ``annotation_ref`` (the vendor deleted it)."""
 
     __tablename__ = "annotation_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -153,6 +175,9 @@ class AnnotationEvent(Base):
     annotation_ref: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # when the vendor says the annotation was given or last changed (supersession order)
+    event_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    __table_args__ = (_check("annotation_events"),)
 
 
 class ResolvedLabel(Base):
@@ -199,6 +224,7 @@ class ModelLabel(Base):
     __table_args__ = (
         UniqueConstraint("kind", "round_id", "item_id", name="uq_model_label"),
         Index("ix_model_labels_kind_item", "kind", "item_id"),
+        _check("model_labels"),
     )
 
 

@@ -8,11 +8,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from alflow.strategies import UTILITIES
 from alflow.vendors.base import ExportReceipt, atomic_write
 from alflow.vendors.reading import plain
 
 SELECTION_COLUMNS = {"item_id", "round", "rank", "utility", "predicted_label", "predicted_score"}
+# the per-item scores a round records (tests/unit/test_vendor_registry.py keeps this in step
+# with alflow.strategies.UTILITIES): never shown to annotators as if they were features
+SCORE_COLUMNS = {"random", "least_confidence", "margin", "entropy"}
 MAX_RENDER_CHARS = 20_000  # SageMaker's per-attribute limit; plenty for a feature listing
 
 
@@ -25,7 +27,7 @@ def rendering(row: dict) -> str:
     """The item as text: its ``text`` column, or its feature values as ``name=value`` pairs."""
     if row.get("text") is not None:
         return str(row["text"])
-    skip = SELECTION_COLUMNS | {"random", *UTILITIES}
+    skip = SELECTION_COLUMNS | SCORE_COLUMNS
     shown = [f"{k}={v}" for k, v in row.items() if k not in skip and not str(k).startswith("p:")]
     return ", ".join(shown)[:MAX_RENDER_CHARS]
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from alflow.config import AlflowConfig
 from alflow.vendors.base import Annotation, ExportReceipt
 from alflow.vendors.exporting import rendering, rows, suggestion, write_export
 from alflow.vendors.reading import (
@@ -31,7 +32,6 @@ from alflow.vendors.reading import (
     get,
     jsonl_bytes,
     read_jsonl_annotations,
-    round_number,
     text,
 )
 
@@ -46,6 +46,8 @@ def stable_hash(*parts: object) -> int:
 
 class ProdigyVendor:
     """Prodigy task streams (choice or binary) and ``db-out`` answers."""
+
+    pulls_labels = False  # labels come back as a file to import
 
     name = "prodigy"
 
@@ -103,7 +105,8 @@ class ProdigyVendor:
         common = {
             "annotator": annotator,
             "annotation_id": f"{task_hash}/{annotator}" if task_hash is not None else None,
-            "round_id": round_number(get(rec, "meta", "round")),
+            "round_id": c.round(line, get(rec, "meta", "round"), "meta.round", item_id),
+            "at": c.time(line, rec.get("_timestamp"), "_timestamp", item_id),
         }
         if answer != "accept":
             c.add(line, item_id, "skip", **common)
@@ -124,3 +127,8 @@ class ProdigyVendor:
             label = c.label(line, item_id, chosen[0], "accept")
         if label is not None:
             c.add(line, item_id, "label", label, **common)
+
+
+def build(config: AlflowConfig, exports_dir: Path | None = None) -> ProdigyVendor:
+    """The vendor for ``config`` (the registry calls this; ``exports_dir``: the exports folder)."""
+    return ProdigyVendor(config.vendor.prodigy_mode, config.vendor.max_file_bytes)

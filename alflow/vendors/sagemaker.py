@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from alflow.config import AlflowConfig
 from alflow.vendors.base import Annotation, ExportReceipt, atomic_write
 from alflow.vendors.exporting import rendering, rows, write_export
 from alflow.vendors.reading import (
@@ -28,7 +29,6 @@ from alflow.vendors.reading import (
     Collector,
     jsonl_bytes,
     read_jsonl_annotations,
-    round_number,
     text,
 )
 
@@ -38,6 +38,8 @@ TYPES = ("groundtruth/text-classification", "groundtruth/image-classification")
 
 class SageMakerVendor:
     """Ground Truth manifests for single-label text or image classification jobs."""
+
+    pulls_labels = False  # labels come back as a file to import
 
     name = "sagemaker"
 
@@ -89,8 +91,18 @@ class SageMakerVendor:
         if job is None:
             c.problem(line, f"{meta_key}.job-name", "missing", item_id)
             return
-        round_id = round_number(rec.get(ROUND_KEY))
-        common = {"annotator": job, "annotation_id": f"{job}/{item_id}", "round_id": round_id}
+        round_id = c.round(line, rec.get(ROUND_KEY), ROUND_KEY, item_id)
+        at = c.time(line, meta.get("creation-date"), f"{meta_key}.creation-date", item_id)
+        if (rec.get(ROUND_KEY) is not None and round_id is None) or (
+            meta.get("creation-date") and at is None
+        ):
+            return
+        common = {
+            "annotator": job,
+            "annotation_id": f"{job}/{item_id}",
+            "round_id": round_id,
+            "at": at,
+        }
         if "failure-reason" in meta:
             c.add(line, item_id, "skip", **common)
             return
@@ -134,3 +146,8 @@ class SageMakerVendor:
             )
             return None
         return label
+
+
+def build(config: AlflowConfig, exports_dir: Path | None = None) -> SageMakerVendor:
+    """The vendor for ``config`` (the registry calls this; ``exports_dir``: the exports folder)."""
+    return SageMakerVendor(config.vendor.label_field, config.vendor.max_file_bytes)

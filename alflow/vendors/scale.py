@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from alflow.config import AlflowConfig
 from alflow.errors import ConfigError
 from alflow.vendors.base import Annotation, ExportReceipt
 from alflow.vendors.exporting import rendering, rows, write_export
@@ -39,7 +40,6 @@ from alflow.vendors.reading import (
     json_document,
     jsonl_bytes,
     jsonl_records,
-    round_number,
     text,
 )
 
@@ -49,6 +49,8 @@ STATUSES = {"completed": "label", "canceled": "skip", "error": "skip"}
 
 class ScaleVendor:
     """Scale categorization tasks and their callbacks."""
+
+    pulls_labels = False  # labels come back as a file to import
 
     name = "scale"
 
@@ -131,9 +133,10 @@ class ScaleVendor:
         if kind is None:
             return  # pending or in progress: not an answer yet
         common = {
-            "annotator": "scale",
+            "annotator": None,  # Scale names no worker: each task is its own vote (its id)
             "annotation_id": task_id,
-            "round_id": round_number(get(task, "metadata", "round")),
+            "round_id": c.round(line, get(task, "metadata", "round"), "metadata.round", item_id),
+            "at": c.time(line, task.get("completed_at"), "task.completed_at", item_id),
         }
         if kind == "skip":
             c.add(line, item_id, "skip", **common)
@@ -165,3 +168,9 @@ def _document(member: Path, max_bytes: int) -> Record:
     if err is None and not isinstance(value, dict):
         err = "a saved callback must be a JSON object"
     return 1, value if err is None else None, err
+
+
+def build(config: AlflowConfig, exports_dir: Path | None = None) -> ScaleVendor:
+    """The vendor for ``config`` (the registry calls this; ``exports_dir``: the exports folder)."""
+    cfg = config.vendor
+    return ScaleVendor(cfg.dataset, cfg.callback_secret_env, cfg.max_file_bytes)

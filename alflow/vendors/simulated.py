@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alflow.config import AlflowConfig
 from alflow.vendors.base import atomic_write
 from alflow.vendors.files import FileVendor, labels_file_bytes
 
@@ -48,3 +49,9 @@ class SimulatedVendor(FileVendor):
         path = dest / f"round-{round_id:04d}.labels.jsonl"
         atomic_write(path, labels_file_bytes(answers))
         return path
+
+
+def build(config: AlflowConfig, exports_dir: Path | None = None) -> SimulatedVendor:
+    """The vendor for ``config`` (the registry calls this; ``exports_dir``: the exports folder)."""
+    cfg = config.vendor
+    return SimulatedVendor(cfg.format, cfg.noise_rate, max_file_bytes=cfg.max_file_bytes)

@@ -47,6 +47,7 @@ def check_consistency(project: Project, labels_files: list[Path] = ()) -> Figure
         per_round = dict(
             s.execute(select(Selection.round_id, func.count()).group_by(Selection.round_id)).all()
         )
+        s.expunge_all()  # the rows stay readable after the transaction, as a snapshot
 
     picked_rounds: dict[str, list[int]] = {}
     for item_id, round_id in selected:

@@ -1,14 +1,25 @@
 """The ledger on real SQLite and PostgreSQL databases: idempotent transitions, nothing lost
 or counted twice."""
 
+from dataclasses import is_dataclass
+
 import pandas as pd
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from alflow.errors import LedgerError
-from alflow.ledger import EventRecord, Ledger
+from alflow.ledger import (
+    EventRecord,
+    ExportRecord,
+    Ledger,
+    RoundRecord,
+    RoundStatus,
+    StopRecord,
+    migrate,
+)
 from alflow.ledger.schema import Base
 from alflow.resolution import Policy
 
@@ -16,10 +27,9 @@ from alflow.resolution import Policy
 @pytest.fixture
 def ledger(databases):
     led = Ledger(databases.ledger_url)
-    with led.transaction() as s:
-        ing = led.start_ingest(s, "mem", "pool")
+    with led.ingest("mem", "pool") as ingest:
         items = pd.DataFrame({"item_id": [f"i{i}" for i in range(10)], "content_hash": ["h"] * 10})
-        led.add_partition(s, name="p0", target="pool", ingest_id=ing.id, sha256="x", items=items)
+        ingest.add_partition(name="p0", target="pool", sha256="x", items=items)
     yield led
     led.close()
 
@@ -130,7 +140,7 @@ def test_failed_import_changes_nothing(ledger):
     assert ledger.event_count() == 0 and ledger.import_count() == 0
 
 
-def test_anonymous_identical_votes_count_and_corrections_replace(ledger, tmp_path):
+def test_a_duplicated_anonymous_line_is_one_vote_and_corrections_replace(ledger, tmp_path):
     from alflow.vendors.files import FileVendor
 
     r = open_round(ledger)
@@ -150,29 +160,76 @@ def test_anonymous_identical_votes_count_and_corrections_replace(ledger, tmp_pat
             for a in vendor.read_annotations(p, ["cat", "dog"])
         ]
 
-    assert ledger.record_import(source="v", sha256="1", events=events(path), resolver=Policy()) == (
-        4,
-        2,
-    )
-    assert ledger.record_import(source="v", sha256="1", events=events(path), resolver=Policy()) == (
-        0,
-        0,
-    )
-    assert dict(ledger.resolved_labels().values) == {"i1": "cat", "i2": "cat"}  # 2 cats vs 1 dog
+    once = ledger.record_import(source="v", sha256="1", events=events(path), resolver=Policy())
+    assert once == (3, 2)  # the repeated anonymous "cat" line is the same vote
+    again = ledger.record_import(source="v", sha256="1", events=events(path), resolver=Policy())
+    assert again == (0, 0)
+    assert dict(ledger.resolved_labels().values) == {"i2": "cat"}  # i1: 1 cat vs 1 dog, a tie
+    assert ledger.adjudication_queue() == ["i1"]
     fixed = tmp_path / "fixed.jsonl"  # the vendor re-exports annotation a-1, corrected
     fixed.write_text(
         '{"item_id": "i2", "label": "dog", "annotation_id": "a-1", "annotator": "x"}\n'
     )
-    assert ledger.record_import(
-        source="w", sha256="2", events=events(fixed), resolver=Policy()
-    ) == (
-        1,
-        1,
-    )
+    fix = ledger.record_import(source="w", sha256="2", events=events(fixed), resolver=Policy())
+    assert fix == (1, 1)
     assert dict(ledger.resolved_labels().values)["i2"] == "dog"
-    assert ledger.event_count() == 5  # append-only: the first version is still there
+    assert ledger.event_count() == 4  # append-only: the first version is still there
 
 
 def test_unsupported_databases_are_refused(tmp_path):
     with pytest.raises(LedgerError, match="not supported"):
         Ledger("mysql+pymysql://u@127.0.0.1/db")
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "key"),
+    [
+        ("items", "state", "item_id = 'i1'"),
+        ("rounds", "status", "id = :r"),
+        ("selections", "reason", "round_id = :r"),
+    ],
+)
+def test_the_database_refuses_a_state_outside_its_enum(ledger, table, column, key):
+    r = open_round(ledger)
+    ledger.record_selection(r, batch(["i1"]))
+    with pytest.raises(IntegrityError, match="ck_"), ledger.engine.begin() as c:
+        c.execute(text(f"UPDATE {table} SET {column} = 'bogus' WHERE {key}"), {"r": r})
+    assert ledger.state_counts() == {"unlabeled": 9, "selected": 1}
+    assert ledger.get_round(r).status == RoundStatus.SELECTED == "selected"
+
+
+def test_the_ledger_hands_out_plain_records(ledger):
+    r = open_round(ledger)
+    ledger.record_selection(r, batch(["i1"]))
+    ledger.record_export(r, vendor="file", uri="f", n_rows=1, sha256="s")
+    assert ledger.record_stop("budget", r)
+    got = [ledger.get_round(r), ledger.export_of(r), ledger.active_stop()]
+    assert [type(x) for x in got] == [RoundRecord, ExportRecord, StopRecord]
+    assert all(is_dataclass(x) for x in got)
+    assert (got[0].status, got[1].vendor, got[2].reason) == (RoundStatus.EXPORTED, "file", "budget")
+
+
+def test_the_state_checks_migrate_a_ledger_with_data(databases):
+    engine = create_engine(databases.ledger_url)
+    migrate.upgrade(engine, "0005")
+    with engine.begin() as c:
+        for sql in (
+            "INSERT INTO ingests (id, source, target, rows_read, rows_added, created_at) "
+            "VALUES (1, 's', 'pool', 1, 1, '2026-01-01')",
+            "INSERT INTO partitions VALUES ('p', 'pool', 1, 1, 'h')",
+            "INSERT INTO items VALUES ('i', 'p', 'h', 'selected', 1, '2026-01-01')",
+            "INSERT INTO rounds (id, status, strategy, batch_size, seed, config_hash, created_at)"
+            " VALUES (1, 'selected', 'random', 1, 0, 'c', '2026-01-01')",
+            "INSERT INTO selections VALUES (1, 'i', 1, 0.5, '{}', 'a', 0.5, 'strategy')",
+            "INSERT INTO model_labels (kind, round_id, item_id, label, confidence)"
+            " VALUES ('pseudo', 1, 'i', 'a', 0.9)",
+        ):
+            c.execute(text(sql))
+    engine.dispose()
+    ledger = Ledger(databases.ledger_url)  # upgrades to head: tables rebuilt, nothing lost
+    assert ledger.state_counts() == {"selected": 1}
+    assert ledger.selection(1)["item_id"].tolist() == ["i"]
+    assert ledger.get_round(1).status == RoundStatus.SELECTED
+    with pytest.raises(IntegrityError), ledger.engine.begin() as c:
+        c.execute(text("UPDATE items SET state = 'gone'"))
+    ledger.close()

@@ -12,6 +12,7 @@ import pytest
 from mlflow import MlflowClient
 
 from alflow.project import Project
+from alflow.rounds import round_portfolio_history
 from tests.conftest import make_config
 
 
@@ -180,6 +181,6 @@ def test_portfolio_history_skips_rounds_without_the_metric(tmp_path, databases):
         project.ledger.record_training(
             r, model_version=str(r), n_labels=r, metrics=metrics, promoted=True
         )
-    history = project._portfolio_history()
+    history = round_portfolio_history(project)
     assert len(history) == 1 and history[0][0] == "random"
     assert history[0][1] == pytest.approx(0.1)

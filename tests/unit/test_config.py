@@ -1,4 +1,5 @@
 import re
+from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,16 @@ def test_shipped_configs_validate(path: Path):
     assert cfg.data.labels
 
 
+def test_the_package_ships_the_repo_configs_as_its_one_copy():
+    """``alflow init`` writes ``files("alflow")/configs``: that is the repo's ``configs/``."""
+    assert (ROOT / "alflow" / "configs").resolve() == (ROOT / "configs").resolve()
+    shipped = files("alflow").joinpath("configs")
+    names = sorted(p.name for p in shipped.iterdir() if p.name.endswith(".yaml"))
+    assert names == sorted(p.name for p in (ROOT / "configs").glob("*.yaml"))
+    for name in names:
+        assert shipped.joinpath(name).read_bytes() == (ROOT / "configs" / name).read_bytes()
+
+
 def test_config_hash_is_stable_and_sensitive():
     a = config_from_dict(BASE, environ={})
     b = config_from_dict(BASE, environ={})
@@ -154,3 +165,10 @@ def test_the_configuration_reference_states_the_real_defaults():
             wrong.append(f"{row[1]}: docs say {row[2]!r}, default is {value!r}")
     assert checked >= 40, checked
     assert not wrong, wrong
+
+
+def test_the_light_strategy_name_list_matches_the_registry():
+    from alflow.strategies import REGISTRY
+    from alflow.strategy_names import STRATEGY_NAMES
+
+    assert set(REGISTRY) == STRATEGY_NAMES

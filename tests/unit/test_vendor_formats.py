@@ -9,9 +9,9 @@ import pytest
 
 from alflow.config import VendorConfig
 from alflow.errors import ConfigError, InputError
-from alflow.vendors import make_vendor
 from alflow.vendors.argilla import ArgillaVendor
 from alflow.vendors.prodigy import ProdigyVendor
+from alflow.vendors.registry import make_vendor
 from alflow.vendors.sagemaker import SageMakerVendor
 from alflow.vendors.scale import ScaleVendor
 from tests.conftest import make_config

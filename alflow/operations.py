@@ -1,0 +1,91 @@
+"""Scheduling guards and the campaign's state: the round lock, the in-flight limit, the labels
+inbox, the stop record and the status summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from alflow.context import ProjectContext
+from alflow.pool import file_sha256
+
+UNFINISHED = ("open", "selected")
+
+
+def round_lock(ctx: ProjectContext):
+    """The campaign's round lock: two rounds of one campaign never overlap (any backend)."""
+    return ctx.ledger.lock(f"rounds:{ctx.config.project}", ctx.config.schedule.lock_wait_seconds)
+
+
+def in_flight_wait(ctx: ProjectContext) -> str | None:
+    """Why a new round must wait for labels (``schedule.max_in_flight``), or None to go on.
+    An unfinished round is always resumed."""
+    limit = ctx.config.schedule.max_in_flight
+    last = ctx.ledger.last_round_id()
+    if limit is None or (last and ctx.ledger.get_round(last).status in UNFINISHED):
+        return None
+    n, batch = ctx.ledger.in_flight_count(), ctx.config.campaign.batch_size
+    if n + batch <= limit:
+        return None
+    return (
+        f"waiting for labels: {n} item(s) exported and not labeled yet; a batch of {batch} "
+        f"would exceed schedule.max_in_flight={limit}"
+    )
+
+
+def _trained(ctx: ProjectContext, round_id: int) -> bool:
+    trainings = ctx.ledger.trainings()
+    return bool(len(trainings) and round_id in set(trainings["round"]))
+
+
+def untrained_wait(ctx: ProjectContext) -> str | None:
+    """Why a scheduled round waits: the last exported round has no model trained on its
+    labels yet (the next round should score with it). None to go on."""
+    last = ctx.ledger.last_exported_round_id()
+    if last is None or _trained(ctx, last):
+        return None
+    return f"waiting for round {last}'s labels to be imported and trained on"
+
+
+def needs_training(ctx: ProjectContext) -> bool:
+    """True when the last exported round has labels back but no model yet (e.g. a retrain
+    that died after its import)."""
+    last = ctx.ledger.last_exported_round_id()
+    if last is None or _trained(ctx, last):
+        return False
+    return bool(ctx.ledger.round_summary().set_index("round").loc[last, "labeled_back"])
+
+
+def inbox(ctx: ProjectContext) -> Path:
+    """The folder polled for labels files (the simulated annotator drops its files here)."""
+    folder = ctx.config.schedule.labels_inbox
+    return Path(folder).expanduser() if folder else ctx.ws.imports_dir
+
+
+def new_label_files(ctx: ProjectContext) -> list[Path]:
+    """Labels files in the inbox whose content was never imported, oldest first (by
+    modification time, then name: ``labels-10`` written after ``labels-9`` comes after it)."""
+    folder = inbox(ctx)
+    if not folder.is_dir():
+        return []
+    done = ctx.ledger.imported_sha256s()
+    files = sorted(
+        (p for p in folder.iterdir() if p.suffix in (".jsonl", ".csv")),
+        key=lambda p: (p.stat().st_mtime_ns, p.name),
+    )
+    return [p for p in files if p.is_file() and file_sha256(str(p)) not in done]
+
+
+def campaign_curve(ctx: ProjectContext) -> list[dict]:
+    """Every training so far as the records the stopping criteria read."""
+    return ctx.ledger.trainings().to_dict("records")
+
+
+def record_stop(ctx: ProjectContext, reason: str) -> bool:
+    """Record why the campaign stops (ledger + a tag on the last round's MLflow run)."""
+    last = ctx.ledger.last_round_id()
+    new = ctx.ledger.record_stop(reason, last)
+    if new and last is not None:
+        run_id = ctx.round_run_id(last)
+        if run_id:
+            ctx.tracker.set_tags(run_id, {"alflow.campaign_stopped": reason})
+    return new
