@@ -11,13 +11,16 @@ import pandas as pd
 from alflow import faults
 from alflow.candidates import build_candidates
 from alflow.committee import build_committee
+from alflow.compute import on_worker, score_pool
 from alflow.context import ProjectContext
 from alflow.errors import AlflowError
+from alflow.index import pool_assigner
 from alflow.model import build_model, build_model_family
 from alflow.pool import join
 from alflow.pool_index_source import by_pool_index, pool_density, pool_index_source
 from alflow.scoring import FEATURES, PartitionScores, stack
 from alflow.selection_policy import SelectionInputs, assemble_batch, control_picks, empty_picks
+from alflow.stages import timed
 from alflow.strategies import StrategySpec, candidate_count, get_strategy
 
 Progress = Callable[[], None]
@@ -72,9 +75,6 @@ def _scoring_common(ctx: ProjectContext, inputs: SelectionInputs) -> dict:
 
 def _pool_scores(ctx, inputs, spec, model, client, common, source, on_partition, cache):
     """The pool's scores: reused from the cache after a crash, else one Dask pass."""
-    from alflow.compute import on_worker, score_pool
-    from alflow.index import pool_assigner
-
     cfg = ctx.config
     scores = ctx.score_cache.load(cache) if cache else None
     if cache:
@@ -111,6 +111,7 @@ def _tag_scores(ctx: ProjectContext, round_id: int, key: str, reused: bool) -> N
     )
 
 
+@timed("density+diversification")
 def _strategy_picks(
     ctx: ProjectContext, spec, inputs: SelectionInputs, scores, model, n: int, client, source
 ):
@@ -138,8 +139,6 @@ def _stream_picks(ctx: ProjectContext, inputs, model, client, common: dict, room
     budget = min(s.budget, max(room, 0))
     if not inputs.stream_partitions or model is None or budget == 0:
         return empty_picks()
-    from alflow.compute import score_pool
-
     scores = score_pool(
         client,
         [join(ctx.ws.pool_url, name) for name, _ in inputs.stream_partitions],

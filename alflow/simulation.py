@@ -14,6 +14,7 @@ import pyarrow as pa
 from sklearn.metrics import accuracy_score, f1_score
 
 from alflow.candidates import Embedded, build_candidates
+from alflow.committee import build_committee
 from alflow.config import StrategyConfig
 from alflow.portfolio import PORTFOLIO, choose_arm
 from alflow.scoring import score_rows
@@ -127,8 +128,6 @@ def simulate(
         )
         committee = None
         if "committee" in spec.needs:
-            from alflow.committee import build_committee
-
             committee = build_committee(
                 make_model(),
                 _take(x_pool, labeled),
