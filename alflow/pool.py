@@ -24,6 +24,7 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
 from alflow import tabular
+from alflow.vector_layout import vectors_array
 
 FEATURE_COLUMN = {"numeric": "x", "embedding": "x", "text": "text", "tabular": "x"}
 FEATURE_COLUMNS = {"numeric": ["x"], "embedding": ["x"], "text": ["text"], "tabular": ["x", "cat"]}
@@ -51,13 +52,6 @@ def to_table(item_ids: Sequence[str], features: np.ndarray | Sequence[str], trut
     if truth is not None:
         cols["truth"] = pa.array(truth, pa.string())
     return pa.table(cols)
-
-
-def vectors_array(x: np.ndarray) -> pa.Array:
-    """A 2-D array as a column of float32 vectors (one fixed-size binary value per row)."""
-    x = np.ascontiguousarray(x, dtype="<f4")
-    n, d = x.shape
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(4 * d), n, [None, pa.py_buffer(x)])
 
 
 def _vectors(chunk: pa.Array) -> np.ndarray:

@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from alflow.vector_layout import vectors_array
+
 CATEGORIES = "cat"
 
 
@@ -48,8 +50,6 @@ def block(numeric: np.ndarray, categorical: Sequence[Sequence[str | None]]) -> n
 def columns_of(x: np.ndarray) -> dict[str, pa.Array]:
     """A block as partition columns: ``x`` (float32 vectors, when there are numeric columns)
     and ``cat`` (lists of strings, when there are categorical ones)."""
-    from alflow.pool import vectors_array
-
     dn = n_numeric(x)
     cols: dict[str, pa.Array] = {}
     if dn:
