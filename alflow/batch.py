@@ -14,13 +14,16 @@ import pandas as pd
 from alflow import faults
 from alflow.candidates import Embedded, build_candidates
 from alflow.committee import build_committee
+from alflow.compute import on_worker, score_pool
 from alflow.context import ProjectContext
 from alflow.errors import AlflowError
+from alflow.index import pool_assigner
 from alflow.model import build_model, build_model_family
 from alflow.pool import join
 from alflow.pool_index_source import by_pool_index, pool_density, pool_index_source
 from alflow.scoring import FEATURES, PartitionScores, stack
 from alflow.selection_policy import SelectionInputs, assemble_batch, control_picks, empty_picks
+from alflow.stages import timed
 from alflow.strategies import StrategySpec, candidate_count, get_strategy
 
 Progress = Callable[[], None]
@@ -100,6 +103,7 @@ def _pool_sample(scores: PartitionScores, frame: pd.DataFrame):
     return _without(sample, scores.sample_features, set(frame["item_id"]))
 
 
+@timed("density+diversification")
 def _strategy_picks(req: BatchRequest, frame: pd.DataFrame, raw, n: int) -> pd.DataFrame:
     spec = req.spec
     model = req.model if spec.needs_model else None
@@ -199,9 +203,6 @@ def _scoring_common(ctx: ProjectContext, inputs: SelectionInputs) -> dict:
 
 def _pool_scores(ctx, inputs, spec, model, client, common, source, on_partition, cache):
     """The pool's scores: reused from the cache after a crash, else one Dask pass."""
-    from alflow.compute import on_worker, score_pool
-    from alflow.index import pool_assigner
-
     cfg = ctx.config
     scores = ctx.score_cache.load(cache) if cache else None
     if cache:
@@ -245,8 +246,6 @@ def _stream_picks(ctx: ProjectContext, inputs, model, client, common: dict, room
     budget = min(s.budget, max(room, 0))
     if not inputs.stream_partitions or model is None or budget == 0:
         return empty_picks()
-    from alflow.compute import score_pool
-
     scores = score_pool(
         client,
         [join(ctx.ws.pool_url, name) for name, _ in inputs.stream_partitions],

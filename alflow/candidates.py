@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 
+from alflow.committee import committee_proba
 from alflow.index import knn_similarity
 from alflow.model import n_rows, represent
 from alflow.scoring import CLUSTER, PROBA_PREFIX
@@ -65,8 +66,6 @@ def build_candidates(
         )
         cand.labeled_labels = np.asarray(labeled_labels)
     if "committee" in needs and committee:
-        from alflow.committee import committee_proba
-
         cand.committee_proba = committee_proba(committee, raw_x, classes)
     if "density" in needs and pool_density is not None:
         cand.density = pool_density(raw_x)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
@@ -26,28 +27,44 @@ from alflow.scoring import (
     score_partition,
     with_clusters,
 )
+from alflow.stages import stage, timed
+
+LOCAL_SCHEDULER = "ALFLOW_LOCAL_SCHEDULER"
 
 
 @contextmanager
 def dask_client(cfg: ComputeConfig) -> Iterator[Client]:
-    """A client to the configured scheduler, or to a fresh LocalCluster closed on exit."""
+    """A client to the configured scheduler, else to the workspace's local cluster (its
+    address in ``ALFLOW_LOCAL_SCHEDULER``, see ``flows.workspace_services``), else to a fresh
+    LocalCluster closed on exit."""
     logging.getLogger("distributed").setLevel(logging.WARNING)
-    if cfg.scheduler_address:
-        with Client(cfg.scheduler_address) as client:
+    address = scheduler_address(cfg)
+    if address:
+        with Client(address) as client:
             yield client
         return
-    with (
-        LocalCluster(
-            n_workers=cfg.n_workers,
-            threads_per_worker=cfg.threads_per_worker,
-            memory_limit=cfg.memory_limit,
-            processes=True,
-            dashboard_address=":0",  # a free port: two clusters never collide on 8787
-            silence_logs=logging.ERROR,
-        ) as cluster,
-        Client(cluster) as client,
-    ):
+    with local_cluster(cfg) as address, Client(address) as client:
         yield client
+
+
+@contextmanager
+def local_cluster(cfg: ComputeConfig) -> Iterator[str]:
+    """A LocalCluster of worker processes on 127.0.0.1, shaped by ``cfg``; yields its address."""
+    with LocalCluster(
+        n_workers=cfg.n_workers,
+        threads_per_worker=cfg.threads_per_worker,
+        memory_limit=cfg.memory_limit,
+        processes=True,
+        host="127.0.0.1",
+        dashboard_address=":0",  # a free port: two clusters never collide on 8787
+        silence_logs=logging.ERROR,
+    ) as cluster:
+        yield cluster.scheduler_address
+
+
+def scheduler_address(cfg: ComputeConfig) -> str | None:
+    """The configured scheduler, else the workspace's local one, else None (a LocalCluster)."""
+    return cfg.scheduler_address or os.environ.get(LOCAL_SCHEDULER) or None
 
 
 FAN_IN = 8  # partitions merged per reduction task: fewer levels, one selection per task
@@ -57,6 +74,7 @@ def _merge(*parts: PartitionScores, args: tuple) -> PartitionScores:
     return merge_all(parts, *args)
 
 
+@timed("scoring pass")
 def score_pool(
     client: Client,
     partition_urls: Sequence[str],
@@ -130,12 +148,13 @@ _SHARED: dict[tuple, tuple[Client, object]] = {}
 
 def shared_client(cfg: ComputeConfig) -> Client:
     """One client per process and compute config, reused across rounds, closed at exit."""
-    key = (cfg.scheduler_address, cfg.n_workers, cfg.threads_per_worker, cfg.memory_limit)
+    key = (scheduler_address(cfg), cfg.n_workers, cfg.threads_per_worker, cfg.memory_limit)
     entry = _SHARED.get(key)
     if entry is not None and entry[0].status == "running":
         return entry[0]
     ctx = dask_client(cfg)
-    client = ctx.__enter__()
+    with stage("cluster start"):
+        client = ctx.__enter__()
     _SHARED[key] = (client, ctx)
     return client
 
@@ -144,4 +163,5 @@ def shared_client(cfg: ComputeConfig) -> Client:
 def close_shared_clients() -> None:
     while _SHARED:
         _, (_, ctx) = _SHARED.popitem()
-        ctx.__exit__(None, None, None)
+        with stage("cluster stop"):
+            ctx.__exit__(None, None, None)

@@ -10,37 +10,16 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
-from alflow.config import AlflowConfig
-from alflow.ledger import Ledger
-from alflow.pool import features_of, fetch_items, join, pool_hash
+from alflow.handles import Stores
+from alflow.pool import feature_columns, features_of, fetch_items, join, pool_hash
 from alflow.resolution import Policy
 from alflow.score_cache import ScoreCache
 from alflow.vendors.registry import make_vendor
-from alflow.workspace import Workspace
 
 
-class ProjectContext:
-    """A validated config with its workspace and the services it opens on first use."""
-
-    def __init__(self, config: AlflowConfig) -> None:
-        self.config = config
-        self.ws = Workspace.from_config(config)
-        self.ws.create()
-
-    @cached_property
-    def ledger(self) -> Ledger:
-        return Ledger(self.ws.ledger_url)
-
-    @cached_property
-    def tracker(self):
-        from alflow.tracking import Tracker
-
-        return Tracker(
-            self.ws.mlflow_tracking_uri,
-            self.ws.mlflow_artifact_location,
-            experiment=self.config.project,
-            model_name=self.config.registered_model_name,
-        )
+class ProjectContext(Stores):
+    """A validated config with its workspace and the services it opens on first use (the
+    stores every command shares: ``alflow.handles``)."""
 
     @cached_property
     def vendor(self):
@@ -76,8 +55,7 @@ class ProjectContext:
     def labeled_data(self, item_ids: pd.Series) -> tuple[Any, pa.Table]:
         """The features of ``item_ids`` in their order, and their pool rows."""
         kind = self.config.data.features.kind
-        col = "text" if kind == "text" else "x"
-        table = self.pool_rows(item_ids, [col])
+        table = self.pool_rows(item_ids, feature_columns(kind))
         order = pd.Series(range(table.num_rows), index=table.column("item_id").to_pylist())
         idx = order.loc[list(item_ids)].to_numpy()
         return features_of(table.take(idx), kind), table

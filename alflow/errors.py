@@ -27,6 +27,10 @@ class InputError(AlflowError):
         super().__init__(f"{summary}\n{shown}{tail}" if self.problems else summary)
 
 
+class NoAnnotations(InputError):
+    """A vendor file without a single annotation (a full-state pull may legitimately be one)."""
+
+
 class LedgerError(AlflowError):
     """The ledger refused a transition that would lose or double-count something."""
 

@@ -19,12 +19,15 @@ import fsspec
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from alflow.coerce import not_number_hint, tabular_block
 from alflow.config import DataConfig
 from alflow.errors import InputError, located
 from alflow.ledger import Ledger
 from alflow.pool import join, to_table, write_partition
+from alflow.tabular import is_tabular, row_bytes
 
 MAX_PROBLEMS = 50
 
@@ -44,6 +47,7 @@ class Chunk:
     frame: pd.DataFrame
     positions: np.ndarray  # line (CSV, JSONL) or row (Parquet) of each record
     unit: str  # "line" or "row"
+    arrow: pa.RecordBatch | None = None  # the same rows as read (Parquet): typed columns
 
 
 def _format(url: str) -> str:
@@ -70,6 +74,17 @@ def read_chunks(url: str, chunk_rows: int) -> Iterator[Chunk]:
         yield from _jsonl_chunks(url, chunk_rows)
     else:
         yield from _csv_chunks(url, chunk_rows)
+
+
+def row_count(url: str) -> int | None:
+    """The number of records when the file says it without being read (Parquet metadata)."""
+    try:
+        if _format(url) != "parquet":
+            return None
+        with fsspec.open(url, "rb") as f:
+            return pq.ParquetFile(f).metadata.num_rows
+    except (InputError, OSError, pa.ArrowException):
+        return None  # the ingest itself says what is wrong
 
 
 def _csv_chunks(url: str, chunk_rows: int) -> Iterator[Chunk]:
@@ -121,7 +136,7 @@ def _parquet_chunks(url: str, chunk_rows: int) -> Iterator[Chunk]:
     with fsspec.open(url, "rb") as f:
         for batch in pq.ParquetFile(f).iter_batches(batch_size=chunk_rows):
             frame = batch.to_pandas()
-            yield Chunk(frame, np.arange(start, start + len(frame)), "row")
+            yield Chunk(frame, np.arange(start, start + len(frame)), "row", batch)
             start += len(frame)
 
 
@@ -132,10 +147,13 @@ class _Validator:
         self.data = data
         self.source = source
         self.problems: list[str] = []
+        self.n_problems = 0  # all of them; only the first MAX_PROBLEMS are kept
         f = data.features
         self.kind = f.kind
         self.feature_columns = (
-            f.columns if f.kind == "numeric" else [f.text_column or f.embedding_column]
+            f.model_columns
+            if f.kind in ("numeric", "tabular")
+            else [f.text_column or f.embedding_column]
         )
         self.required = [*self.feature_columns]
         if data.id_column:
@@ -151,6 +169,7 @@ class _Validator:
         self.width: int | None = None  # embedding width, fixed by the first vector
 
     def problem(self, pos: int, unit: str, column: str | None, message: str) -> None:
+        self.n_problems += 1
         if len(self.problems) < MAX_PROBLEMS:
             field = f"column {column!r}" if column else None
             self.problems.append(located(self.source, int(pos), field, message, unit))
@@ -166,7 +185,12 @@ class _Validator:
     def features(self, chunk: Chunk) -> tuple[np.ndarray | list[str], np.ndarray]:
         """Parsed features and a mask of the rows that passed."""
         ok = np.ones(len(chunk.frame), dtype=bool)
-        parse = {"numeric": self._numeric, "text": self._texts, "embedding": self._embeddings}
+        parse = {
+            "numeric": self._numeric,
+            "text": self._texts,
+            "embedding": self._embeddings,
+            "tabular": self._tabular,
+        }
         return parse[self.kind](chunk, ok), ok
 
     def _numeric(self, chunk: Chunk, ok: np.ndarray) -> np.ndarray:
@@ -177,11 +201,17 @@ class _Validator:
             bad = ~np.isfinite(values)
             for i in np.flatnonzero(bad):
                 v = raw.iloc[i]
-                msg = "missing value (NaN)" if _missing(v) else f"{v!r} is not a finite number"
-                self.problem(chunk.positions[i], chunk.unit, col, msg)
+                self.problem(chunk.positions[i], chunk.unit, col, not_number_hint(v, col))
             ok &= ~bad
             x[:, j] = np.where(bad, 0.0, values)
         return x
+
+    def _tabular(self, chunk: Chunk, ok: np.ndarray) -> np.ndarray:
+        def report(i: int, column: str, message: str) -> None:
+            self.problem(chunk.positions[i], chunk.unit, column, message)
+            ok[i] = False
+
+        return tabular_block(chunk.frame, self.data.features, report)
 
     def _texts(self, chunk: Chunk, ok: np.ndarray) -> list[str]:
         col = self.feature_columns[0]
@@ -196,6 +226,16 @@ class _Validator:
 
     def _embeddings(self, chunk: Chunk, ok: np.ndarray) -> np.ndarray:
         col = self.feature_columns[0]
+        x = _vector_column(chunk.arrow, col)
+        if x is not None and self.width in (None, x.shape[1]):
+            self.width = x.shape[1]
+            bad = ~np.isfinite(x).all(axis=1)
+            for i in np.flatnonzero(bad):
+                msg = "bad embedding: contains NaN or infinity"
+                self.problem(chunk.positions[i], chunk.unit, col, msg)
+            ok &= ~bad
+            x[bad] = 0.0
+            return x.astype(np.float32, copy=False)
         vectors: list[np.ndarray | None] = []
         for i, v in enumerate(chunk.frame[col].tolist()):
             try:
@@ -250,6 +290,35 @@ class _Validator:
                 ok[i] = False
             ids.append(s)
         return ids
+
+
+def _feature_bytes(x) -> list[bytes]:
+    """Each row's content as bytes (texts, vectors or tabular rows), for content hashes."""
+    if isinstance(x, list):
+        return [t.encode() for t in x]
+    return row_bytes(x) if is_tabular(x) else [r.tobytes() for r in x]
+
+
+def _vector_column(batch: pa.RecordBatch | None, column: str) -> np.ndarray | None:
+    """A list-of-numbers column with one width and no nulls as an ``(n, d)`` array in one
+    step (no Python object per row); None when it is anything else (checked row by row)."""
+    if batch is None or column not in batch.schema.names:
+        return None
+    arr = batch.column(column)
+    kind = arr.type
+    if not (pa.types.is_fixed_size_list(kind) or pa.types.is_list(kind)) or not len(arr):
+        return None
+    if arr.null_count or not (
+        pa.types.is_floating(kind.value_type) or pa.types.is_integer(kind.value_type)
+    ):
+        return None
+    lengths = pc.list_value_length(arr).to_numpy(zero_copy_only=False)
+    if lengths[0] == 0 or (lengths != lengths[0]).any() or arr.flatten().null_count:
+        return None
+    flat = arr.flatten().to_numpy(zero_copy_only=False)
+    return flat.astype(np.float64 if flat.dtype != np.float32 else np.float32).reshape(
+        len(arr), int(lengths[0])
+    )
 
 
 def _missing(v: object) -> bool:
@@ -309,6 +378,7 @@ def ingest_file(
             rows_added += len(items)
             pending.clear()
             pending_hashes.clear()
+            seen.clear()  # flushed ids are in the ledger now: memory stays with one partition
 
         try:
             first = True
@@ -321,9 +391,7 @@ def ingest_file(
                     progress(len(chunk.frame))
                 x, ok = validator.features(chunk)
                 truth = validator.truth(chunk, ok)
-                feature_bytes = (
-                    [t.encode() for t in x] if isinstance(x, list) else [r.tobytes() for r in x]
-                )
+                feature_bytes = _feature_bytes(x)
                 content_ids = [_hash([b]) for b in feature_bytes]
                 hashes = [
                     _hash([b, (truth[i] if truth else "").encode()])
@@ -370,7 +438,8 @@ def ingest_file(
                     flush()
             if validator.problems:
                 raise InputError(
-                    f"{url}: {len(validator.problems)} invalid record(s); nothing was ingested",
+                    f"{url}: {validator.n_problems} invalid record(s) (the first "
+                    f"{len(validator.problems)} below); nothing was ingested",
                     validator.problems,
                 )
             if rows_read == 0:

@@ -9,6 +9,9 @@ from pathlib import Path
 from alflow.context import ProjectContext
 from alflow.errors import AlflowError, InputError, located
 from alflow.ledger import EventRecord
+from alflow.vendors.base import source_sha256
+from alflow.vendors.checked import read_checked
+from alflow.weak import read_weak_labels
 
 
 @dataclass(frozen=True)
@@ -64,15 +67,15 @@ def import_problems(path: str, annotations, targets: dict, exported: set, batche
     return problems
 
 
-def import_labels(ctx: ProjectContext, path: str | Path) -> ImportReport:
-    """Validate a labels file against the schema and the ledger, then append its events."""
-    from alflow.vendors.base import source_sha256
-
+def import_labels(ctx: ProjectContext, path: str | Path, full_state: bool = False) -> ImportReport:
+    """Validate a labels file against the schema and the ledger, then append its events.
+    ``full_state``: the file is a pull of everything the vendor has, so annotations missing
+    from it are retracted (docs/vendors.md, vote rules)."""
     path = Path(path)
     if not (path.is_file() or path.is_dir()):
         raise InputError(f"{path}: file not found")
     ledger, vendor = ctx.ledger, ctx.vendor
-    annotations = vendor.read_annotations(path, ctx.labels)
+    annotations = read_checked(vendor, path, ctx.labels, full_state)
     targets = ledger.import_targets(a.item_id for a in annotations)
     exported = ledger.exported_ids(targets)
     rounds = {a.round_id for a in annotations} - {None}
@@ -80,14 +83,25 @@ def import_labels(ctx: ProjectContext, path: str | Path) -> ImportReport:
     problems = import_problems(str(path), annotations, targets, exported, batches)
     if problems:
         raise InputError(f"{path}: {len(problems)} problem(s); nothing was imported", problems)
+    name = vendor.name
     events = [
         EventRecord(
-            a.event_key(vendor.name), a.item_id, a.kind, a.label, a.annotator, a.ref(vendor.name)
+            a.event_key(name, targets[a.item_id][1]),
+            a.item_id,
+            a.kind,
+            a.label,
+            a.annotator,
+            a.ref(name),
+            a.at,
         )
         for a in annotations
     ]
     added, resolved = ledger.record_import(
-        source=str(path), sha256=source_sha256(path), events=events, resolver=ctx.policy
+        source=str(path),
+        sha256=source_sha256(path),
+        events=events,
+        resolver=ctx.policy,
+        retract_missing=f"{name}:" if full_state else None,
     )
     if added:
         _log_agreement(ctx, {targets[a.item_id][1] for a in annotations} - {None})
@@ -111,8 +125,6 @@ def _log_agreement(ctx: ProjectContext, round_ids: set[int]) -> None:
 
 def import_weak_labels(ctx: ProjectContext, path: str | Path) -> WeakImportReport:
     """Store a label model's output as weak labels (all or nothing, idempotent)."""
-    from alflow.weak import read_weak_labels
-
     path = Path(path)
     if not path.is_file():
         raise InputError(f"{path}: file not found")

@@ -4,7 +4,6 @@ inbox, the stop record and the status summary."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from alflow.context import ProjectContext
 from alflow.pool import file_sha256
@@ -63,12 +62,16 @@ def inbox(ctx: ProjectContext) -> Path:
 
 
 def new_label_files(ctx: ProjectContext) -> list[Path]:
-    """Labels files in the inbox whose content was never imported, oldest name first."""
+    """Labels files in the inbox whose content was never imported, oldest first (by
+    modification time, then name: ``labels-10`` written after ``labels-9`` comes after it)."""
     folder = inbox(ctx)
     if not folder.is_dir():
         return []
     done = ctx.ledger.imported_sha256s()
-    files = sorted(p for p in folder.iterdir() if p.suffix in (".jsonl", ".csv"))
+    files = sorted(
+        (p for p in folder.iterdir() if p.suffix in (".jsonl", ".csv")),
+        key=lambda p: (p.stat().st_mtime_ns, p.name),
+    )
     return [p for p in files if p.is_file() and file_sha256(str(p)) not in done]
 
 
@@ -86,21 +89,3 @@ def record_stop(ctx: ProjectContext, reason: str) -> bool:
         if run_id:
             ctx.tracker.set_tags(run_id, {"alflow.campaign_stopped": reason})
     return new
-
-
-def status(ctx: ProjectContext) -> dict[str, Any]:
-    """Item states, rounds, trainings, the champion, events and the adjudication queue."""
-    ledger = ctx.ledger
-    trainings = ledger.trainings()
-    champion = None
-    if len(trainings) and trainings["promoted"].any():
-        champion = trainings[trainings["promoted"]].iloc[-1].to_dict()
-    return {
-        "items": ledger.state_counts(),
-        "rounds": ledger.rounds(),
-        "trainings": trainings,
-        "champion": champion,
-        "events": ledger.event_count(),
-        "needs_adjudication": ledger.adjudication_queue(),
-        "weak_labels": ledger.weak_label_count(),
-    }

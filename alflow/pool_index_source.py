@@ -8,8 +8,11 @@ from functools import partial
 
 import pandas as pd
 
+from alflow.compute import on_worker
 from alflow.context import ProjectContext
 from alflow.errors import AlflowError
+from alflow.index import PoolIndex, cached_pool_index
+from alflow.index import pool_density as density_on_worker
 from alflow.pool import features_of, read_partition
 from alflow.scoring import PARTITION, ROW
 from alflow.strategies import StrategySpec
@@ -18,7 +21,6 @@ from alflow.strategies import StrategySpec
 def build_pool_index(urls: list[str], n: int, kind: str, seed: int, exact_max: int):
     """The ``index.PoolIndex`` over the partitions at ``urls`` (``n`` rows of ``kind``): exact
     up to ``exact_max`` rows, IVF above."""
-    from alflow.index import PoolIndex
 
     def chunks():
         for url in urls:
@@ -37,7 +39,7 @@ def uses_pool_index(ctx: ProjectContext) -> bool:
     s = ctx.config.strategy
     if s.density_index == "auto":
         big = sum(ctx.ledger.state_counts().values()) > s.index_exact_max
-        return big and ctx.config.data.features.kind != "text"
+        return big and ctx.config.data.features.kind not in ("text", "tabular")
     return s.density_index == "pool"
 
 
@@ -51,7 +53,7 @@ def pool_index_source(ctx: ProjectContext) -> tuple[str, str, Callable]:
     content it is valid for, and how to build it (trained on a sample, filled partition by
     partition). Picklable, so a Dask worker can load or build it (``index.pool_density``)."""
     kind = ctx.config.data.features.kind
-    if kind == "text":
+    if kind in ("text", "tabular"):
         raise AlflowError("the pool index needs vector features (numeric or embedding)")
     n = sum(ctx.ledger.state_counts().values())
     cfg = ctx.config
@@ -62,16 +64,11 @@ def pool_index_source(ctx: ProjectContext) -> tuple[str, str, Callable]:
 
 def pool_index(ctx: ProjectContext):
     """The pool's kNN index in this process (rounds use it on a worker instead)."""
-    from alflow.index import cached_pool_index
-
     index, _ = cached_pool_index(*pool_index_source(ctx))
     return index
 
 
 def pool_density(client, source: tuple, frame: pd.DataFrame) -> Callable:
     """Candidates' density from the pool index, computed on a worker (where it stays)."""
-    from alflow.compute import on_worker
-    from alflow.index import pool_density as density_on_worker
-
     where = frame[PARTITION].to_numpy(), frame[ROW].to_numpy()
     return lambda x: on_worker(client, density_on_worker, *source, x, *where)

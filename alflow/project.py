@@ -6,7 +6,7 @@ in its own module over pure policy functions:
 - ``alflow.batch_export``: hand the batch to the vendor, the simulated annotator;
 - ``alflow.labels_import``: labels and weak labels back, validated, exactly once;
 - ``alflow.training``: retrain, evaluate, register, promote;
-- ``alflow.operations``: scheduling guards, the stop record, the status.
+- ``alflow.operations``: scheduling guards, the stop record (the status: ``alflow.handles``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import pandas as pd
 from alflow import batch_export, labels_import, operations, pool_index_source, rounds, training
 from alflow.batch import Progress, compute_selection
 from alflow.context import ProjectContext
-from alflow.ingest import IngestReport, ingest_file
 from alflow.labels_import import ImportReport, WeakImportReport
 from alflow.rounds import REPLAY_DIR, RoundStart
 from alflow.scoring import PartitionScores
@@ -39,12 +38,6 @@ __all__ = [
 
 class Project(ProjectContext):
     """Everything a round needs, opened from a validated config."""
-
-    def ingest(self, url: str, *, target: str = "pool", progress=None) -> IngestReport:
-        base = self.ws.pool_url if target == "pool" else self.ws.eval_url
-        return ingest_file(
-            url, self.config.data, self.ledger, base, target=target, progress=progress
-        )
 
     # ----------------------------------------------------------------- rounds
     def next_round_id(self) -> int:
@@ -83,8 +76,8 @@ class Project(ProjectContext):
     def pull_labels(self) -> Path:
         return labels_import.pull_labels(self)
 
-    def import_labels(self, path: str | Path) -> ImportReport:
-        return labels_import.import_labels(self, path)
+    def import_labels(self, path: str | Path, full_state: bool = False) -> ImportReport:
+        return labels_import.import_labels(self, path, full_state)
 
     def import_weak_labels(self, path: str | Path) -> WeakImportReport:
         return labels_import.import_weak_labels(self, path)
@@ -117,6 +110,3 @@ class Project(ProjectContext):
 
     def record_stop(self, reason: str) -> bool:
         return operations.record_stop(self, reason)
-
-    def status(self) -> dict[str, Any]:
-        return operations.status(self)

@@ -18,6 +18,7 @@ import pandas as pd
 import yaml
 
 from alflow.config import AlflowConfig
+from alflow.csvsafe import read_csv
 from alflow.errors import AlflowError
 from alflow.pool import file_sha256, join, pool_hash
 from alflow.project import Project
@@ -116,13 +117,11 @@ def replay_round(project: Project, round_id: int, client) -> ReplayReport:
                 tracker.download(run_id, f"{REPLAY_DIR}/inputs.json", tmp).read_text()
             )
             config = _recorded_config(project, tracker.download(run_id, "config.yaml", tmp))
-            excluded = pd.read_csv(
+            excluded = read_csv(
                 tracker.download(run_id, f"{REPLAY_DIR}/excluded.csv", tmp), dtype=str
             )
-            labels = pd.read_csv(
-                tracker.download(run_id, f"{REPLAY_DIR}/labels.csv", tmp), dtype=str
-            )
-            recorded = pd.read_csv(
+            labels = read_csv(tracker.download(run_id, f"{REPLAY_DIR}/labels.csv", tmp), dtype=str)
+            recorded = read_csv(
                 tracker.download(run_id, "selected_batch.csv", tmp), dtype={"item_id": str}
             )
         except (MlflowException, OSError) as err:

@@ -7,6 +7,7 @@ import pandas as pd
 
 from alflow import plots
 from alflow.context import ProjectContext
+from alflow.report import agreement_table, round_report
 
 
 def learning_curve(trainings: pd.DataFrame, gate: str) -> pd.DataFrame:
@@ -36,8 +37,6 @@ def class_balance(ctx: ProjectContext, round_id: int) -> pd.DataFrame:
 
 def log_report(ctx: ProjectContext, round_id: int, run_id: str) -> None:
     """The round's self-contained HTML report, logged to MLflow (``report.html``)."""
-    from alflow.report import agreement_table, round_report
-
     gate = ctx.config.model.gate.metric
     folder = ctx.ws.reports_dir
     trainings = ctx.ledger.trainings()

@@ -26,6 +26,7 @@ from alflow.selection_policy import (
     choose_strategy,
     portfolio_history,
 )
+from alflow.tracking import flatten
 
 REPLAY_DIR = "replay"
 
@@ -180,8 +181,6 @@ def _log_selection(
     ctx: ProjectContext, inputs: SelectionInputs, pool: str, scores: PartitionScores, batch
 ) -> None:
     """The round's params, replay inputs, batch and score histograms, to its MLflow run."""
-    from alflow.tracking import flatten
-
     cfg, t = ctx.config, ctx.tracker
     round_id = inputs.round_id
     run_id = ctx.round_run_id(round_id)

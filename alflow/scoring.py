@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from alflow.committee import aligned_proba
-from alflow.pool import FEATURE_COLUMN, features_of, read_partition
+from alflow.pool import feature_columns, features_of, read_partition
 from alflow.strategies import UTILITIES, top_k
 
 N_BINS = 20
@@ -280,7 +280,7 @@ def score_partition(
     > 0 the most confidently predicted rows (for pseudo-labels). Candidates carry their
     partition name and row (``_part``, ``_row``), the key of the pool index.
     """
-    table = read_partition(url, ["item_id", FEATURE_COLUMN[feature_kind]])
+    table = read_partition(url, ["item_id", *feature_columns(feature_kind)])
     keep = None
     if len(excluded):
         mask = pc.is_in(table.column("item_id"), value_set=excluded)

@@ -24,8 +24,12 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 import mlflow
 import mlflow.sklearn
 import pandas as pd
+import skops.io
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+
+from alflow.csvsafe import read_csv, write_csv
+from alflow.stages import timed_methods
 
 logger = logging.getLogger(__name__)
 CHAMPION = "champion"
@@ -36,6 +40,7 @@ PIP_REQUIREMENTS = [
 ]
 
 
+@timed_methods("mlflow logging")
 class Tracker:
     """MLflow for one project: an experiment, a registered model name, runs per round."""
 
@@ -160,7 +165,7 @@ class Tracker:
     ) -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / artifact_file
-            frame.to_csv(path, index=False)
+            write_csv(frame, path)
             self.client.log_artifact(run_id, str(path), artifact_path)
 
     def download(self, run_id: str, artifact: str, dest: str) -> Path:
@@ -185,7 +190,10 @@ class Tracker:
         """Log and register the model from inside the run; return the new version.
 
         MLflow prints "Created version N" straight to stderr; that goes to the debug log instead.
+        The types the model is made of are recorded as trusted for skops: alflow built it from
+        the config (a user's own estimator is named there, ``model.estimator``).
         """
+        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
         with self.run(run_id), contextlib.redirect_stderr(io.StringIO()) as said:
             info = mlflow.sklearn.log_model(
                 model,
@@ -194,6 +202,7 @@ class Tracker:
                 pip_requirements=PIP_REQUIREMENTS,
                 serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
                 input_example=input_example,
+                skops_trusted_types=trusted or None,
             )
         logger.debug("mlflow: %s", said.getvalue().strip())
         return str(info.registered_model_version)
@@ -233,4 +242,4 @@ def flatten(prefix: str, data: Any) -> dict[str, Any]:
 def read_run_csv(tracker: Tracker, run_id: str, artifact: str) -> pd.DataFrame:
     """A CSV artifact of a run, read back (e.g. the labels a model was trained on)."""
     with tempfile.TemporaryDirectory() as tmp:
-        return pd.read_csv(tracker.client.download_artifacts(run_id, artifact, tmp))
+        return read_csv(tracker.client.download_artifacts(run_id, artifact, tmp))

@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from flows.user_errors import guard
+
 audit_app = typer.Typer(
     help="Answer for every round, item and model from the ledger and MLflow.",
     no_args_is_help=True,
@@ -20,10 +22,11 @@ CsvOpt = Annotated[Path | None, typer.Option("--csv", help="Also write the table
 
 
 def _project(config: Path):
+    """The project's ledger and MLflow (no model, scoring, Prefect or Dask code)."""
     from alflow.config import load_config
-    from alflow.project import Project
+    from alflow.handles import Stores
 
-    return Project(load_config(config))
+    return Stores(load_config(config))
 
 
 def _show(frame, title: str, csv: Path | None) -> None:
@@ -37,7 +40,9 @@ def _show(frame, title: str, csv: Path | None) -> None:
         table.add_row(*(_cell(v) for v in row))
     Console().print(table)
     if csv is not None:
-        frame.to_csv(csv, index=False)
+        from alflow.csvsafe import write_csv
+
+        write_csv(frame, csv)
         typer.echo(f"wrote {csv}")
 
 
@@ -48,12 +53,14 @@ def _cell(v) -> str:
 
 
 @audit_app.command("rounds")
+@guard
 def rounds(config: ConfigOpt = Path("alflow.yaml"), csv: CsvOpt = None) -> None:
     """Every round: strategy, batch, labels back, agreement, model versions, metrics."""
     _show(_project(config).ledger.round_summary(), "rounds", csv)
 
 
 @audit_app.command("round")
+@guard
 def round_(
     round_id: Annotated[int, typer.Argument(help="The round number.")],
     config: ConfigOpt = Path("alflow.yaml"),
@@ -76,6 +83,7 @@ def round_(
 
 
 @audit_app.command("item")
+@guard
 def item(
     item_id: Annotated[str, typer.Argument(help="The item id.")],
     config: ConfigOpt = Path("alflow.yaml"),
@@ -91,6 +99,7 @@ def item(
 
 
 @audit_app.command("model")
+@guard
 def model(
     version: Annotated[str, typer.Argument(help="A registered model version.")],
     config: ConfigOpt = Path("alflow.yaml"),
@@ -108,5 +117,7 @@ def model(
     counts = labels.groupby(["source", "label"]).size().reset_index(name="items")
     _show(counts, f"model version {version}: training labels by source and class", None)
     if csv is not None:
-        labels.to_csv(csv, index=False)
+        from alflow.csvsafe import write_csv
+
+        write_csv(labels, csv)
         typer.echo(f"wrote {csv}")

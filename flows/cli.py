@@ -9,8 +9,12 @@ from typing import Annotated
 
 import typer
 
+from alflow import stages
 from alflow.config import StrategyConfig
+from alflow.stages import stage
 from flows.audit_cli import audit_app
+from flows.user_errors import fail as _fail
+from flows.user_errors import guard as _guard
 
 app = typer.Typer(
     name="alflow",
@@ -42,20 +46,20 @@ def _quiet_logs(verbose: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     for name in ("distributed", "alembic"):
         logging.getLogger(name).setLevel(level)
+    if not verbose:  # Prefect's own API database, cancelled at shutdown: not the user's error
+        logging.getLogger("sqlalchemy.pool.impl.AsyncAdaptedQueuePool").setLevel("CRITICAL")
 
 
 @app.callback()
 def main(
-    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's logs.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show Prefect's logs and errors' traces.")
+    ] = False,
 ) -> None:
+    stages.emit_at_exit()
+    if verbose:
+        os.environ["ALFLOW_VERBOSE"] = "1"
     _quiet_logs(verbose)
-
-
-def _fail(err: Exception) -> None:
-    from rich.console import Console
-
-    Console(stderr=True).print(f"[bold red]error:[/] {err}", highlight=False, markup=True)
-    raise typer.Exit(2)
 
 
 def _load(config: Path, vendor: str | None = None):
@@ -70,6 +74,15 @@ def _load(config: Path, vendor: str | None = None):
     return config_from_dict(raw, source=f"{config} with --vendor {vendor}", environ={})
 
 
+def _with_services(cfg):
+    """The config, this process pointed at the workspace's shared Prefect server and Dask
+    cluster first (``flows.workspace_services``; started on first use)."""
+    from flows.workspace_services import use_workspace_services
+
+    use_workspace_services(cfg)
+    return cfg
+
+
 VendorOpt = Annotated[
     str | None,
     typer.Option(
@@ -78,22 +91,6 @@ VendorOpt = Annotated[
         "token_env come from the config's vendor section or ALFLOW__VENDOR__* variables).",
     ),
 ]
-
-
-def _guard(fn):
-    """Turn alflow's own errors into a clear message and exit code 2 (no traceback)."""
-    import functools
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        from alflow.errors import AlflowError
-
-        try:
-            return fn(*args, **kwargs)
-        except AlflowError as err:
-            _fail(err)
-
-    return wrapper
 
 
 @app.command()
@@ -136,11 +133,14 @@ def ingest(
     ] = False,
 ) -> None:
     """Add a file's new items to the pool (or the evaluation set). Re-ingesting adds nothing."""
-    from alflow.project import Project
-    from tasks.progress import progress_bar
+    with stage("imports"):
+        from alflow.handles import Stores
+        from alflow.ingest import row_count
+        from tasks.progress import progress_bar
 
-    project = Project(_load(config))
-    with progress_bar(f"ingesting {source}", None) as advance:
+    project = Stores(_load(config))
+    total = row_count(source)
+    with stage("ingest"), progress_bar(f"ingesting {source}", total) as advance:
         report = project.ingest(source, target="eval" if eval_set else "pool", progress=advance)
     typer.echo(
         f"{report.source}: read {report.rows_read} rows, added {report.rows_added} new items "
@@ -152,9 +152,12 @@ def ingest(
 @_guard
 def round_(config: ConfigOpt = Path("alflow.yaml"), vendor: VendorOpt = None) -> None:
     """Run a labeling round: score the pool on Dask, select a batch, export it."""
-    from flows.rounds import labeling_round
+    cfg = _with_services(_load(config, vendor))
+    with stage("imports"):
+        from flows.rounds import labeling_round
 
-    result = labeling_round(_load(config, vendor))
+    with stage("orchestration"):
+        result = labeling_round(cfg)
     if result.get("skipped"):
         typer.echo(f"round skipped: {result['skipped']}")
         return
@@ -189,14 +192,16 @@ def import_(
     ] = False,
 ) -> None:
     """Import annotations (idempotent: the same file or annotation twice adds nothing)."""
-    from flows.rounds import reimport_and_retrain
+    cfg = _with_services(_load(config, vendor))
+    with stage("imports"):
+        from flows.rounds import reimport_and_retrain
 
     if weak:
         from alflow.project import Project
 
         if labels_file is None:
             raise typer.BadParameter("--weak needs a weak-labels file")
-        rep = Project(_load(config, vendor)).import_weak_labels(labels_file)
+        rep = Project(cfg).import_weak_labels(labels_file)
         typer.echo(
             f"{rep.source}: {rep.rows_read} weak labels read ({rep.abstained} abstains left "
             f"out), {rep.weak_labels_changed} new or changed"
@@ -204,12 +209,13 @@ def import_(
         if not retrain:
             return
 
-    out = reimport_and_retrain(
-        _load(config, vendor),
-        str(labels_file) if labels_file and not weak else None,
-        retrain=retrain,
-        pull=labels_file is None,
-    )
+    with stage("orchestration"):
+        out = reimport_and_retrain(
+            cfg,
+            str(labels_file) if labels_file and not weak else None,
+            retrain=retrain,
+            pull=labels_file is None,
+        )
     imp = out.get("import")
     if imp:
         typer.echo(
@@ -237,21 +243,23 @@ def _print_training(train: dict) -> None:
 @_guard
 def retrain(config: ConfigOpt = Path("alflow.yaml")) -> None:
     """Train on all resolved labels, evaluate, register; move 'champion' if the gate passes."""
+    cfg = _with_services(_load(config))
     from flows.rounds import reimport_and_retrain
 
-    _print_training(reimport_and_retrain(_load(config))["train"])
+    _print_training(reimport_and_retrain(cfg)["train"])
 
 
 @app.command()
 @_guard
 def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
     """Items by state, rounds, and the champion's metrics."""
-    from rich.console import Console
-    from rich.table import Table
+    with stage("imports"):
+        from rich.console import Console
+        from rich.table import Table
 
-    from alflow.project import Project
+        from alflow.handles import Stores
 
-    st = Project(_load(config)).status()
+    st = Stores(_load(config)).status()
     console = Console()
     items = Table(title="items by state")
     items.add_column("state")
@@ -289,6 +297,27 @@ def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
 
 @app.command()
 @_guard
+def stop(config: ConfigOpt = Path("alflow.yaml")) -> None:
+    """Stop the workspace's local Prefect server and Dask cluster (the next command that needs
+    them starts them again)."""
+    from alflow.workspace import Workspace
+    from flows.workspace_services import stop as stop_services
+
+    root = Workspace.from_config(_load(config)).root
+    state = stop_services(root)
+    if state is None:
+        typer.echo(f"no local services running for {root}")
+        return
+    shown = ", ".join(
+        f"{what} {state[key]}"
+        for what, key in (("Prefect API", "prefect_api_url"), ("Dask scheduler", "dask_address"))
+        if state.get(key)
+    )
+    typer.echo(f"stopped the local services of {root}: {shown}")
+
+
+@app.command()
+@_guard
 def serve(
     config: ConfigOpt = Path("alflow.yaml"),
     resume: Annotated[
@@ -315,11 +344,12 @@ def replay(
 
     Exit code 0 when identical, 1 when it differs.
     """
+
+    cfg = _with_services(_load(config))
     from alflow.compute import shared_client
     from alflow.project import Project
     from alflow.replay import replay_round
 
-    cfg = _load(config)
     report = replay_round(Project(cfg), round_id, shared_client(cfg.compute))
     for note in report.notes:
         typer.echo(f"note: {note}")

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+
 from prefect import flow
 from prefect.runtime import flow_run
 
@@ -12,8 +14,12 @@ import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
 from alflow.errors import LockBusy
 from flows import schedules
+from flows.user_errors import quiet_expected_failures
 from tasks import round_tasks as t
 from tasks.context import as_config, project_for
+
+if not os.environ.get("ALFLOW_VERBOSE"):
+    quiet_expected_failures()
 
 
 def _config_param() -> AlflowConfig:
@@ -86,10 +92,11 @@ def reimport_and_retrain(
     config = as_config(config)
     project = project_for(config)
     out: dict = {}
-    if pull and not labels_path:
+    pulled = pull and not labels_path
+    if pulled:
         labels_path = t.pull_labels(config)
     if labels_path:
-        out["import"] = t.import_labels(config, labels_path)
+        out["import"] = t.import_labels(config, labels_path, full_state=pulled)
     added = out.get("import", {}).get("events_added", 0)
     if poll_inbox:
         out["imports"] = [t.import_labels(config, str(p)) for p in project.new_label_files()]

@@ -15,9 +15,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from prefect import serve as prefect_serve
+from prefect.events.worker import EventsWorker
+from prefect.logging.handlers import APILogWorker
+from prefect.settings import PREFECT_API_URL, temporary_settings
+
 import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
+from alflow.workspace import Workspace
+from flows.deployments import deployments as campaign_deployments
 from flows.local_services import free_port, wait_healthy
+from tasks.context import project_for
 
 
 @contextmanager
@@ -58,12 +66,8 @@ def prefect_api(config: AlflowConfig) -> Iterator[str]:
     if url:
         yield url
         return
-    from alflow.workspace import Workspace
-
     with prefect_server(Workspace.from_config(config).root / "prefect") as url:
         os.environ["PREFECT_API_URL"] = url  # the flow-run subprocesses inherit it
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
         with temporary_settings({PREFECT_API_URL: url}):
             yield url
 
@@ -71,11 +75,6 @@ def prefect_api(config: AlflowConfig) -> Iterator[str]:
 def serve(config_path: Path, config: AlflowConfig, resume: bool = False) -> None:
     """Serve the campaign's deployments until interrupted. A stopped campaign is served paused
     (and says why) unless ``resume`` clears its stop."""
-    from prefect import serve as prefect_serve
-
-    from flows import schedules
-    from tasks.context import project_for
-
     project = project_for(config)
     if resume:
         project.ledger.clear_stop()
@@ -84,7 +83,7 @@ def serve(config_path: Path, config: AlflowConfig, resume: bool = False) -> None
         print(f"campaign {config.project} stopped: {stop.reason} (alflow serve --resume to go on)")
     with prefect_api(config) as url:
         print(f"serving {config.project} on the Prefect API at {url}")
-        deployments = schedules.deployments(
+        deployments = campaign_deployments(
             config, str(config_path.resolve()), paused=stop is not None
         )
         try:
@@ -96,8 +95,5 @@ def serve(config_path: Path, config: AlflowConfig, resume: bool = False) -> None
 def _drain_prefect() -> None:
     """Flush Prefect's log and event workers while the API is still up (a worker left with
     nowhere to send keeps the process from exiting)."""
-    from prefect.events.worker import EventsWorker
-    from prefect.logging.handlers import APILogWorker
-
     APILogWorker.drain_all(timeout=10)
     EventsWorker.drain_all(timeout=10)

@@ -14,6 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from alflow.compute import shared_client
 from alflow.config import AlflowConfig
+from alflow.stages import stage
 from tasks.context import project_for
 from tasks.progress import progress_bar
 
@@ -36,7 +37,8 @@ def score_and_select(config: AlflowConfig, round_id: int) -> int:
 
 @task(name="export-batch", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def export_batch(config: AlflowConfig, round_id: int) -> dict:
-    return project_for(config).export(round_id)
+    with stage("export"):
+        return project_for(config).export(round_id)
 
 
 @task(name="simulate-annotation", cache_policy=NO_CACHE)
@@ -50,10 +52,12 @@ def pull_labels(config: AlflowConfig) -> str:
 
 
 @task(name="import-labels", cache_policy=NO_CACHE)
-def import_labels(config: AlflowConfig, path: str) -> dict:
-    return asdict(project_for(config).import_labels(path))
+def import_labels(config: AlflowConfig, path: str, full_state: bool = False) -> dict:
+    with stage("import"):
+        return asdict(project_for(config).import_labels(path, full_state))
 
 
 @task(name="retrain", cache_policy=NO_CACHE)
 def retrain(config: AlflowConfig, round_id: int | None, flow_run_id: str | None) -> dict:
-    return asdict(project_for(config).retrain(round_id, flow_run_id))
+    with stage("retrain"):
+        return asdict(project_for(config).retrain(round_id, flow_run_id))

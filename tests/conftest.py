@@ -12,6 +12,9 @@ for _k, _v in {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "MLFLOW_LOGGING_LEVEL": "WARNING",
+    # CLI commands in tests use the embedded Prefect API and a cluster of their own; the
+    # workspace's shared services are tested on their own (test_workspace_services.py)
+    "ALFLOW_LOCAL_SERVICES": "0",
 }.items():
     os.environ.setdefault(_k, _v)
 
@@ -91,6 +94,16 @@ def dask_client():
 
     with open_client(ComputeConfig(n_workers=2, threads_per_worker=1)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def prefect_api(tmp_path_factory) -> Iterator[str]:
+    """One real ``prefect server`` for the session's CLI subprocesses (``PREFECT_API_URL``):
+    an ephemeral API server started by every CLI run cost most of each run's time."""
+    from flows.serve import prefect_server
+
+    with prefect_server(tmp_path_factory.mktemp("prefect-home")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

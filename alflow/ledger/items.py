@@ -75,7 +75,8 @@ class ItemsLedger(LedgerStore):
     def excluded_ids(self) -> list[str]:
         """Items that must not be scored: labeled, skipped or in flight (grows with labels)."""
         with self.transaction() as s:
-            rows = s.execute(select(Item.item_id).where(Item.state != ItemState.UNLABELED))
+            others = [st for st in ItemState if st != ItemState.UNLABELED]
+            rows = s.execute(select(Item.item_id).where(Item.state.in_(others)))  # by index
             return list(rows.scalars())
 
     def locations(self, item_ids: Sequence[str], target: str = "pool") -> pd.DataFrame:

@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
 from alflow import faults
+from alflow.ledger import votes as vote_rules
+from alflow.ledger.bulk import insert_rows, set_items
 from alflow.ledger.records import EventRecord
 from alflow.ledger.schema import (
     AnnotationEvent,
@@ -21,7 +23,8 @@ from alflow.ledger.schema import (
 )
 from alflow.ledger.states import EventKind, ItemState
 from alflow.ledger.store import LedgerStore, by_id, chunks
-from alflow.resolution import Agreement, Policy, Vote, agreement
+from alflow.resolution import AWAITING, Agreement, Policy, Resolution, Vote, agreement
+from alflow.votes import current_votes
 
 
 class LabelsLedger(LedgerStore):
@@ -48,49 +51,64 @@ class LabelsLedger(LedgerStore):
         return out
 
     def record_import(
-        self, *, source: str, sha256: str, events: Sequence[EventRecord], resolver: Policy
+        self,
+        *,
+        source: str,
+        sha256: str,
+        events: Sequence[EventRecord],
+        resolver: Policy,
+        retract_missing: str | None = None,
     ) -> tuple[int, int]:
         """Append new events, then re-resolve touched items, in one transaction.
 
         ``resolver`` is the resolution policy (``alflow.resolution.Policy``); a policy that
-        ``needs_all_items`` re-resolves every item with label votes. Returns
+        ``needs_all_items`` re-resolves every item with label votes. ``retract_missing`` (a ref
+        prefix such as ``label-studio:``) marks ``events`` as the vendor's full state: every
+        annotation under that prefix missing from it gets a retraction event. Returns
         ``(events_added, items_resolved)``.
         """
         with self.transaction() as s:
             imp = Import(source=source, sha256=sha256, events_read=len(events), events_added=0)
             s.add(imp)
             s.flush()
-            added = 0
-            touched: set[str] = set()
-            rounds = self._rounds_of(s, [e.item_id for e in events])
-            for n, e in enumerate(events):
-                if n == len(events) // 2:
-                    faults.checkpoint("mid_import")  # half the events written, not committed
-                # RETURNING, not rowcount: psycopg reports a row for an insert that was ignored
-                res = s.execute(
-                    self._insert_ignore(AnnotationEvent.__table__)
-                    .values(
-                        event_key=e.event_key,
-                        item_id=e.item_id,
-                        round_id=rounds.get(e.item_id),
-                        kind=e.kind,
-                        label=e.label,
-                        annotator=e.annotator,
-                        annotation_ref=e.ref,
-                        import_id=imp.id,
-                        created_at=utcnow(),
-                    )
-                    .returning(AnnotationEvent.id)
+            # lock the items before any event references them: an event's foreign key takes a
+            # share lock that would deadlock against a concurrent import's resolution
+            rounds = dict(
+                by_id(s, Item, [e.item_id for e in events], Item.round_id, for_update=True)
+            )
+            now = utcnow()
+            rows = [
+                {
+                    "event_key": e.event_key,
+                    "item_id": e.item_id,
+                    "round_id": rounds.get(e.item_id),
+                    "kind": e.kind,
+                    "label": e.label,
+                    "annotator": e.annotator,
+                    "annotation_ref": e.ref,
+                    "import_id": imp.id,
+                    "created_at": now,
+                    "event_time": e.at,
+                }
+                for e in events
+            ]
+            half = len(rows) // 2
+            # RETURNING, not rowcount: psycopg reports a row for an insert that was ignored
+            insert_new = self._insert_ignore(AnnotationEvent.__table__)
+            new = insert_rows(s, insert_new, rows[:half], AnnotationEvent.item_id)
+            faults.checkpoint("mid_import")  # half the events written, not committed
+            new += insert_rows(s, insert_new, rows[half:], AnnotationEvent.item_id)
+            added, touched = len(new), set(new)
+            if retract_missing is not None:
+                present = {e.ref for e in events if e.ref is not None}
+                gone = vote_rules.retract_missing(
+                    s, self._insert_ignore, retract_missing, present, imp.id
                 )
-                if res.first() is not None:
-                    added += 1
-                    touched.add(e.item_id)
+                added += len(gone)
+                touched |= gone
             imp.events_added = added
             self._resolve(s, sorted(touched), resolver)
             return added, len(touched)
-
-    def _rounds_of(self, s: Session, item_ids: Sequence[str]) -> dict[str, int | None]:
-        return dict(by_id(s, Item, item_ids, Item.round_id))
 
     def _resolve(self, s: Session, item_ids: Sequence[str], policy: Policy) -> None:
         if policy.needs_all_items and item_ids:
@@ -105,47 +123,28 @@ class LabelsLedger(LedgerStore):
             # lock the items first, so concurrent imports resolve them one after the other
             s.execute(select(Item.item_id).where(Item.item_id.in_(chunk)).with_for_update())
             votes.update(self._current_votes(s, chunk))
-        for item_id, r in policy(votes).items():
-            s.execute(
-                update(Item)
-                .where(Item.item_id == item_id)
-                .values(state=r.state, updated_at=utcnow())
-            )
-            existing = s.get(ResolvedLabel, item_id)
-            n_events = len(votes[item_id])
-            if r.label is None:
-                if existing is not None:
-                    s.delete(existing)
-            elif existing is None:
-                s.add(ResolvedLabel(item_id=item_id, label=r.label, n_events=n_events, rule=r.rule))
-            else:
-                existing.label, existing.n_events, existing.rule = r.label, n_events, r.rule
-                existing.resolved_at = utcnow()
+        outcomes = policy({i: v for i, v in votes.items() if v})
+        for item_id in set(item_ids) - set(outcomes):  # every vote retracted: waiting again
+            outcomes[item_id] = Resolution(AWAITING, None, "retracted")
+        by_state: dict[str, list[str]] = {}
+        for item_id, r in outcomes.items():
+            by_state.setdefault(r.state, []).append(item_id)
+        for state, ids in by_state.items():
+            set_items(s, ids, state=state)
+        for chunk in chunks(sorted(outcomes)):
+            s.execute(delete(ResolvedLabel).where(ResolvedLabel.item_id.in_(chunk)))
+        labels = [
+            {"item_id": i, "label": r.label, "n_events": len(votes.get(i, ())), "rule": r.rule}
+            for i, r in sorted(outcomes.items())
+            if r.label is not None
+        ]
+        insert_rows(s, insert(ResolvedLabel), labels)
 
     def _current_votes(
         self, s: Session, item_ids: Sequence[str], round_id: int | None = None
     ) -> dict[str, list[Vote]]:
-        """Each item's current annotations: a later version of the same vendor annotation
-        (same ref) replaces the earlier one."""
-        query = (
-            select(
-                AnnotationEvent.item_id,
-                AnnotationEvent.annotation_ref,
-                AnnotationEvent.kind,
-                AnnotationEvent.label,
-                AnnotationEvent.annotator,
-            )
-            .where(AnnotationEvent.item_id.in_(item_ids))
-            .order_by(AnnotationEvent.id)
-        )
-        if round_id is not None:
-            query = query.where(AnnotationEvent.round_id == round_id)
-        by_item: dict[str, dict[object, Vote]] = {}
-        for n, (item_id, ref, kind, label, annotator) in enumerate(s.execute(query)):
-            by_item.setdefault(item_id, {})[ref if ref is not None else n] = Vote(
-                kind, label, annotator
-            )
-        return {i: list(v.values()) for i, v in by_item.items()}
+        """Each item's counting votes under the vote rules (``alflow.votes``)."""
+        return current_votes(vote_rules.vote_rows(s, item_ids, round_id))
 
     def round_agreement(self, round_id: int) -> Agreement:
         """Inter-annotator agreement over the round's items with 2+ current label votes."""

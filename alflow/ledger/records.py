@@ -26,6 +26,7 @@ class EventRecord:
     label: str | None
     annotator: str | None
     ref: str | None = None  # the vendor's annotation id: the newest event per ref counts
+    at: datetime | None = None  # the vendor's time: supersession order (``alflow.votes``)
 
 
 @dataclass(frozen=True)

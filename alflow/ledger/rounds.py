@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 
 from alflow.errors import LedgerError
+from alflow.ledger.bulk import insert_rows, set_items, states_of
 from alflow.ledger.records import ExportRecord, RoundRecord, record
-from alflow.ledger.schema import Export, Item, Round, Selection, utcnow
+from alflow.ledger.schema import Export, Round, Selection
 from alflow.ledger.states import UNFINISHED_ROUND, ItemState, RoundStatus, SelectionReason
-from alflow.ledger.store import LedgerStore, chunks
+from alflow.ledger.store import LedgerStore
 
 
 class RoundsLedger(LedgerStore):
@@ -88,21 +89,17 @@ class RoundsLedger(LedgerStore):
             if already:
                 return 0
             ids = batch["item_id"].tolist()
-            changed = 0
-            for chunk in chunks(ids):
-                res = s.execute(
-                    update(Item)
-                    .where(Item.item_id.in_(chunk), Item.state == ItemState.UNLABELED)
-                    .values(state=ItemState.SELECTED, round_id=round_id, updated_at=utcnow())
-                )
-                changed += res.rowcount
-            if changed != len(ids):
+            states = states_of(s, ids)
+            free = len({i for i in ids if states.get(i) == ItemState.UNLABELED})
+            if free != len(ids):
                 raise LedgerError(
-                    f"round {round_id}: {len(ids) - changed} of {len(ids)} selected items are "
+                    f"round {round_id}: {len(ids) - free} of {len(ids)} selected items are "
                     "not unlabeled (already selected, labeled or unknown); nothing was recorded"
                 )
-            s.execute(
-                Selection.__table__.insert(),
+            changed = set_items(s, ids, state=ItemState.SELECTED, round_id=round_id)
+            insert_rows(
+                s,
+                insert(Selection),
                 [
                     {
                         "round_id": round_id,
@@ -166,11 +163,10 @@ class RoundsLedger(LedgerStore):
             if s.execute(select(Export.id).where(Export.round_id == round_id)).scalar():
                 return False
             s.add(Export(round_id=round_id, vendor=vendor, uri=uri, n_rows=n_rows, sha256=sha256))
-            s.execute(
-                update(Item)
-                .where(Item.round_id == round_id, Item.state == ItemState.SELECTED)
-                .values(state=ItemState.EXPORTED, updated_at=utcnow())
-            )
+            batch = s.execute(select(Selection.item_id).where(Selection.round_id == round_id))
+            states = states_of(s, batch.scalars())
+            waiting = [i for i, st in states.items() if st == ItemState.SELECTED]
+            set_items(s, waiting, state=ItemState.EXPORTED)
             s.execute(update(Round).where(Round.id == round_id).values(status=RoundStatus.EXPORTED))
             return True
 

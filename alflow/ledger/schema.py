@@ -161,7 +161,8 @@ class Import(Base):
 
 
 class AnnotationEvent(Base):
-    """An annotation as it arrived: append-only, unique by its event key."""
+    """An annotation as it arrived: append-only, unique by its event key. A ``retract`` event
+    withdraws the earlier versions of its ``annotation_ref`` (the vendor deleted it)."""
 
     __tablename__ = "annotation_events"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -174,6 +175,8 @@ class AnnotationEvent(Base):
     annotation_ref: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
     import_id: Mapped[int] = mapped_column(ForeignKey("imports.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # when the vendor says the annotation was given or last changed (supersession order)
+    event_time: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     __table_args__ = (_check("annotation_events"),)
 
 

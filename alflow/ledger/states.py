@@ -26,11 +26,13 @@ class RoundStatus(StrEnum):
 
 
 class EventKind(StrEnum):
-    """What an annotation event says: a vote, an adjudicated ground truth, or a skip."""
+    """What an annotation event says: a vote, an adjudicated ground truth, a skip, or the
+    retraction of an annotation the vendor no longer has (``alflow.votes``)."""
 
     LABEL = "label"
     GROUND_TRUTH = "ground_truth"
     SKIP = "skip"
+    RETRACT = "retract"
 
 
 class ModelLabelKind(StrEnum):

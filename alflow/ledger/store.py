@@ -12,6 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from alflow.errors import LedgerError
 from alflow.ledger import migrate
+from alflow.ledger.timing import time_statements
+from alflow.stages import stage
 
 SUPPORTED = {"sqlite": sqlite, "postgresql": postgresql}
 _IN_CHUNK = 900  # stays under every backend's bound-parameter limit
@@ -23,11 +25,16 @@ def chunks(seq: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any]]
         yield seq[i : i + size]
 
 
-def by_id(session: Session, table: Any, item_ids: Iterable[str], *columns: Any) -> list[tuple]:
-    """``(item_id, *columns)`` rows of ``table`` for the known ids, queried in bounded chunks."""
+def by_id(
+    session: Session, table: Any, item_ids: Iterable[str], *columns: Any, for_update: bool = False
+) -> list[tuple]:
+    """``(item_id, *columns)`` rows of ``table`` for the known ids, queried in bounded chunks
+    (``for_update``: rows locked until the transaction ends, where the backend locks rows)."""
     rows: list[tuple] = []
     for chunk in chunks(sorted(set(item_ids))):
         query = select(table.item_id, *columns).where(table.item_id.in_(chunk))
+        if for_update:  # in id order, so two transactions lock shared rows in the same order
+            query = query.order_by(table.item_id).with_for_update()
         rows.extend(session.execute(query).tuples())
     return rows
 
@@ -54,7 +61,9 @@ class LedgerStore:
         self.engine: Engine = create_engine(url, future=True)
         if self.engine.dialect.name == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        migrate.upgrade(self.engine)
+        time_statements(self.engine)
+        with stage("ledger open"):
+            migrate.upgrade(self.engine)
         self._sessions = sessionmaker(self.engine)
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ import pandas as pd
 
 from alflow.index import k_center_greedy, kmeans
 from alflow.strategies.base import Candidates, register, top_k
+from alflow.strategies.density import information_density
 
 
 def round_robin(clusters: np.ndarray, order: np.ndarray, k: int, cluster_order=None) -> np.ndarray:
@@ -226,7 +227,5 @@ def select_density_coreset(
     """Informative, representative and diverse: the top ``top_factor`` x B by information
     density (Settles and Craven 2008), then k-center greedy to B away from the labeled set
     (Sener and Savarese 2018)."""
-    from alflow.strategies.density import information_density
-
     scores = information_density(candidates.utilities[utility], candidates.density, beta)
     return top_then_k_center(candidates, scores, batch_size, top_factor)

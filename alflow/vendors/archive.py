@@ -73,6 +73,22 @@ def check_zip(zf: zipfile.ZipFile, source: str, limits: ArchiveLimits) -> None:
             )
 
 
+SUPPORTED_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA)
+
+
+def refuse_unreadable(info: zipfile.ZipInfo, source: str) -> None:
+    """An encrypted member, or one packed with a method Python cannot unpack (AES = 99)."""
+    if info.flag_bits & 0x1:
+        raise InputError(
+            f"{source}!{info.filename}: the archive is encrypted; export it without a password"
+        )
+    if info.compress_type not in SUPPORTED_METHODS:
+        raise InputError(
+            f"{source}!{info.filename}: compression method {info.compress_type} is not "
+            "supported (use a plain zip: stored or deflate)"
+        )
+
+
 @contextmanager
 def open_member(
     path: Path, pick: str, limits: ArchiveLimits, cap: int
@@ -88,6 +104,7 @@ def open_member(
         found = [i for i in zf.infolist() if PurePosixPath(i.filename).name == pick]
         if len(found) != 1:
             raise InputError(f"{path}: expected one {pick} in the archive, found {len(found)}")
+        refuse_unreadable(found[0], str(path))
         try:
             with zf.open(found[0]) as raw:
                 yield found[0].filename, CappedReader(raw, cap, f"{path}!{found[0].filename}")

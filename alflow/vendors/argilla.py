@@ -37,7 +37,6 @@ from alflow.vendors.reading import (
     get,
     jsonl_bytes,
     read_jsonl_annotations,
-    round_number,
     text,
 )
 
@@ -128,8 +127,11 @@ class ArgillaVendor:
         if declared is not None and declared != item_id:
             c.problem(line, "metadata.item_id", f"{declared!r} differs from the record id", item_id)
             return
-        round_id = round_number(get(meta, "round"))
-        for field, user, status, value in self._responses(c, line, item_id, rec):
+        round_id = c.round(line, get(meta, "round"), "metadata.round", item_id)
+        if get(meta, "round") is not None and round_id is None:
+            return
+        record_at = rec.get("updated_at") or rec.get("inserted_at")
+        for field, user, status, value, at in self._responses(c, line, item_id, rec):
             if not isinstance(status, str) or status not in STATUSES:
                 c.problem(line, field, f"unknown response status {status!r}"[:200], item_id)
                 continue
@@ -148,10 +150,12 @@ class ArgillaVendor:
                 annotator=user,
                 annotation_id=f"{item_id}/{user or 'anonymous'}",
                 round_id=round_id,
+                at=c.time(line, at or record_at, f"{field[: -len('.status')]}.updated_at", item_id),
             )
 
     def _responses(self, c: Collector, line: int, item_id: str, rec: dict):
-        """``(field, user, status, value)`` for each response to our question, in any shape."""
+        """``(field, user, status, value, time)`` for each response to our question, in any
+        shape (the time when the shape has one)."""
         q = self.question
         flat = f"{q}.responses"
         if flat in rec:
@@ -170,7 +174,7 @@ class ArgillaVendor:
                 )
                 return
             for v, u, s in zip(values, users, statuses, strict=True):
-                yield f"{flat}.status", u, s, v
+                yield f"{flat}.status", u, s, v, None
             return
         responses = rec.get("responses")
         if responses is None:
@@ -192,7 +196,8 @@ class ArgillaVendor:
                         item_id,
                     )
                     continue
-                yield f"{field}.status", r.get("user_id"), r["status"], r.get("value")
+                at = r.get("updated_at") or r.get("inserted_at")
+                yield f"{field}.status", r.get("user_id"), r["status"], r.get("value"), at
             return
         if not isinstance(responses, list):
             c.problem(line, "responses", "must be a list or a mapping", item_id)
@@ -205,7 +210,8 @@ class ArgillaVendor:
             values = r.get("values")
             if r["status"] != "discarded" and get(values, q) is None:
                 continue  # an answer to other questions only
-            yield f"{field}.status", r.get("user_id"), r["status"], get(values, q, "value")
+            at = r.get("updated_at") or r.get("inserted_at")
+            yield f"{field}.status", r.get("user_id"), r["status"], get(values, q, "value"), at
 
 
 def build(config: AlflowConfig, exports_dir: Path | None = None) -> ArgillaVendor:

@@ -6,6 +6,7 @@ import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -26,6 +27,9 @@ class ExportReceipt:
     manifest_uri: str
 
 
+MAX_REF = 100  # the ledger's annotation_ref column
+
+
 @dataclass(frozen=True)
 class Annotation:
     """One annotation read from a vendor's file, with where it came from."""
@@ -36,26 +40,32 @@ class Annotation:
     label: str | None
     annotator: str | None
     annotation_id: str | None
-    occurrence: int = 0  # how many identical anonymous annotations came before in the file
     round_id: int | None = None  # the round whose export the vendor file says the item came from
+    at: datetime | None = None  # when the vendor says it was given (or last changed)
 
     def ref(self, vendor: str) -> str | None:
-        """The vendor's own id for this annotation: a later version of it supersedes this one."""
-        return f"{vendor}:{self.annotation_id}"[:100] if self.annotation_id else None
+        """The vendor's own id for this annotation: a later version of it supersedes this one.
+        An id too long for the ledger is hashed (never cut: two long ids stay two)."""
+        if not self.annotation_id:
+            return None
+        ref = f"{vendor}:{self.annotation_id}"
+        if len(ref) <= MAX_REF:
+            return ref
+        return f"{vendor}:sha256:{hashlib.sha256(self.annotation_id.encode()).hexdigest()}"
 
-    def event_key(self, vendor: str) -> str:
+    def event_key(self, vendor: str, round_id: int | None = None) -> str:
         """Stable identity of what was said: importing the same content again adds nothing.
 
-        With a vendor annotation id: that id plus a hash of the content, so a corrected
-        annotation is a new event (the newest per id counts). Without one: a hash of item, kind,
-        label and annotator plus the occurrence within the file, so three anonymous "cat" answers
-        stay three votes while a re-import of the same file still adds none.
+        The content is item, round, kind, label, annotator and the vendor's time. With a vendor
+        annotation id: that id plus a hash of the content, so a corrected annotation is a new
+        event. Without one: the hash alone, so a duplicated line or file is the same event.
         """
-        blob = "\x1f".join([self.item_id, self.kind, self.label or "", self.annotator or ""])
+        at = self.at.isoformat() if self.at else ""
+        parts = [self.item_id, str(round_id or ""), self.kind, self.label or ""]
+        blob = "\x1f".join([*parts, self.annotator or "", at])
         digest = hashlib.sha256(blob.encode()).hexdigest()
-        if self.annotation_id:
-            return f"{self.ref(vendor)}:{digest[:24]}"
-        return f"{vendor}:sha256:{digest}:{self.occurrence}"
+        ref = self.ref(vendor)
+        return f"{ref}:{digest[:24]}" if ref else f"{vendor}:sha256:{digest}"
 
 
 class Vendor(Protocol):
@@ -70,6 +80,13 @@ class Vendor(Protocol):
     ) -> ExportReceipt: ...
 
     def read_annotations(self, path: Path, labels: list[str]) -> list[Annotation]: ...
+
+
+def current_umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write(path: Path, data: bytes, checkpoint: str | None = None) -> str:
@@ -91,6 +108,7 @@ def atomic_write(path: Path, data: bytes, checkpoint: str | None = None) -> str:
                 faults.checkpoint(checkpoint)
             f.write(data[half:])
             f.flush()
+            os.fchmod(f.fileno(), 0o666 & ~current_umask())  # as open() would, not mkstemp's 0600
             os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:

@@ -36,12 +36,12 @@ import numpy as np
 import pandas as pd
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
+from matplotlib.figure import Figure
 
 from alflow.config import AlflowConfig, ArchiveLimits, FeaturesConfig
 from alflow.errors import InputError, located
 from alflow.vendors.archive import CappedReader, open_member, unsafe_name
 from alflow.vendors.base import Annotation, ExportReceipt, atomic_write
-from alflow.vendors.reading import number_repeats
 
 HUMAN_SOURCES = {None, "manual", "semi-auto", "consensus"}
 META_COLUMNS = {"item_id", "rank", "utility", "predicted_label", "predicted_score"}
@@ -83,8 +83,6 @@ def render_numeric(values: np.ndarray) -> bytes:
 
 def render_text(text: str, width: int = 60, max_lines: int = 30) -> bytes:
     """A card with the text (wrapped, long texts cut) as a PNG."""
-    from matplotlib.figure import Figure
-
     lines = textwrap.wrap(text, width) or [""]
     if len(lines) > max_lines:
         lines = [*lines[: max_lines - 1], "[...]"]
@@ -190,7 +188,7 @@ class CvatVendor:
             )
         if not out:
             raise InputError(f"{source}: no human tags found; nothing was imported")
-        return number_repeats(out)
+        return out
 
     def _parse(self, stream: IO[bytes], source: str, mapping: dict[str, str], schema: set[str]):
         out: list[Annotation] = []

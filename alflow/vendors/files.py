@@ -1,14 +1,14 @@
 """The generic file vendor: JSONL or CSV batches out (with a manifest), labels files in.
 
 A labels file has one record per annotation with ``item_id`` and ``label``, and optionally
-``annotator``, ``annotation_id``, ``skipped`` (true/false) and ``ground_truth`` (true/false).
+``annotator``, ``annotation_id``, ``skipped`` (true/false), ``ground_truth`` (true/false) and
+``labeled_at`` (ISO 8601 or Unix seconds: a later answer by the same annotator supersedes).
 The export file itself is a valid labels file once its ``label`` fields are filled in.
 """
 
 from __future__ import annotations
 
 import csv
-import io
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,27 +16,18 @@ from pathlib import Path
 import pandas as pd
 
 from alflow.config import AlflowConfig
-from alflow.errors import InputError, located
+from alflow.csvsafe import csv_bytes, unneutralize
+from alflow.errors import InputError, NoAnnotations, located
 from alflow.vendors.base import Annotation, ExportReceipt, atomic_write
 from alflow.vendors.reading import (
     DEFAULT_MAX_FILE_BYTES,
     check_size,
+    flag,
     jsonl_records,
-    number_repeats,
     plain,
     round_number,
+    vendor_time,
 )
-
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\0")
-TRUE_WORDS = {"true", "1", "yes", "y"}
-FALSE_WORDS = {"false", "0", "no", "n", ""}
-
-
-def neutralize(cell: object) -> object:
-    """Stop spreadsheets from evaluating a cell as a formula (prefix a quote)."""
-    if isinstance(cell, str) and cell.startswith(FORMULA_PREFIXES):
-        return "'" + cell
-    return cell
 
 
 class FileVendor:
@@ -82,6 +73,7 @@ class FileVendor:
                 "annotation_id",
                 "skipped",
                 "ground_truth",
+                "labeled_at",
             ],
         }
         manifest_path = path.with_suffix(".manifest.json")
@@ -93,12 +85,7 @@ class FileVendor:
         if self.fmt == "jsonl":
             lines = [json.dumps(plain(r), ensure_ascii=False, allow_nan=False) for r in records]
             return ("\n".join(lines) + "\n").encode()
-        buf = io.StringIO()
-        writer = csv.DictWriter(buf, fieldnames=list(frame.columns), lineterminator="\n")
-        writer.writeheader()
-        for r in records:
-            writer.writerow({k: neutralize("" if v is None else v) for k, v in plain(r).items()})
-        return buf.getvalue().encode()
+        return csv_bytes(frame)
 
     def read_annotations(self, path: Path, labels: list[str]) -> list[Annotation]:
         """Parse and validate a labels file; all problems are reported at once."""
@@ -115,19 +102,11 @@ class FileVendor:
             parsed = _annotation(rec, line, schema, str(path), problems)
             if parsed is not None:
                 out.append(parsed)
-        out = number_repeats(out)
         if problems:
             raise InputError(f"{path}: {len(problems)} problem(s); nothing was imported", problems)
         if not out:
-            raise InputError(f"{path}: no annotations found; nothing was imported")
+            raise NoAnnotations(f"{path}: no annotations found; nothing was imported")
         return out
-
-
-def unneutralize(cell: str) -> str:
-    """Undo ``neutralize``: our own quote before a formula character is not part of the data."""
-    if len(cell) > 1 and cell[0] == "'" and cell[1:].startswith(FORMULA_PREFIXES):
-        return cell[1:]
-    return cell
 
 
 def csv_records(path: Path):
@@ -158,10 +137,8 @@ def csv_records(path: Path):
 
 def _flag(rec: dict, key: str, line: int, source: str, problems: list[str]) -> bool:
     v = rec.get(key, False)
-    if isinstance(v, bool) or v is None:
-        return bool(v)
-    if isinstance(v, str) and v.strip().lower() in TRUE_WORDS | FALSE_WORDS:
-        return v.strip().lower() in TRUE_WORDS
+    if flag(v) is not None:
+        return bool(flag(v))
     problems.append(located(source, line, key, f"{v!r} is not true or false"))
     return False
 
@@ -204,6 +181,13 @@ def _annotation(rec: dict, line: int, schema: set[str], source: str, problems: l
         round_id = round_number(_text(rec.get("round")))
         if round_id is None:
             problems.append(located(source, line, "round", f"{rec['round']!r} is not a round"))
+    at = None
+    if _text(rec.get("labeled_at")) is not None:
+        at = vendor_time(rec["labeled_at"])
+        if at is None:
+            problems.append(
+                located(source, line, "labeled_at", f"{rec['labeled_at']!r} is not a time")
+            )
     if len(problems) > n:
         return None
     return Annotation(
@@ -214,6 +198,7 @@ def _annotation(rec: dict, line: int, schema: set[str], source: str, problems: l
         annotator=_text(rec.get("annotator")),
         annotation_id=_text(rec.get("annotation_id")),
         round_id=round_id,
+        at=at,
     )
 
 
@@ -221,7 +206,7 @@ def labels_file_bytes(labels: pd.DataFrame) -> bytes:
     """A JSONL labels file for ``item_id``, ``label``, ``annotator`` (as an annotator returns)."""
     stamp = datetime.now(UTC).isoformat()
     lines = [
-        json.dumps({**plain(r), "annotated_at": stamp}, allow_nan=False)
+        json.dumps({**plain(r), "labeled_at": stamp}, allow_nan=False)
         for r in labels.to_dict("records")
     ]
     return ("\n".join(lines) + "\n").encode()

@@ -11,73 +11,30 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
 
 from alflow.config import AlflowConfig
-from alflow.errors import AlflowError, InputError, located
+from alflow.errors import AlflowError, InputError, NoAnnotations, located
 from alflow.vendors.base import Annotation, ExportReceipt, atomic_write
 from alflow.vendors.label_studio_api import LabelStudioClient
-from alflow.vendors.label_studio_config import CONTROL, OBJECT, display_key, labeling_config
+from alflow.vendors.label_studio_config import CONTROL, display_key, labeling_config
+from alflow.vendors.label_studio_tasks import build_tasks, display_columns, tasks_bytes
 from alflow.vendors.reading import (
     DEFAULT_MAX_FILE_BYTES,
     check_size,
+    flag,
     no_duplicate_keys,
-    plain,
     reject_constant,
+    round_number,
+    vendor_time,
 )
 
 NAME = "label-studio"
 _SPACE = re.compile(r"\s*")
-
-
-def build_tasks(
-    batch: pd.DataFrame, round_id: int, labels: list[str], display_columns: list[str]
-) -> list[dict]:
-    """One task per batch row: ``data`` (id, round, rank, what to show) and the prediction."""
-    key = display_key(display_columns)
-    tasks = []
-    for row in batch.to_dict("records"):
-        row = plain(row)
-        if key == "text":
-            shown = row.get("text") or ""
-        else:
-            lines = [f"{c}: {row.get(c)}" for c in display_columns]
-            shown = "\n".join(lines) or f"item {row['item_id']}"
-        task: dict = {
-            "data": {
-                "item_id": str(row["item_id"]),
-                "round": round_id,
-                "rank": row.get("rank"),
-                key: shown,
-            }
-        }
-        predicted = row.get("predicted_label")
-        if predicted is not None and str(predicted) in labels:
-            prediction: dict = {
-                "model_version": f"alflow-round-{round_id:04d}",
-                "result": [
-                    {
-                        "from_name": CONTROL,
-                        "to_name": OBJECT,
-                        "type": "choices",
-                        "value": {"choices": [str(predicted)]},
-                    }
-                ],
-            }
-            if row.get("predicted_score") is not None:
-                prediction["score"] = float(row["predicted_score"])
-            task["predictions"] = [prediction]
-        tasks.append(task)
-    return tasks
-
-
-def tasks_bytes(tasks: list[dict]) -> bytes:
-    """A JSON array with one task a line (Label Studio imports it; diffs stay readable)."""
-    body = ",\n".join(json.dumps(t, ensure_ascii=False, allow_nan=False) for t in tasks)
-    return f"[\n{body}\n]\n".encode()
 
 
 class LabelStudioVendor:
@@ -96,6 +53,7 @@ class LabelStudioVendor:
         project_title: str = "alflow",
         display_columns: list[str] | None = None,
         max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        control: str = CONTROL,
     ) -> None:
         if mode not in ("file", "api"):
             raise ValueError(f"unknown Label Studio mode {mode!r}")
@@ -105,6 +63,7 @@ class LabelStudioVendor:
         self.project_title = project_title
         self.display_columns = list(display_columns or [])
         self.max_file_bytes = max_file_bytes
+        self.control = control
 
     @property
     def pulls_labels(self) -> bool:
@@ -120,8 +79,8 @@ class LabelStudioVendor:
     ) -> ExportReceipt:
         """Write the tasks file and a manifest; in ``api`` mode also send the tasks the project
         does not have yet (so a retried export never duplicates a task)."""
-        tasks = build_tasks(batch, round_id, labels, self.display_columns)
-        config = labeling_config(labels, display_key(self.display_columns))
+        tasks = build_tasks(batch, round_id, labels, self.display_columns, self.control)
+        config = labeling_config(labels, display_key(self.display_columns), self.control)
         path = self.export_path(dest, round_id)
         sha = atomic_write(path, tasks_bytes(tasks))
         manifest: dict = {
@@ -137,7 +96,9 @@ class LabelStudioVendor:
         uri = str(path)
         if self.mode == "api":
             with self.client() as client:
-                project = client.ensure_project(self.project_title, config, labels)
+                project = client.ensure_project(
+                    self.project_title, config, labels, control=self.control
+                )
                 have = client.item_ids(project)
                 new = [t for t in tasks if t["data"]["item_id"] not in have]
                 if new:
@@ -160,9 +121,10 @@ class LabelStudioVendor:
         with self.client() as client:
             project = client.ensure_project(
                 self.project_title,
-                labeling_config(labels, display_key(self.display_columns)),
+                labeling_config(labels, display_key(self.display_columns), self.control),
                 labels,
                 create=False,
+                control=self.control,
             )
             data = client.export_json(project)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
@@ -175,7 +137,7 @@ class LabelStudioVendor:
         check_size(path, self.max_file_bytes)
         source = str(path)
         problems: list[str] = []
-        newest: dict[str, tuple[str, Annotation]] = {}
+        newest: dict[str, Annotation] = {}
         out: list[Annotation] = []
         try:
             text = path.read_bytes().decode("utf-8")
@@ -185,16 +147,17 @@ class LabelStudioVendor:
             if err:
                 problems.append(located(source, line, None, err))
                 continue
-            for stamp, a in _task_annotations(task, line, set(labels), source, problems):
+            reader = _TaskReader(source, set(labels), problems, self.control)
+            for a in reader.annotations(task, line):
                 if a.annotation_id is None:
                     out.append(a)
-                elif a.annotation_id not in newest or stamp >= newest[a.annotation_id][0]:
-                    newest[a.annotation_id] = (stamp, a)
+                elif a.annotation_id not in newest or _later(a, newest[a.annotation_id]):
+                    newest[a.annotation_id] = a
         if problems:
             raise InputError(f"{path}: {len(problems)} problem(s); nothing was imported", problems)
-        out += [a for _, a in newest.values()]
+        out += list(newest.values())
         if not out:
-            raise InputError(f"{path}: no annotations found; nothing was imported")
+            raise NoAnnotations(f"{path}: no annotations found; nothing was imported")
         return sorted(out, key=lambda a: a.line)
 
 
@@ -256,87 +219,124 @@ def _annotator(completed_by: object) -> str | None:
     return None if completed_by is None else str(completed_by)
 
 
-def _task_annotations(
-    task: dict, line: int, schema: set[str], source: str, problems: list[str]
-) -> Iterator[tuple[str, Annotation]]:
-    data = task.get("data")
-    item_id = data.get("item_id") if isinstance(data, dict) else None
-    if item_id is None or isinstance(item_id, dict | list) or not str(item_id).strip():
-        problems.append(
-            located(
-                source,
+def _later(a: Annotation, b: Annotation) -> bool:
+    """Whether ``a`` is a version at least as new as ``b`` (file order breaks ties)."""
+    if a.at is None or b.at is None:
+        return True
+    return a.at >= b.at
+
+
+class _TaskReader:
+    """The annotations of one task of a JSON export, checked; problems go to ``problems``."""
+
+    def __init__(self, source: str, schema: set[str], problems: list[str], control: str):
+        self.source, self.schema, self.problems, self.control = source, schema, problems, control
+
+    def problem(self, line: int, field: str, message: str) -> None:
+        self.problems.append(located(self.source, line, field, message))
+
+    def annotations(self, task: dict, line: int) -> Iterator[Annotation]:
+        data = task.get("data")
+        item_id = data.get("item_id") if isinstance(data, dict) else None
+        if item_id is None or isinstance(item_id, dict | list) or not str(item_id).strip():
+            self.problem(
                 line,
                 "data.item_id",
                 f"missing in Label Studio task {task.get('id')!r}: only tasks alflow exported "
                 "can be imported",
             )
-        )
-        return
-    item_id = str(item_id).strip()
-    annotations = task.get("annotations") or []
-    if not isinstance(annotations, list):
-        problems.append(located(source, line, "annotations", f"not a list (item_id {item_id!r})"))
-        return
-    for ann in annotations:
-        if not isinstance(ann, dict):
-            problems.append(located(source, line, "annotations", f"not an object ({item_id!r})"))
-            continue
+            return
+        item_id = str(item_id).strip()
+        raw_round = data.get("round")
+        round_id = round_number(raw_round)
+        if raw_round is not None and round_id is None:
+            self.problem(line, "data.round", f"{str(raw_round)[:40]!r} is not a round number")
+            return
+        annotations = task.get("annotations") or []
+        if not isinstance(annotations, list):
+            self.problem(line, "annotations", f"not a list (item_id {item_id!r})")
+            return
+        for ann in annotations:
+            if not isinstance(ann, dict):
+                self.problem(line, "annotations", f"not an object ({item_id!r})")
+                continue
+            a = self._annotation(ann, task, item_id, line)
+            if a is not None:
+                yield replace(a, round_id=round_id)
+
+    def _flag(self, ann: dict, key: str, line: int, where: str) -> bool | None:
+        got = flag(ann.get(key))
+        if got is None:
+            self.problem(line, key, f"{str(ann.get(key))[:40]!r} is not true or false ({where})")
+        return got
+
+    def _annotation(self, ann: dict, task: dict, item_id: str, line: int) -> Annotation | None:
         ann_id = ann.get("unique_id") or (
             f"{task.get('project')}/{ann['id']}" if ann.get("id") is not None else None
         )
         where = f"item_id {item_id!r}, annotation {ann.get('id')!r}"
+        cancelled = self._flag(ann, "was_cancelled", line, where)
+        truth = self._flag(ann, "ground_truth", line, where)
+        stamp = ann.get("updated_at") or ann.get("created_at")
+        at = vendor_time(stamp) if stamp is not None else None
+        if stamp is not None and at is None:
+            self.problem(line, "updated_at", f"{str(stamp)[:40]!r} is not a time ({where})")
+            return None
+        if cancelled is None or truth is None:
+            return None
         kind, label = "skip", None
-        if not ann.get("was_cancelled"):
-            label = _choice(ann.get("result"), where, source, line, problems)
+        if not cancelled:
+            label = self._choice(ann.get("result"), where, line)
             if label is None:
-                continue
-            if label not in schema:
-                problems.append(
-                    located(
-                        source,
-                        line,
-                        "label",
-                        f"{label!r} ({where}) is not in the label schema {sorted(schema)}",
-                    )
+                return None
+            if label not in self.schema:
+                self.problem(
+                    line,
+                    "label",
+                    f"{label!r} ({where}) is not in the label schema {sorted(self.schema)}",
                 )
-                continue
-            kind = "ground_truth" if ann.get("ground_truth") else "label"
-        stamp = str(ann.get("updated_at") or ann.get("created_at") or "")
-        yield (
-            stamp,
-            Annotation(
-                line=line,
-                item_id=item_id,
-                kind=kind,
-                label=label,
-                annotator=_annotator(ann.get("completed_by")),
-                annotation_id=None if ann_id is None else str(ann_id),
-            ),
+                return None
+            kind = "ground_truth" if truth else "label"
+        return Annotation(
+            line=line,
+            item_id=item_id,
+            kind=kind,
+            label=label,
+            annotator=_annotator(ann.get("completed_by")),
+            annotation_id=None if ann_id is None else str(ann_id),
+            at=at,
         )
 
-
-def _choice(result: object, where: str, source: str, line: int, problems: list[str]):
-    """The single choice of our control in an annotation's ``result``, or None (reported)."""
-    chosen = []
-    for r in result if isinstance(result, list) else []:
-        if isinstance(r, dict) and r.get("from_name") == CONTROL and r.get("type") == "choices":
+    def _choice(self, result: object, where: str, line: int) -> str | None:
+        """The single choice of our control in an annotation's ``result``, or None (reported)."""
+        chosen, others = [], set()
+        for r in result if isinstance(result, list) else []:
+            if not isinstance(r, dict) or r.get("type") != "choices":
+                continue
+            if r.get("from_name") != self.control:
+                others.add(str(r.get("from_name")))
+                continue
             value = r.get("value")
             got = value.get("choices") if isinstance(value, dict) else None
             if not isinstance(got, list):
-                problems.append(located(source, line, "result", f"malformed choices ({where})"))
+                self.problem(line, "result", f"malformed choices ({where})")
                 return None
             chosen += got
-    if len(chosen) != 1 or not isinstance(chosen[0], str):
-        problems.append(
-            located(
-                source,
+        if len(chosen) != 1 or not isinstance(chosen[0], str):
+            hint = (
+                f"; the annotation has choices of the control(s) {sorted(others)}: set "
+                "vendor.label_field to the Choices name of your labeling config"
+                if others and not chosen
+                else ""
+            )
+            self.problem(
                 line,
                 "result",
-                f"expected exactly one '{CONTROL}' choice, found {chosen!r} ({where})",
+                f"expected exactly one choice of the control {self.control!r} "
+                f"(vendor.label_field), found {chosen!r} ({where}){hint}",
             )
-        )
-        return None
-    return chosen[0]
+            return None
+        return chosen[0]
 
 
 def build(config: AlflowConfig, exports_dir: Path | None = None) -> LabelStudioVendor:
@@ -349,10 +349,5 @@ def build(config: AlflowConfig, exports_dir: Path | None = None) -> LabelStudioV
         project_title=cfg.project_title or config.project,
         display_columns=display_columns(config),
         max_file_bytes=cfg.max_file_bytes,
+        control=cfg.label_field,
     )
-
-
-def display_columns(config: AlflowConfig) -> list[str]:
-    """The columns an annotator is shown (the text, or the numeric features; embeddings: none)."""
-    f = config.data.features
-    return {"text": ["text"], "numeric": list(f.columns)}.get(f.kind, [])

@@ -91,7 +91,13 @@ class LabelStudioClient:
             page += 1
 
     def ensure_project(
-        self, title: str, label_config: str, labels: list[str], *, create: bool = True
+        self,
+        title: str,
+        label_config: str,
+        labels: list[str],
+        *,
+        create: bool = True,
+        control: str = "label",
     ) -> int:
         """The id of the project with this title (created with ``label_config`` if missing).
 
@@ -114,10 +120,11 @@ class LabelStudioClient:
             body = {"title": title, "label_config": label_config}
             return int(self._call("POST", "/api/projects/", json=body).json()["id"])
         project = found[0]
-        offered = config_choices(project.get("label_config") or "<View/>")
+        offered = config_choices(project.get("label_config") or "<View/>", control)
         if sorted(offered) != sorted(labels):
             raise AlflowError(
                 f"Label Studio project {title!r} (id {project['id']}) offers the labels "
+                f"(control {control!r}, vendor.label_field) "
                 f"{sorted(offered)}, but the label schema is {sorted(labels)}"
             )
         return int(project["id"])

@@ -9,17 +9,18 @@ CONTROL = "label"  # the Choices tag: annotations' ``from_name``
 OBJECT = "item"  # the Text tag the annotator reads: ``to_name``
 
 
-def labeling_config(labels: list[str], display: str) -> str:
+def labeling_config(labels: list[str], display: str, control: str = CONTROL) -> str:
     """The labeling config: a header with the item id, the item as Text, one single choice.
 
-    ``display`` is the task's data key shown to the annotator (``text`` or ``features``).
+    ``display`` is the task's data key shown to the annotator (``text`` or ``features``);
+    ``control`` names the Choices tag (``vendor.label_field``).
     """
     choices = "\n".join(f"    <Choice value={quoteattr(label)}/>" for label in labels)
     return (
         "<View>\n"
         '  <Header value="Item $item_id"/>\n'
         f'  <Text name="{OBJECT}" value="${display}"/>\n'
-        f'  <Choices name="{CONTROL}" toName="{OBJECT}" choice="single-radio" '
+        f'  <Choices name={quoteattr(control)} toName="{OBJECT}" choice="single-radio" '
         'showInline="true" required="true">\n'
         f"{choices}\n"
         "  </Choices>\n"
@@ -27,11 +28,11 @@ def labeling_config(labels: list[str], display: str) -> str:
     )
 
 
-def config_choices(label_config: str) -> list[str]:
+def config_choices(label_config: str, control: str = CONTROL) -> list[str]:
     """The choice values of our control in a project's labeling config."""
     root = ET.fromstring(label_config)
     for tag in root.iter("Choices"):
-        if tag.get("name") == CONTROL:
+        if tag.get("name") == control:
             return [c.get("value", "") for c in tag.iter("Choice")]
     return []
 

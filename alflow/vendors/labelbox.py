@@ -32,7 +32,6 @@ from alflow.vendors.reading import (
     get,
     jsonl_bytes,
     read_jsonl_annotations,
-    round_number,
 )
 
 ROUND_FIELD = "alflow_round"
@@ -79,7 +78,7 @@ class LabelboxVendor:
         item_id = c.item_id(line, get(rec, "data_row", "global_key"), "data_row.global_key")
         if item_id is None:
             return
-        round_id = _round(rec.get("metadata_fields"))
+        round_id = _round(c, line, item_id, rec.get("metadata_fields"))
         projects = rec.get("projects", {})
         if not isinstance(projects, dict):
             c.problem(line, "projects", "must be an object", item_id)
@@ -99,12 +98,21 @@ class LabelboxVendor:
         if not isinstance(label_id, str) or not label_id:
             c.problem(line, f"{where}.id", "missing", item_id)
             return
+        details = get(label, "label_details")
         common = {
-            "annotator": get(label, "label_details", "created_by"),
+            "annotator": get(details, "created_by"),
             "annotation_id": label_id,
             "round_id": round_id,
+            "at": c.time(
+                line,
+                get(label, "label_details", "updated_at")
+                or get(label, "label_details", "created_at"),
+                f"{where}.label_details.updated_at",
+                item_id,
+            ),
         }
-        if get(label, "performance_details", "skipped") is True:
+        skipped = get(label, "performance_details", "skipped")
+        if c.flag(line, skipped, f"{where}.performance_details.skipped", item_id):
             c.add(line, item_id, "skip", **common)
             return
         classes = get(label, "annotations", "classifications")
@@ -126,12 +134,12 @@ class LabelboxVendor:
             c.add(line, item_id, "label", value, **common)
 
 
-def _round(fields: object) -> int | None:
+def _round(c: Collector, line: int, item_id: str, fields: object) -> int | None:
     if not isinstance(fields, list):
         return None
     for f in fields:
         if isinstance(f, dict) and ROUND_FIELD in (f.get("schema_name"), f.get("name")):
-            return round_number(f.get("value"))
+            return c.round(line, f.get("value"), f"metadata_fields.{ROUND_FIELD}", item_id)
     return None
 
 

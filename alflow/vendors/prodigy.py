@@ -32,7 +32,6 @@ from alflow.vendors.reading import (
     get,
     jsonl_bytes,
     read_jsonl_annotations,
-    round_number,
     text,
 )
 
@@ -106,7 +105,8 @@ class ProdigyVendor:
         common = {
             "annotator": annotator,
             "annotation_id": f"{task_hash}/{annotator}" if task_hash is not None else None,
-            "round_id": round_number(get(rec, "meta", "round")),
+            "round_id": c.round(line, get(rec, "meta", "round"), "meta.round", item_id),
+            "at": c.time(line, rec.get("_timestamp"), "_timestamp", item_id),
         }
         if answer != "accept":
             c.add(line, item_id, "skip", **common)

@@ -10,13 +10,12 @@ nothing per file.
 from __future__ import annotations
 
 import json
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from alflow.errors import InputError, located
+from alflow.errors import InputError, NoAnnotations, located
 from alflow.vendors.base import Annotation
 
 DEFAULT_MAX_FILE_BYTES = 1 << 30
@@ -122,10 +121,28 @@ def round_number(v: object) -> int | None:
     """A round number from a vendor field (int or digit string), else None."""
     if isinstance(v, bool):
         return None
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
     if isinstance(v, int) and v > 0:
         return v
     if isinstance(v, str) and v.strip().isdigit() and int(v) > 0:
         return int(v)
+    return None
+
+
+TRUE_WORDS = {"true", "1", "yes", "y"}
+FALSE_WORDS = {"false", "0", "no", "n", ""}
+
+
+def flag(v: object) -> bool | None:
+    """A boolean field: JSON true/false (missing or null is false), or the words true/false,
+    yes/no, 1/0 as text; None when it is neither (the caller reports it)."""
+    if v is None or isinstance(v, bool):
+        return bool(v)
+    if isinstance(v, int) and v in (0, 1):
+        return bool(v)
+    if isinstance(v, str) and v.strip().lower() in TRUE_WORDS | FALSE_WORDS:
+        return v.strip().lower() in TRUE_WORDS
     return None
 
 
@@ -154,6 +171,31 @@ class Collector:
             return None
         return item_id
 
+    def round(self, line: int, value: object, field: str, item_id=None) -> int | None:
+        """The round a record names (None when it names none); garbage is a problem."""
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        round_id = round_number(value)
+        if round_id is None:
+            self.problem(line, field, f"{str(value)[:40]!r} is not a round number", item_id)
+        return round_id
+
+    def flag(self, line: int, value: object, field: str, item_id=None) -> bool:
+        """A boolean field (see ``flag``); anything else is a problem."""
+        got = flag(value)
+        if got is None:
+            self.problem(line, field, f"{str(value)[:40]!r} is not true or false", item_id)
+        return bool(got)
+
+    def time(self, line: int, value: object, field: str, item_id=None) -> datetime | None:
+        """A vendor timestamp (see ``vendor_time``); anything else is a problem."""
+        if value is None or value == "":
+            return None
+        at = vendor_time(value)
+        if at is None:
+            self.problem(line, field, f"{str(value)[:40]!r} is not a time", item_id)
+        return at
+
     def label(self, line: int, item_id: str, value: object, field: str) -> str | None:
         """``value`` if it names a class of the schema, else a problem and None."""
         label = text(value)
@@ -179,6 +221,7 @@ class Collector:
         annotator: object = None,
         annotation_id: object = None,
         round_id: int | None = None,
+        at: datetime | None = None,
     ) -> None:
         self.annotations.append(
             Annotation(
@@ -186,9 +229,10 @@ class Collector:
                 item_id=item_id,
                 kind=kind,
                 label=label if kind != "skip" else None,
-                annotator=_short(annotator),
-                annotation_id=_short(annotation_id),
+                annotator=text(annotator),
+                annotation_id=text(annotation_id),
                 round_id=round_id,
+                at=at,
             )
         )
 
@@ -200,26 +244,24 @@ class Collector:
                 self.problems,
             )
         if not self.annotations:
-            raise InputError(f"{self.source}: no annotations found; nothing was imported")
-        return number_repeats(self.annotations)
+            raise NoAnnotations(f"{self.source}: no annotations found; nothing was imported")
+        return self.annotations
 
 
-def _short(v: object) -> str | None:
-    s = text(v)
-    return s[:200] if s else None
-
-
-def number_repeats(annotations: list[Annotation]) -> list[Annotation]:
-    """Number identical anonymous annotations in file order (their ``occurrence``)."""
-    seen: Counter = Counter()
-    out = []
-    for a in annotations:
-        if a.annotation_id is None:
-            key = (a.item_id, a.kind, a.label, a.annotator)
-            a = replace(a, occurrence=seen[key])
-            seen[key] += 1
-        out.append(a)
-    return out
+def vendor_time(v: object) -> datetime | None:
+    """A vendor's timestamp as an aware UTC datetime: ISO 8601 text (``Z`` or an offset; no
+    offset is UTC) or Unix seconds (milliseconds when over 1e11); None when it is neither."""
+    if isinstance(v, bool):
+        return None
+    try:
+        if isinstance(v, int | float):
+            return datetime.fromtimestamp(v / 1000 if v > 1e11 else v, UTC)
+        if isinstance(v, str) and v.strip():
+            at = datetime.fromisoformat(v.strip().replace("Z", "+00:00"))
+            return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return None
 
 
 def plain(record: dict) -> dict:

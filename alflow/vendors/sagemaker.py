@@ -29,7 +29,6 @@ from alflow.vendors.reading import (
     Collector,
     jsonl_bytes,
     read_jsonl_annotations,
-    round_number,
     text,
 )
 
@@ -92,8 +91,18 @@ class SageMakerVendor:
         if job is None:
             c.problem(line, f"{meta_key}.job-name", "missing", item_id)
             return
-        round_id = round_number(rec.get(ROUND_KEY))
-        common = {"annotator": job, "annotation_id": f"{job}/{item_id}", "round_id": round_id}
+        round_id = c.round(line, rec.get(ROUND_KEY), ROUND_KEY, item_id)
+        at = c.time(line, meta.get("creation-date"), f"{meta_key}.creation-date", item_id)
+        if (rec.get(ROUND_KEY) is not None and round_id is None) or (
+            meta.get("creation-date") and at is None
+        ):
+            return
+        common = {
+            "annotator": job,
+            "annotation_id": f"{job}/{item_id}",
+            "round_id": round_id,
+            "at": at,
+        }
         if "failure-reason" in meta:
             c.add(line, item_id, "skip", **common)
             return

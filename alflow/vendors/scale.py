@@ -40,7 +40,6 @@ from alflow.vendors.reading import (
     json_document,
     jsonl_bytes,
     jsonl_records,
-    round_number,
     text,
 )
 
@@ -134,9 +133,10 @@ class ScaleVendor:
         if kind is None:
             return  # pending or in progress: not an answer yet
         common = {
-            "annotator": "scale",
+            "annotator": None,  # Scale names no worker: each task is its own vote (its id)
             "annotation_id": task_id,
-            "round_id": round_number(get(task, "metadata", "round")),
+            "round_id": c.round(line, get(task, "metadata", "round"), "metadata.round", item_id),
+            "at": c.time(line, task.get("completed_at"), "task.completed_at", item_id),
         }
         if kind == "skip":
             c.add(line, item_id, "skip", **common)

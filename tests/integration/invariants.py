@@ -47,6 +47,7 @@ def check_consistency(project: Project, labels_files: list[Path] = ()) -> Figure
         per_round = dict(
             s.execute(select(Selection.round_id, func.count()).group_by(Selection.round_id)).all()
         )
+        s.expunge_all()  # the rows stay readable after the transaction, as a snapshot
 
     picked_rounds: dict[str, list[int]] = {}
     for item_id, round_id in selected:
@@ -89,11 +90,13 @@ def check_consistency(project: Project, labels_files: list[Path] = ()) -> Figure
 
     keys = [k for k, _ in events]
     duplicates += len(keys) - len(set(keys))
-    expected = {
-        a.event_key(project.vendor.name)
+    read = [
+        a
         for f in labels_files
         for a in project.vendor.read_annotations(Path(f), project.labels)
-    }
+    ]
+    rounds_of = project.ledger.import_targets(a.item_id for a in read)
+    expected = {a.event_key(project.vendor.name, rounds_of[a.item_id][1]) for a in read}
     lost = len(expected - set(keys))
     if set(keys) - expected:
         problems.append(f"{len(set(keys) - expected)} events come from no imported file")

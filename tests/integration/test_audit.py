@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import yaml
 from typer.testing import CliRunner
 
@@ -13,6 +14,7 @@ from tests.integration.test_project import one_round
 runner = CliRunner()
 
 
+@pytest.mark.slow  # rounds, imports and retrains end to end, then the audit
 def test_audit_answers_for_rounds_items_and_models(tmp_path, digits_csv, dask_client):
     config = make_config(tmp_path / "ws", campaign={"batch_size": 12})
     project = Project(config)

@@ -21,8 +21,10 @@ from sklearn.preprocessing import StandardScaler
 
 from alflow.compute import dask_client, score_pool
 from alflow.config import ComputeConfig
+from alflow.index import ClusterAssigner
 from alflow.pool import to_table, write_partition
 from alflow.project import Project
+from alflow.scoring import CLUSTER
 from flows.local_services import free_port
 from tests.conftest import ROOT, make_config
 
@@ -124,8 +126,13 @@ def write_pool(folder: Path, parts: int = 16, rows: int = 20_000, d: int = 32):
     return [u for u, _, _ in urls], model
 
 
-def test_a_worker_killed_mid_scoring_yields_the_same_selection(tmp_path):
+@pytest.mark.parametrize("clustered", [False, True], ids=["plain", "with-assigner"])
+def test_a_worker_killed_mid_scoring_yields_the_same_selection(tmp_path, clustered):
+    """Also on the default strategy's path: the cluster assigner (scattered to every worker)
+    survives the loss of one, so only the lost partitions rerun."""
     urls, model = write_pool(tmp_path)
+    centroids = np.random.default_rng(1).normal(size=(40, 32)).astype(np.float32)
+    assigner = ClusterAssigner(centroids, None, None) if clustered else None
     kw = dict(
         feature_kind="numeric",
         excluded_ids=[f"p3-{i:05d}" for i in range(100)],
@@ -141,7 +148,7 @@ def test_a_worker_killed_mid_scoring_yields_the_same_selection(tmp_path):
         cluster() as (address, workers),
         dask_client(ComputeConfig(scheduler_address=address)) as c,
     ):
-        calm = score_pool(c, urls, model, **kw)
+        calm = score_pool(c, urls, model, assigner=assigner, **kw)
         done = []
 
         def kill_after_first():
@@ -149,12 +156,15 @@ def test_a_worker_killed_mid_scoring_yields_the_same_selection(tmp_path):
             if len(done) == 1:
                 workers[1].send_signal(signal.SIGKILL)
 
-        hit = score_pool(c, urls, model, on_partition=kill_after_first, **kw)
+        hit = score_pool(c, urls, model, on_partition=kill_after_first, assigner=assigner, **kw)
         assert workers[1].wait(timeout=30) == -signal.SIGKILL
         assert len(c.scheduler_info()["workers"]) == 1  # the pass finished on one worker
     assert len(done) == len(urls)
     assert hit.rows_scored == calm.rows_scored == 16 * 20_000 - 100
     assert hit.candidates["item_id"].tolist() == calm.candidates["item_id"].tolist()
     assert hit.sample["item_id"].tolist() == calm.sample["item_id"].tolist()
+    if clustered:
+        assert hit.candidates[CLUSTER].tolist() == calm.candidates[CLUSTER].tolist()
+        assert hit.candidates[CLUSTER].nunique() > 1
     for name, counts in calm.histograms.items():
         np.testing.assert_array_equal(hit.histograms[name], counts)

@@ -31,19 +31,17 @@ IMPORT_KILLS = ["mid_import", "after_fit", "after_register"]
 BATCH = 12
 
 
-def alflow(config: Path, *args: str, kill_at: str | None = None) -> subprocess.CompletedProcess:
+def alflow(
+    config: Path, *args: str, api: str, kill_at: str | None = None
+) -> subprocess.CompletedProcess:
     """Run the CLI in its own session (a process group it leads); afterwards end the group.
 
-    With ``kill_at`` the process SIGKILLs its group at that point (``alflow.faults``), so
-    Prefect's ephemeral API server and the Dask workers die with it. Output goes to files: a
-    killed process's children would otherwise hold the pipes open.
+    With ``kill_at`` the process SIGKILLs its group at that point (``alflow.faults``), so the
+    Dask workers die with it; the flow run it leaves on the Prefect API at ``api`` stays as
+    ``Running``, as after a real crash. Output goes to files: a killed process's children would
+    otherwise hold the pipes open.
     """
-    # a loaded CI machine can take longer than Prefect's 20 s to start the ephemeral API server
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
-    }
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PREFECT_API_URL": api}
     env.pop("ALFLOW_KILL_AT", None)
     if kill_at:
         env["ALFLOW_KILL_AT"] = kill_at
@@ -59,13 +57,13 @@ def alflow(config: Path, *args: str, kill_at: str | None = None) -> subprocess.C
     return subprocess.CompletedProcess(cmd, code, out.read_text(), err.read_text())
 
 
-def killed(config: Path, *args: str, at: str) -> None:
-    result = alflow(config, *args, kill_at=at)
+def killed(config: Path, *args: str, api: str, at: str) -> None:
+    result = alflow(config, *args, api=api, kill_at=at)
     assert result.returncode == -signal.SIGKILL, f"not killed at {at}: {result.stderr[-2000:]}"
 
 
-def succeeded(config: Path, *args: str) -> str:
-    result = alflow(config, *args)
+def succeeded(config: Path, *args: str, api: str) -> str:
+    result = alflow(config, *args, api=api)
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 
@@ -105,20 +103,20 @@ def config_file(tmp_path, digits_csv, databases):
     return path
 
 
-def test_a_round_survives_a_kill_at_every_step(config_file, databases):
+def test_a_round_survives_a_kill_at_every_step(config_file, databases, prefect_api):
     project = Project(load_config(config_file))
     figures = []
 
     # --- labeling round: each rerun is killed at the next point, the last one completes
     for at in ROUND_KILLS:
-        killed(config_file, "round", at=at)
+        killed(config_file, "round", api=prefect_api, at=at)
         figures.append(check_consistency(project))
         assert project.ledger.export_of(1) is None  # every kill came before the export record
         if at == "after_scoring":
             assert project.ledger.selection(1).empty
             [stored] = (project.ws.root / "scores").iterdir()
             stamp = (stored / "summary.json").stat().st_mtime_ns
-    out = succeeded(config_file, "round")
+    out = succeeded(config_file, "round", api=prefect_api)
     assert f"round 1: selected {BATCH} items" in out
     figures.append(check_consistency(project))
     # the scores computed before the first kill were reused, never recomputed
@@ -138,12 +136,12 @@ def test_a_round_survives_a_kill_at_every_step(config_file, databases):
     # --- import + retrain: killed mid-import, after the fit, after registration
     labels = labels_file(project, 1)
     for at in IMPORT_KILLS:
-        killed(config_file, "import", str(labels), "--retrain", at=at)
+        killed(config_file, "import", str(labels), "--retrain", api=prefect_api, at=at)
         figures.append(check_consistency(project, [labels] if at != "mid_import" else []))
         if at == "mid_import":
             assert project.ledger.event_count() == 0  # the open transaction was rolled back
         assert project.ledger.trainings().empty
-    out = succeeded(config_file, "import", str(labels), "--retrain")
+    out = succeeded(config_file, "import", str(labels), "--retrain", api=prefect_api)
     assert "0 new" in out  # the last rerun found every annotation already imported
     final = check_consistency(project, [labels])
     figures.append(final)
@@ -159,7 +157,7 @@ def test_a_round_survives_a_kill_at_every_step(config_file, databases):
     assert int(training["model_version"]) == 2
 
     # --- the next round scores with the champion and excludes round 1
-    succeeded(config_file, "round")
+    succeeded(config_file, "round", api=prefect_api)
     figures.append(check_consistency(project, [labels]))
     assert project.ledger.get_round(2).model_version == training["model_version"]
     assert not set(project.ledger.selection(2)["item_id"]) & set(

@@ -30,6 +30,7 @@ def project(tmp_path, digits_csv):
     return p
 
 
+@pytest.mark.slow  # a round, a reimport and a retrain end to end
 def test_round_then_reimport_and_retrain(project):
     cfg = project.config
     out = labeling_round(cfg)
@@ -91,6 +92,7 @@ def test_unknown_item_id_fails_naming_id_and_line_and_changes_nothing(project, t
     assert (project.ledger.event_count(), project.ledger.state_counts()) == before
 
 
+@pytest.mark.slow  # a whole campaign end to end
 def test_campaign_runs_rounds_until_max_rounds(tmp_path, digits_csv):
     config = make_config(
         tmp_path / "ws", vendor={"kind": "simulated"}, campaign={"batch_size": 15, "max_rounds": 3}

@@ -211,3 +211,65 @@ def test_import_without_a_file_needs_a_server_vendor(tmp_path):
         "with --vendor label-studio: vendor: kind 'label-studio' with mode 'api' needs 'url'"
         in (output)
     )
+
+
+def test_deleted_annotations_are_retracted(tmp_path, label_studio, monkeypatch, databases):
+    """A pull (the project's full state) retracts what was deleted in Label Studio: the item
+    goes back to its remaining votes, or to waiting; the same on SQLite and PostgreSQL. Label
+    Studio's JSON_MIN and CSV exports of the same project are refused, naming the export."""
+    import pandas as pd
+
+    from alflow.project import Project
+    from alflow.vendors.sniff import label_studio_kind
+
+    monkeypatch.setenv(TOKEN_ENV, label_studio.tokens["admin"])
+    title = f"deletions {databases.backend}"
+    vendor = {"kind": "label-studio", "mode": "api", "url": label_studio.url}
+    vendor |= {"token_env": TOKEN_ENV, "project_title": title}
+    p = Project(
+        make_config(
+            tmp_path / "ws",
+            vendor=vendor,
+            storage=databases.storage(),
+            resolution={"min_votes": 1, "min_agreement": 0.5},
+        )
+    )
+    ids = ["d0000", "d0001"]
+    with p.ledger.ingest("mem", "pool") as ingest:
+        frame = pd.DataFrame({"item_id": ids, "content_hash": ["h", "h"]})
+        ingest.add_partition(name="p0", target="pool", sha256="x", items=frame)
+    r = p.ledger.open_round(strategy="margin", batch_size=2, seed=0, config_hash="c")[0].id
+    batch = pd.DataFrame(
+        {"item_id": ids, "rank": [1, 2], "utility": [0.5, 0.5], "predicted_label": ["1", "1"]}
+    )
+    p.ledger.record_selection(r, batch.assign(predicted_score=0.6))
+    receipt = p.vendor.export_batch(batch, r, p.labels, p.ws.exports_dir)
+    p.ledger.record_export(r, vendor="label-studio", uri=receipt.uri, n_rows=2, sha256="s")
+    admin, alice = label_studio.as_user("admin"), label_studio.as_user("alice")
+    projects = admin.get("/api/projects/", params={"title": title}).json()["results"]
+    pid = projects[0]["id"]
+    tasks = admin.get("/api/tasks/", params={"project": pid, "fields": "all"}).json()["tasks"]
+    task_of = {t["data"]["item_id"]: t["id"] for t in tasks}
+    keep = annotate(alice, task_of["d0000"], "3")
+    gone = annotate(admin, task_of["d0000"], "4", ground_truth=True)
+    only = annotate(alice, task_of["d0001"], "5")
+    p.import_labels(p.pull_labels(), full_state=True)
+    assert dict(p.ledger.resolved_labels().values) == {"d0000": "4", "d0001": "5"}
+
+    for annotation in (gone, only):
+        assert admin.delete(f"/api/annotations/{annotation}/").status_code == 204
+    rep = p.import_labels(p.pull_labels(), full_state=True)
+    assert rep.events_added == 2  # two retraction events
+    assert dict(p.ledger.resolved_labels().values) == {"d0000": "3"}  # the remaining vote
+    assert p.ledger.import_targets(["d0001"])["d0001"][0] == "exported"  # waiting again
+    again = p.import_labels(p.pull_labels(), full_state=True)
+    assert again.events_added == 0 and keep
+
+    for export_type, kind in (("JSON_MIN", "JSON_MIN"), ("CSV", "CSV")):
+        res = admin.get(f"/api/projects/{pid}/export", params={"exportType": export_type})
+        assert res.status_code == 200, res.text
+        flat = tmp_path / f"export.{export_type.lower()}"
+        flat.write_bytes(res.content)
+        assert label_studio_kind(flat) == kind
+        with pytest.raises(InputError, match=f"Label Studio {kind} export"):
+            p.import_labels(flat)

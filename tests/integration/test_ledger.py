@@ -140,7 +140,7 @@ def test_failed_import_changes_nothing(ledger):
     assert ledger.event_count() == 0 and ledger.import_count() == 0
 
 
-def test_anonymous_identical_votes_count_and_corrections_replace(ledger, tmp_path):
+def test_a_duplicated_anonymous_line_is_one_vote_and_corrections_replace(ledger, tmp_path):
     from alflow.vendors.files import FileVendor
 
     r = open_round(ledger)
@@ -160,27 +160,20 @@ def test_anonymous_identical_votes_count_and_corrections_replace(ledger, tmp_pat
             for a in vendor.read_annotations(p, ["cat", "dog"])
         ]
 
-    assert ledger.record_import(source="v", sha256="1", events=events(path), resolver=Policy()) == (
-        4,
-        2,
-    )
-    assert ledger.record_import(source="v", sha256="1", events=events(path), resolver=Policy()) == (
-        0,
-        0,
-    )
-    assert dict(ledger.resolved_labels().values) == {"i1": "cat", "i2": "cat"}  # 2 cats vs 1 dog
+    once = ledger.record_import(source="v", sha256="1", events=events(path), resolver=Policy())
+    assert once == (3, 2)  # the repeated anonymous "cat" line is the same vote
+    again = ledger.record_import(source="v", sha256="1", events=events(path), resolver=Policy())
+    assert again == (0, 0)
+    assert dict(ledger.resolved_labels().values) == {"i2": "cat"}  # i1: 1 cat vs 1 dog, a tie
+    assert ledger.adjudication_queue() == ["i1"]
     fixed = tmp_path / "fixed.jsonl"  # the vendor re-exports annotation a-1, corrected
     fixed.write_text(
         '{"item_id": "i2", "label": "dog", "annotation_id": "a-1", "annotator": "x"}\n'
     )
-    assert ledger.record_import(
-        source="w", sha256="2", events=events(fixed), resolver=Policy()
-    ) == (
-        1,
-        1,
-    )
+    fix = ledger.record_import(source="w", sha256="2", events=events(fixed), resolver=Policy())
+    assert fix == (1, 1)
     assert dict(ledger.resolved_labels().values)["i2"] == "dog"
-    assert ledger.event_count() == 5  # append-only: the first version is still there
+    assert ledger.event_count() == 4  # append-only: the first version is still there
 
 
 def test_unsupported_databases_are_refused(tmp_path):

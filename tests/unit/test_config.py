@@ -165,3 +165,10 @@ def test_the_configuration_reference_states_the_real_defaults():
             wrong.append(f"{row[1]}: docs say {row[2]!r}, default is {value!r}")
     assert checked >= 40, checked
     assert not wrong, wrong
+
+
+def test_the_light_strategy_name_list_matches_the_registry():
+    from alflow.strategies import REGISTRY
+    from alflow.strategy_names import STRATEGY_NAMES
+
+    assert set(REGISTRY) == STRATEGY_NAMES

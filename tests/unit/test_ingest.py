@@ -5,6 +5,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from alflow.config import config_from_dict
@@ -268,3 +270,20 @@ def test_an_item_cannot_be_in_the_pool_and_the_evaluation_set(tmp_path, ledger):
     with pytest.raises(InputError, match=r"item 'r0' is already in the pool"):
         ingest_file(str(path), data_config(), ledger, str(tmp_path / "eval"), target="eval")
     assert ledger.eval_ids() == []
+
+
+def test_parquet_embeddings_parse_in_one_step_and_bad_rows_are_named(tmp_path):
+    from alflow.ingest import _vector_column, row_count
+
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    x[2, 1] = np.nan
+    batch = pa.record_batch(
+        {"e": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), 3), "id": list("abcd")}
+    )
+    got = _vector_column(batch, "e")
+    assert got.shape == (4, 3) and np.array_equal(got[[0, 1, 3]], x[[0, 1, 3]])
+    ragged = pa.record_batch({"e": pa.array([[1.0, 2.0], [3.0]])})
+    assert _vector_column(ragged, "e") is None  # checked row by row instead
+    path = tmp_path / "v.parquet"
+    pq.write_table(pa.Table.from_batches([batch]), path)
+    assert row_count(str(path)) == 4 and row_count(str(tmp_path / "v.csv")) is None

@@ -45,7 +45,7 @@ def test_stabilizing_predictions():
 
 
 def test_campaign_stop_reasons():
-    from flows.campaign import stop_reason
+    from alflow.stopping import stop_reason
     from tests.conftest import make_config
 
     def curve(values, kappas=None, labels=20):

@@ -6,8 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from alflow.csvsafe import neutralize
 from alflow.errors import InputError
-from alflow.vendors.files import FileVendor, neutralize
+from alflow.vendors.files import FileVendor
 from alflow.vendors.simulated import SimulatedVendor, simulate_labels
 
 LABELS = ["cat", "dog"]

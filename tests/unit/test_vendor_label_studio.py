@@ -150,8 +150,8 @@ def test_every_problem_is_reported_with_item_and_annotation(tmp_path):
     assert len(problems) == 4 and "nothing was imported" in str(err.value)
     assert problems[0].startswith(f"{path}:2: label: 'eleven' (item_id 'i1', annotation 11)")
     assert (
-        "expected exactly one 'label' choice, found [] (item_id 'i2', annotation 12)"
-        in (problems[1])
+        "expected exactly one choice of the control 'label' (vendor.label_field), "
+        "found [] (item_id 'i2', annotation 12)" in (problems[1])
     )
     assert "data.item_id: missing in Label Studio task 9" in problems[2]
     assert "found ['cat', 'cat']" in problems[3]
