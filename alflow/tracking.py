@@ -30,7 +30,6 @@ from mlflow.exceptions import MlflowException
 
 from alflow.csvsafe import read_csv, write_csv
 from alflow.stages import timed_methods
-from alflow.tracking_keys import mlflow_key
 
 logger = logging.getLogger(__name__)
 CHAMPION = "champion"
@@ -138,20 +137,19 @@ class Tracker:
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
         for k, v in tags.items():
-            self.client.set_tag(run_id, mlflow_key(k), v)
+            self.client.set_tag(run_id, k, v)
 
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
         """Log params once; a rerun that logs the same values again is harmless."""
         existing = self.client.get_run(run_id).data.params
         for k, v in params.items():
             text = str(v)[:6000]
-            key = mlflow_key(k)
-            if key not in existing:
-                self.client.log_param(run_id, key, text)
+            if k not in existing:
+                self.client.log_param(run_id, k, text)
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
         for k, v in metrics.items():
-            self.client.log_metric(run_id, mlflow_key(k), float(v), step=step)
+            self.client.log_metric(run_id, k, float(v), step=step)
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from mlflow import MlflowClient
 
+from alflow.keys import label_key
 from alflow.project import Project
-from alflow.tracking_keys import mlflow_key
 from tests.conftest import make_config
 
 NAMES = ["<=50K", ">50K", "a/b", "with space", "café", "猫", "x" * 100, "a..b", "c:d", "plain"]
@@ -33,7 +33,7 @@ def test_campaign_with_awkward_label_names(tmp_path, digits_frame, dask_client):
     assert project.status()["champion"]["model_version"] == report.model_version
     run = MlflowClient(project.ws.mlflow_tracking_uri).get_run(_run_id(project, start.round_id))
     for name in imported:
-        assert mlflow_key(f"class_count.{name}") in run.data.metrics
+        assert f"class_count.{label_key(name)}" in run.data.metrics
 
 
 def _data() -> dict:
