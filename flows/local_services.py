@@ -1,12 +1,18 @@
-"""Servers run as local processes on 127.0.0.1: a free port to start one on, and waiting until
-it answers its health check (or says why it will not)."""
+"""Servers run as local processes on 127.0.0.1: a free port to start one on, waiting until it
+answers its health check (or says why it will not), and a ``prefect server`` of our own. Nothing
+here imports Prefect: a command points ``PREFECT_API_URL`` at such a server before Prefect loads
+its settings."""
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alflow.errors import AlflowError
@@ -43,3 +49,34 @@ def wait_healthy(
 
 def _tail(log: Path, chars: int = 3000) -> str:
     return log.read_text(errors="replace")[-chars:] if log.exists() else ""
+
+
+@contextmanager
+def prefect_server(home: Path, timeout: float = 180.0) -> Iterator[str]:
+    """A ``prefect server start`` on 127.0.0.1 with its own PREFECT_HOME; yields the API URL."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        "PREFECT_API_URL": "",
+    }
+    log = (home / "server.log").open("ab")
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port), "--no-ui"], env=env, stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}/api"
+    try:
+        wait_healthy("prefect server", f"{url}/health", proc, home / "server.log", timeout)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()

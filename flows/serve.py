@@ -9,8 +9,6 @@ server to start by hand. With ``PREFECT_API_URL`` set it serves against that ser
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,39 +22,8 @@ import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
 from alflow.workspace import Workspace
 from flows.deployments import deployments as campaign_deployments
-from flows.local_services import free_port, wait_healthy
+from flows.local_services import prefect_server
 from tasks.context import project_for
-
-
-@contextmanager
-def prefect_server(home: Path, timeout: float = 180.0) -> Iterator[str]:
-    """A ``prefect server start`` on 127.0.0.1 with its own PREFECT_HOME; yields the API URL."""
-    home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_UI_ENABLED": "false",
-        "PREFECT_API_URL": "",
-    }
-    log = (home / "server.log").open("ab")
-    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port), "--no-ui"], env=env, stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}/api"
-    try:
-        wait_healthy("prefect server", f"{url}/health", proc, home / "server.log", timeout)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
 
 
 @contextmanager
