@@ -4,12 +4,15 @@ strategy's picks from the candidates."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from alflow import faults
-from alflow.candidates import build_candidates
+from alflow.candidates import Embedded, build_candidates
 from alflow.committee import build_committee
 from alflow.compute import on_worker, score_pool
 from alflow.context import ProjectContext
@@ -26,6 +29,111 @@ from alflow.strategies import StrategySpec, candidate_count, get_strategy
 Progress = Callable[[], None]
 
 
+@dataclass(frozen=True)
+class BatchRequest:
+    """What the batch is built from once the pool is scored: in a round and in a simulation.
+
+    ``scores``' candidates and sample carry their raw features (a ``FEATURES`` column, or the
+    ``features``/``sample_features`` arrays); ``labeled_x``/``labeled_y`` are the labeled items
+    in the ledger's order; ``committee`` fits the query-by-committee members on them;
+    ``density`` gives a candidates frame's density function (the pool index) or None (the
+    uniform sample); ``embedded`` the space distances are measured in, when not the model's.
+    """
+
+    spec: StrategySpec
+    params: dict
+    scores: PartitionScores
+    model: Any
+    labeled_x: Any
+    labeled_y: np.ndarray
+    committee: Callable[[Any, np.ndarray], list]
+    batch_size: int
+    seed: int
+    round_id: int
+    n_control: int = 0
+    stream: pd.DataFrame = field(default_factory=empty_picks)
+    density: Callable[[pd.DataFrame], Callable] | None = None
+    embedded: Callable[[pd.DataFrame, pd.DataFrame | None], Embedded] | None = None
+
+
+def committee_builder(
+    kind: str, size: int, make_model: Callable, make_family: Callable | None, seed: int
+) -> Callable[[Any, np.ndarray], list]:
+    """How a round's committee is fitted: ``estimators`` (one member per estimator kind of
+    ``make_family``) or ``bagging``/``seeds`` clones of ``make_model()``, seeded by ``seed``."""
+
+    def fit(x, y: np.ndarray) -> list:
+        if kind == "estimators":
+            if make_family is None:
+                raise AlflowError("committee_kind 'estimators' needs a family of estimators")
+            return [m.fit(x, y) for m in make_family()]
+        return build_committee(make_model(), x, y, n_members=size, kind=kind, random_state=seed)
+
+    return fit
+
+
+def pick_batch(req: BatchRequest) -> pd.DataFrame:
+    """The batch: ``req.stream`` picks, then the control slice (the top of the seeded uniform
+    sample), then the strategy's picks from the remaining candidates, ranked in that order."""
+    control = control_picks(req.scores.sample, req.n_control, set(req.stream["item_id"]))
+    taken = set(req.stream["item_id"]) | set(control["item_id"])
+    frame, raw = _without(req.scores.candidates, req.scores.features, taken)
+    n = req.batch_size - len(req.stream) - len(control)
+    picks = _strategy_picks(req, frame, raw, n) if n > 0 else empty_picks()
+    return assemble_batch([picks, req.stream, control])
+
+
+def _without(frame: pd.DataFrame, features, taken: set):
+    """The candidates (and their raw features) minus the ``taken`` ids."""
+    raw = stack(frame[FEATURES].tolist()) if FEATURES in frame else features
+    if not taken:
+        return frame, raw
+    rows = np.flatnonzero(~frame["item_id"].isin(taken).to_numpy())
+    if raw is not None:
+        raw = [raw[i] for i in rows] if isinstance(raw, list) else raw[rows]
+    return frame.iloc[rows].reset_index(drop=True), raw
+
+
+def _pool_sample(scores: PartitionScores, frame: pd.DataFrame):
+    """``(rows, raw features)`` of the uniform sample minus the candidates (a candidate must
+    not count itself as its own neighbour); None when there is no sample."""
+    sample = scores.sample
+    if sample is None:
+        return None, None
+    return _without(sample, scores.sample_features, set(frame["item_id"]))
+
+
+@timed("density+diversification")
+def _strategy_picks(req: BatchRequest, frame: pd.DataFrame, raw, n: int) -> pd.DataFrame:
+    spec = req.spec
+    model = req.model if spec.needs_model else None
+    labeled = spec.needs & {"labeled", "committee"} and len(req.labeled_y)
+    committee = None
+    if "committee" in spec.needs and labeled:
+        committee = req.committee(req.labeled_x, req.labeled_y)
+    sample, sample_raw = _pool_sample(req.scores, frame)
+    candidates = build_candidates(
+        frame,
+        raw,
+        spec,
+        model=model,
+        labeled_raw_x=req.labeled_x if labeled else None,
+        labeled_labels=req.labeled_y,
+        committee=committee,
+        pool_sample_raw=sample_raw if sample is not None and len(sample) else None,
+        pool_density=req.density(frame) if req.density else None,
+        embedded=req.embedded(frame, sample) if req.embedded else None,
+        seed=req.seed,
+    )
+    picked = spec.select(candidates, n, random_state=req.seed + req.round_id, **req.params)
+    batch = frame.iloc[picked].reset_index(drop=True)
+    batch["utility"] = batch[spec.rank_by]
+    if "predicted_label" not in batch:
+        batch["predicted_label"] = None
+        batch["predicted_score"] = np.nan
+    return batch.assign(reason="strategy")
+
+
 def compute_selection(
     ctx: ProjectContext,
     inputs: SelectionInputs,
@@ -40,26 +148,46 @@ def compute_selection(
 
     Stream picks come first (new items the champion alone finds uncertain enough), then
     the control slice (the top of a seeded uniform sample of the unlabeled pool), and the
-    strategy fills the rest of the batch from the other candidates.
+    strategy fills the rest of the batch from the other candidates (``pick_batch``).
     """
     spec = get_strategy(inputs.strategy)
     if spec.needs_model and model is None:
         raise AlflowError(f"strategy {spec.name!r} needs a model; none is registered yet")
     source = pool_index_source(ctx) if by_pool_index(ctx, spec) else None
-    batch_size = ctx.config.campaign.batch_size
+    cfg = ctx.config
     common = _scoring_common(ctx, inputs)
-    stream = _stream_picks(ctx, inputs, model, client, common, batch_size - inputs.n_control)
+    room = cfg.campaign.batch_size - inputs.n_control
+    stream = _stream_picks(ctx, inputs, model, client, common, room)
     scores = _pool_scores(ctx, inputs, spec, model, client, common, source, on_partition, cache)
     if scores.rows_scored == 0:
         raise AlflowError("no unlabeled items are left in the pool")
-    control = control_picks(scores.sample, inputs.n_control, set(stream["item_id"]))
-    taken = set(stream["item_id"]) | set(control["item_id"])
-    if taken:
-        cand = scores.candidates
-        scores.candidates = cand[~cand["item_id"].isin(taken)].reset_index(drop=True)
-    n_strategy = batch_size - len(stream) - len(control)
-    picks = _strategy_picks(ctx, spec, inputs, scores, model, n_strategy, client, source)
-    return assemble_batch([picks, stream, control]), scores
+    labels = inputs.labels
+    labeled_x = None
+    if spec.needs & {"labeled", "committee"} and len(labels):
+        labeled_x, _ = ctx.labeled_data(labels["item_id"])
+    s = cfg.strategy
+    request = BatchRequest(
+        spec=spec,
+        params=inputs.params,
+        scores=scores,
+        model=model,
+        labeled_x=labeled_x,
+        labeled_y=labels["label"].to_numpy(),
+        committee=committee_builder(
+            s.committee_kind,
+            s.committee_size,
+            partial(build_model, cfg),
+            partial(build_model_family, cfg),
+            cfg.seed,
+        ),
+        batch_size=cfg.campaign.batch_size,
+        seed=cfg.seed,
+        round_id=inputs.round_id,
+        n_control=inputs.n_control,
+        stream=stream,
+        density=partial(pool_density, client, source) if source else None,
+    )
+    return pick_batch(request), scores
 
 
 def _scoring_common(ctx: ProjectContext, inputs: SelectionInputs) -> dict:
@@ -111,27 +239,6 @@ def _tag_scores(ctx: ProjectContext, round_id: int, key: str, reused: bool) -> N
     )
 
 
-@timed("density+diversification")
-def _strategy_picks(
-    ctx: ProjectContext, spec, inputs: SelectionInputs, scores, model, n: int, client, source
-):
-    if n <= 0:
-        return empty_picks()
-    density = pool_density(client, source, scores.candidates) if source else None
-    candidates = _candidates(
-        ctx, spec, scores, model if spec.needs_model else None, inputs.labels, density
-    )
-    picked = spec.select(
-        candidates, n, random_state=ctx.config.seed + inputs.round_id, **inputs.params
-    )
-    batch = scores.candidates.iloc[picked].reset_index(drop=True)
-    batch["utility"] = batch[spec.rank_by]
-    if "predicted_label" not in batch:
-        batch["predicted_label"] = None
-        batch["predicted_score"] = np.nan
-    return batch.assign(reason="strategy")
-
-
 def _stream_picks(ctx: ProjectContext, inputs, model, client, common: dict, room: int):
     """New items (ingested since the last round) whose utility under the champion alone
     reaches the threshold, best first, at most ``stream.budget``."""
@@ -150,50 +257,3 @@ def _stream_picks(ctx: ProjectContext, inputs, model, client, common: dict, room
     frame = scores.candidates
     frame = frame[frame[s.utility] >= s.threshold].head(budget).reset_index(drop=True)
     return frame.assign(utility=frame[s.utility], reason="stream")
-
-
-def _committee(ctx: ProjectContext, labeled_x, y):
-    """The query-by-committee members, fitted on the labeled items."""
-    s = ctx.config.strategy
-    if s.committee_kind == "estimators":
-        return [m.fit(labeled_x, y) for m in build_model_family(ctx.config)]
-    return build_committee(
-        build_model(ctx.config),
-        labeled_x,
-        y,
-        n_members=s.committee_size,
-        kind=s.committee_kind,
-        random_state=ctx.config.seed,
-    )
-
-
-def _candidates(
-    ctx: ProjectContext, spec: StrategySpec, scores: PartitionScores, model, labels, density=None
-):
-    """What the strategy declared it needs, built like in simulations (``density`` from the
-    pool index when given)."""
-    frame = scores.candidates
-    raw = stack(frame[FEATURES].tolist()) if FEATURES in frame else None
-    labeled_x = None
-    if spec.needs & {"labeled", "committee"} and len(labels):
-        labeled_x, _ = ctx.labeled_data(labels["item_id"])
-    committee = None
-    if "committee" in spec.needs and labeled_x is not None:
-        committee = _committee(ctx, labeled_x, labels["label"].to_numpy())
-    sample = scores.sample
-    if sample is not None:  # a candidate must not count itself as its own neighbour
-        sample = sample[~sample["item_id"].isin(frame["item_id"])]
-    return build_candidates(
-        frame,
-        raw,
-        spec,
-        model=model,
-        labeled_raw_x=labeled_x,
-        labeled_labels=labels["label"].to_numpy(),
-        committee=committee,
-        pool_sample_raw=stack(sample[FEATURES].tolist())
-        if sample is not None and len(sample)
-        else None,
-        pool_density=density,
-        seed=ctx.config.seed,
-    )

@@ -11,7 +11,7 @@ import pyarrow as pa
 from alflow import faults
 from alflow.context import ProjectContext
 from alflow.errors import AlflowError
-from alflow.pool import features_of
+from alflow.pool import feature_columns, features_of
 from alflow.vendors.simulated import SimulatedVendor
 
 
@@ -44,8 +44,7 @@ def display_columns(ctx: ProjectContext, batch: pd.DataFrame) -> pd.DataFrame:
     f = ctx.config.data.features
     if f.kind == "embedding":
         return batch
-    col = "text" if f.kind == "text" else "x"
-    table = ctx.pool_rows(batch["item_id"], [col])
+    table = ctx.pool_rows(batch["item_id"], feature_columns(f.kind))
     if f.kind == "text":
         data = pd.DataFrame(
             {
@@ -54,7 +53,7 @@ def display_columns(ctx: ProjectContext, batch: pd.DataFrame) -> pd.DataFrame:
             }
         )
     else:
-        data = pd.DataFrame(features_of(table, "numeric"), columns=f.columns)
+        data = pd.DataFrame(features_of(table, f.kind), columns=f.model_columns)
         data.insert(0, "item_id", table.column("item_id").to_pylist())
     return batch.merge(data, on="item_id", how="left")
 

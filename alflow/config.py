@@ -80,13 +80,28 @@ class ComputeConfig(_Section):
     memory_limit: str = "4GiB"
 
 
-class FeaturesConfig(_Section):
-    """How model features are read from the input: numeric columns, a text or an embedding."""
+MISSING_MARKERS = ["", "?", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 
-    kind: Literal["numeric", "text", "embedding"] = "numeric"
+
+class FeaturesConfig(_Section):
+    """How model features are read from the input: numeric columns, a text, an embedding, or
+    a mixed table (``tabular``: ``numeric`` and ``categorical`` columns, gaps allowed).
+
+    In a table, a cell equal to one of ``missing_values`` is a gap; gaps are imputed in the
+    model pipeline (``impute_numeric``, ``impute_categorical``: ``constant`` makes "missing" a
+    category of its own), and categories the model never saw encode as all zeros (or as the
+    infrequent bucket of the ``max_categories`` a column keeps)."""
+
+    kind: Literal["numeric", "text", "embedding", "tabular"] = "numeric"
     columns: list[str] = Field(default_factory=list)
     text_column: str | None = None
     embedding_column: str | None = None
+    numeric: list[str] = Field(default_factory=list)
+    categorical: list[str] = Field(default_factory=list)
+    missing_values: list[str] = Field(default_factory=lambda: list(MISSING_MARKERS))
+    impute_numeric: Literal["median", "mean", "constant"] = "median"
+    impute_categorical: Literal["most_frequent", "constant"] = "constant"
+    max_categories: Annotated[int, Field(ge=2)] = 50
 
     @model_validator(mode="after")
     def _one_source(self) -> FeaturesConfig:
@@ -96,7 +111,19 @@ class FeaturesConfig(_Section):
             raise ValueError("kind 'text' needs 'text_column'")
         if self.kind == "embedding" and not self.embedding_column:
             raise ValueError("kind 'embedding' needs 'embedding_column'")
+        if self.kind == "tabular" and not (self.numeric or self.categorical):
+            raise ValueError("kind 'tabular' needs 'numeric' and/or 'categorical' columns")
+        both = set(self.numeric) & set(self.categorical)
+        if both:
+            raise ValueError(f"column(s) {sorted(both)} are both numeric and categorical")
         return self
+
+    @property
+    def model_columns(self) -> list[str]:
+        """The input columns the model reads, in order (numeric, then categorical)."""
+        if self.kind == "tabular":
+            return [*self.numeric, *self.categorical]
+        return list(self.columns)
 
 
 class DataConfig(_Section):
@@ -143,16 +170,33 @@ class WeakLabelConfig(_Section):
     min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
 
 
-class ModelConfig(_Section):
-    """The scikit-learn pipeline built for the features and its registry name."""
+BUILTIN_ESTIMATORS = ("logistic_regression", "random_forest", "sgd")
+_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
-    estimator: Literal["logistic_regression", "random_forest", "sgd"] = "logistic_regression"
+
+class ModelConfig(_Section):
+    """The scikit-learn pipeline built for the features and its registry name.
+
+    ``estimator`` is a built-in name or ``package.module:factory`` (the user's own classifier,
+    see ``alflow.estimators``), called with ``params``."""
+
+    estimator: str = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
     text_vectorizer: Literal["tfidf", "hashing"] = "tfidf"
     registered_name: str | None = None
     gate: GateConfig = Field(default_factory=GateConfig)
     pseudo_labels: PseudoLabelConfig = Field(default_factory=PseudoLabelConfig)
     weak_labels: WeakLabelConfig = Field(default_factory=WeakLabelConfig)
+
+    @model_validator(mode="after")
+    def _estimator_name(self) -> ModelConfig:
+        if self.estimator not in BUILTIN_ESTIMATORS and not _FACTORY.match(self.estimator):
+            raise ValueError(
+                f"estimator {self.estimator!r} is neither built in "
+                f"({', '.join(BUILTIN_ESTIMATORS)}) nor 'package.module:factory' "
+                "(a callable returning a classifier)"
+            )
+        return self
 
 
 class EvaluationConfig(_Section):

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from alflow.handles import Stores
-from alflow.pool import features_of, fetch_items, join, pool_hash
+from alflow.pool import feature_columns, features_of, fetch_items, join, pool_hash
 from alflow.resolution import Policy
 from alflow.score_cache import ScoreCache
 from alflow.vendors.registry import make_vendor
@@ -55,8 +55,7 @@ class ProjectContext(Stores):
     def labeled_data(self, item_ids: pd.Series) -> tuple[Any, pa.Table]:
         """The features of ``item_ids`` in their order, and their pool rows."""
         kind = self.config.data.features.kind
-        col = "text" if kind == "text" else "x"
-        table = self.pool_rows(item_ids, [col])
+        table = self.pool_rows(item_ids, feature_columns(kind))
         order = pd.Series(range(table.num_rows), index=table.column("item_id").to_pylist())
         idx = order.loc[list(item_ids)].to_numpy()
         return features_of(table.take(idx), kind), table

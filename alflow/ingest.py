@@ -22,10 +22,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from alflow.coerce import not_number_hint, tabular_block
 from alflow.config import DataConfig
 from alflow.errors import InputError, located
 from alflow.ledger import Ledger
 from alflow.pool import join, to_table, write_partition
+from alflow.tabular import is_tabular, row_bytes
 
 MAX_PROBLEMS = 50
 
@@ -145,10 +147,13 @@ class _Validator:
         self.data = data
         self.source = source
         self.problems: list[str] = []
+        self.n_problems = 0  # all of them; only the first MAX_PROBLEMS are kept
         f = data.features
         self.kind = f.kind
         self.feature_columns = (
-            f.columns if f.kind == "numeric" else [f.text_column or f.embedding_column]
+            f.model_columns
+            if f.kind in ("numeric", "tabular")
+            else [f.text_column or f.embedding_column]
         )
         self.required = [*self.feature_columns]
         if data.id_column:
@@ -164,6 +169,7 @@ class _Validator:
         self.width: int | None = None  # embedding width, fixed by the first vector
 
     def problem(self, pos: int, unit: str, column: str | None, message: str) -> None:
+        self.n_problems += 1
         if len(self.problems) < MAX_PROBLEMS:
             field = f"column {column!r}" if column else None
             self.problems.append(located(self.source, int(pos), field, message, unit))
@@ -179,7 +185,12 @@ class _Validator:
     def features(self, chunk: Chunk) -> tuple[np.ndarray | list[str], np.ndarray]:
         """Parsed features and a mask of the rows that passed."""
         ok = np.ones(len(chunk.frame), dtype=bool)
-        parse = {"numeric": self._numeric, "text": self._texts, "embedding": self._embeddings}
+        parse = {
+            "numeric": self._numeric,
+            "text": self._texts,
+            "embedding": self._embeddings,
+            "tabular": self._tabular,
+        }
         return parse[self.kind](chunk, ok), ok
 
     def _numeric(self, chunk: Chunk, ok: np.ndarray) -> np.ndarray:
@@ -190,11 +201,17 @@ class _Validator:
             bad = ~np.isfinite(values)
             for i in np.flatnonzero(bad):
                 v = raw.iloc[i]
-                msg = "missing value (NaN)" if _missing(v) else f"{v!r} is not a finite number"
-                self.problem(chunk.positions[i], chunk.unit, col, msg)
+                self.problem(chunk.positions[i], chunk.unit, col, not_number_hint(v, col))
             ok &= ~bad
             x[:, j] = np.where(bad, 0.0, values)
         return x
+
+    def _tabular(self, chunk: Chunk, ok: np.ndarray) -> np.ndarray:
+        def report(i: int, column: str, message: str) -> None:
+            self.problem(chunk.positions[i], chunk.unit, column, message)
+            ok[i] = False
+
+        return tabular_block(chunk.frame, self.data.features, report)
 
     def _texts(self, chunk: Chunk, ok: np.ndarray) -> list[str]:
         col = self.feature_columns[0]
@@ -273,6 +290,13 @@ class _Validator:
                 ok[i] = False
             ids.append(s)
         return ids
+
+
+def _feature_bytes(x) -> list[bytes]:
+    """Each row's content as bytes (texts, vectors or tabular rows), for content hashes."""
+    if isinstance(x, list):
+        return [t.encode() for t in x]
+    return row_bytes(x) if is_tabular(x) else [r.tobytes() for r in x]
 
 
 def _vector_column(batch: pa.RecordBatch | None, column: str) -> np.ndarray | None:
@@ -367,9 +391,7 @@ def ingest_file(
                     progress(len(chunk.frame))
                 x, ok = validator.features(chunk)
                 truth = validator.truth(chunk, ok)
-                feature_bytes = (
-                    [t.encode() for t in x] if isinstance(x, list) else [r.tobytes() for r in x]
-                )
+                feature_bytes = _feature_bytes(x)
                 content_ids = [_hash([b]) for b in feature_bytes]
                 hashes = [
                     _hash([b, (truth[i] if truth else "").encode()])
@@ -416,7 +438,8 @@ def ingest_file(
                     flush()
             if validator.problems:
                 raise InputError(
-                    f"{url}: {len(validator.problems)} invalid record(s); nothing was ingested",
+                    f"{url}: {validator.n_problems} invalid record(s) (the first "
+                    f"{len(validator.problems)} below); nothing was ingested",
                     validator.problems,
                 )
             if rows_read == 0:

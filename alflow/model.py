@@ -7,37 +7,31 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from sklearn.ensemble import RandomForestClassifier
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
-from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.random_projection import SparseRandomProjection
 
 from alflow.config import AlflowConfig
-
-ESTIMATORS: dict[str, tuple[type, dict[str, Any]]] = {
-    "logistic_regression": (LogisticRegression, {"max_iter": 2000}),
-    "random_forest": (RandomForestClassifier, {"n_estimators": 200, "n_jobs": 1}),
-    "sgd": (SGDClassifier, {"loss": "log_loss"}),
-}
+from alflow.estimators import ESTIMATORS, make_estimator
+from alflow.features import cold_tabular, tabular_encoder
+from alflow.tabular import is_tabular
 
 
 def build_model(config: AlflowConfig) -> Pipeline:
     """A fresh, unfitted pipeline: features -> estimator, seeded by ``config.seed``."""
-    cls, defaults = ESTIMATORS[config.model.estimator]
-    params = {**defaults, **config.model.params}
-    if "random_state" in cls().get_params():
-        params.setdefault("random_state", config.seed)
-    estimator = cls(**params)
-    if config.data.features.kind == "text":
+    estimator = make_estimator(config.model, config.seed)
+    features = config.data.features
+    if features.kind == "text":
         vectorizer = (
             TfidfVectorizer(sublinear_tf=True, min_df=1)
             if config.model.text_vectorizer == "tfidf"
             else HashingVectorizer(n_features=2**18, alternate_sign=False)
         )
         return Pipeline([("vectorize", vectorizer), ("classify", estimator)])
+    if features.kind == "tabular":
+        return Pipeline([("encode", tabular_encoder(features)), ("classify", estimator)])
     return Pipeline([("scale", StandardScaler()), ("classify", estimator)])
 
 
@@ -90,14 +84,17 @@ def n_rows(x: Any) -> int:
 def represent(model, raw, seed: int = 0) -> np.ndarray:
     """The space distances are measured in: what the classifier sees, as dense float32.
 
-    With a fitted pipeline: its transform before the classifier (scaled numeric features, or the
-    text vectorizer's output). Without one (cold start): raw numeric features, or hashed text.
+    With a fitted pipeline: its transform before the classifier (scaled numeric features, the
+    encoded table, or the text vectorizer's output). Without one (cold start): raw numeric
+    features, a table's numbers next to its hashed categories, or hashed text.
     Input that is already a sparse matrix (text vectorised once, upstream) is used as it is.
     Sparse vectors are projected to ``PROJECTED_DIM`` dimensions by a seeded sparse random
     projection (Johnson-Lindenstrauss), so FAISS works on them.
     """
     if model is not None and len(getattr(model, "steps", [])) > 1:
         x = model[:-1].transform(raw)
+    elif is_tabular(raw):
+        x = cold_tabular(raw)
     elif isinstance(raw, np.ndarray) or sparse.issparse(raw):
         x = raw
     else:

@@ -23,7 +23,17 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 
-FEATURE_COLUMN = {"numeric": "x", "embedding": "x", "text": "text"}
+from alflow import tabular
+from alflow.vector_layout import vectors_array
+
+FEATURE_COLUMN = {"numeric": "x", "embedding": "x", "text": "text", "tabular": "x"}
+FEATURE_COLUMNS = {"numeric": ["x"], "embedding": ["x"], "text": ["text"], "tabular": ["x", "cat"]}
+
+
+def feature_columns(kind: str, table_columns: Sequence[str] | None = None) -> list[str]:
+    """The partition columns that hold a ``kind`` of features (of those a table has)."""
+    cols = FEATURE_COLUMNS[kind]
+    return [c for c in cols if table_columns is None or c in table_columns]
 
 
 def join(url: str, name: str) -> str:
@@ -33,20 +43,15 @@ def join(url: str, name: str) -> str:
 def to_table(item_ids: Sequence[str], features: np.ndarray | Sequence[str], truth=None) -> pa.Table:
     """Build a partition table from ids, a 2-D float array (or texts) and optional truth."""
     cols: dict[str, pa.Array] = {"item_id": pa.array(item_ids, pa.string())}
-    if isinstance(features, np.ndarray) and features.ndim == 2:
+    if tabular.is_tabular(features):
+        cols |= tabular.columns_of(features)
+    elif isinstance(features, np.ndarray) and features.ndim == 2:
         cols["x"] = vectors_array(features)
     else:
         cols["text"] = pa.array(list(features), pa.string())
     if truth is not None:
         cols["truth"] = pa.array(truth, pa.string())
     return pa.table(cols)
-
-
-def vectors_array(x: np.ndarray) -> pa.Array:
-    """A 2-D array as a column of float32 vectors (one fixed-size binary value per row)."""
-    x = np.ascontiguousarray(x, dtype="<f4")
-    n, d = x.shape
-    return pa.FixedSizeBinaryArray.from_buffers(pa.binary(4 * d), n, [None, pa.py_buffer(x)])
 
 
 def _vectors(chunk: pa.Array) -> np.ndarray:
@@ -86,9 +91,16 @@ def file_sha256(url: str) -> str:
 
 
 def read_partition(url: str, columns: Sequence[str] | None = None) -> pa.Table:
-    """One partition's table; local files are memory-mapped (no copy through a Python file)."""
+    """One partition's table; local files are memory-mapped (no copy through a Python file).
+
+    A tabular pool's ``x`` and ``cat`` columns are read when the partition has them (a table
+    with no numeric or no categorical columns has only one of the two)."""
     fs, path = fsspec.core.url_to_fs(url)
     columns = list(columns) if columns else None
+    if columns and tabular.CATEGORIES in columns:
+        with fs.open(path, "rb") as f:
+            names = pq.read_schema(f).names
+        columns = [c for c in columns if c in names or c not in ("x", tabular.CATEGORIES)]
     if isinstance(fs, LocalFileSystem):
         return pq.read_table(path, columns=columns, memory_map=True, use_threads=False)
     with fs.open(path, "rb") as f:
@@ -99,6 +111,8 @@ def features_of(table: pa.Table, kind: str) -> np.ndarray | list[str]:
     """The model input of a partition: a 2-D float32 array, or a list of texts."""
     if kind == "text":
         return table.column("text").to_pylist()
+    if kind == "tabular":
+        return tabular.from_table(table, lambda t: features_of(t, "numeric"))
     parts = [_vectors(c) for c in table.column("x").chunks]
     if len(parts) == 1:
         return parts[0]

@@ -39,7 +39,7 @@ def uses_pool_index(ctx: ProjectContext) -> bool:
     s = ctx.config.strategy
     if s.density_index == "auto":
         big = sum(ctx.ledger.state_counts().values()) > s.index_exact_max
-        return big and ctx.config.data.features.kind != "text"
+        return big and ctx.config.data.features.kind not in ("text", "tabular")
     return s.density_index == "pool"
 
 
@@ -53,7 +53,7 @@ def pool_index_source(ctx: ProjectContext) -> tuple[str, str, Callable]:
     content it is valid for, and how to build it (trained on a sample, filled partition by
     partition). Picklable, so a Dask worker can load or build it (``index.pool_density``)."""
     kind = ctx.config.data.features.kind
-    if kind == "text":
+    if kind in ("text", "tabular"):
         raise AlflowError("the pool index needs vector features (numeric or embedding)")
     n = sum(ctx.ledger.state_counts().values())
     cfg = ctx.config

@@ -21,7 +21,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from alflow.committee import aligned_proba
-from alflow.pool import FEATURE_COLUMN, features_of, read_partition
+from alflow.pool import feature_columns, features_of, read_partition
 from alflow.strategies import UTILITIES, top_k
 
 N_BINS = 20
@@ -280,15 +280,48 @@ def score_partition(
     > 0 the most confidently predicted rows (for pseudo-labels). Candidates carry their
     partition name and row (``_part``, ``_row``), the key of the pool index.
     """
-    table = read_partition(url, ["item_id", FEATURE_COLUMN[feature_kind]])
-    name = url.rsplit("/", 1)[-1]
-    rand = random_scores(table.num_rows, seed, round_id, name)
+    table = read_partition(url, ["item_id", *feature_columns(feature_kind)])
     keep = None
     if len(excluded):
         mask = pc.is_in(table.column("item_id"), value_set=excluded)
         keep = ~mask.to_numpy(zero_copy_only=False)
-    x = features_of(table, feature_kind)
-    ids = table.column("item_id")
+    return score_features(
+        table.column("item_id"),
+        features_of(table, feature_kind),
+        url.rsplit("/", 1)[-1],
+        model,
+        keep=keep,
+        rank_by=rank_by,
+        top_m=top_m,
+        seed=seed,
+        round_id=round_id,
+        keep_features=keep_features,
+        sample_m=sample_m,
+        confident_m=confident_m,
+        classes=classes,
+    )
+
+
+def score_features(
+    ids: pa.Array | pa.ChunkedArray,
+    x,
+    name: str,
+    model,
+    *,
+    keep: np.ndarray | None,
+    rank_by: Ranks,
+    top_m: int,
+    seed: int,
+    round_id: int,
+    keep_features: bool = False,
+    sample_m: int = 0,
+    confident_m: int = 0,
+    classes: Sequence[str] | None = None,
+) -> PartitionScores:
+    """``score_partition`` of rows already in memory: ``ids``, features ``x`` (an array, a
+    sparse matrix or a list of texts) of the partition ``name`` (it seeds the random scores),
+    rows where ``keep`` is False left out. Simulations score their pool with it."""
+    rand = random_scores(len(ids), seed, round_id, name)
     scores, pick = score_rows(
         ids,
         x,

@@ -73,13 +73,17 @@ def batch_shares(
     uniform sample size: density estimation, the stop set and the control slice draw on it."""
     n_stream = config.stream.budget if streaming else 0
     n_control = round(config.campaign.control_fraction * config.campaign.batch_size)
-    s = config.strategy
-    sample_m = s.pool_sample if "density" in spec.needs and not by_index else 0
+    sample_m = density_sample_size(config.strategy, spec, by_index=by_index)
     if needs_stop_set:
         sample_m = max(sample_m, config.campaign.stop_set_size)
     if n_control:  # the control slice is the top of the uniform sample, minus stream picks
         sample_m = max(sample_m, n_control + n_stream)
     return BatchShares(n_stream, n_control, sample_m)
+
+
+def density_sample_size(s: StrategyConfig, spec: StrategySpec, *, by_index: bool) -> int:
+    """The uniform pool sample density is measured against (none from the pool index)."""
+    return s.pool_sample if "density" in spec.needs and not by_index else 0
 
 
 def choose_strategy(

@@ -1,5 +1,6 @@
-"""In-memory campaigns with a simulated annotator, for benchmarks: the same strategies, the same
-scoring and candidate building as a real round, without Dask, Prefect or MLflow.
+"""In-memory campaigns with a simulated annotator, for benchmarks: each round's batch is built by
+the same code as a real round's (``score_features`` scores the pool like a Dask partition,
+``batch.pick_batch`` picks), without Dask, Prefect or MLflow.
 """
 
 from __future__ import annotations
@@ -13,14 +14,16 @@ import pandas as pd
 import pyarrow as pa
 from sklearn.metrics import accuracy_score, f1_score
 
-from alflow.candidates import Embedded, build_candidates
-from alflow.committee import build_committee
-from alflow.config import StrategyConfig
-from alflow.portfolio import PORTFOLIO, choose_arm
-from alflow.scoring import score_rows
-from alflow.strategies import candidate_count, get_strategy
+from alflow.batch import BatchRequest, committee_builder, pick_batch
+from alflow.candidates import Embedded
+from alflow.config import EvaluationConfig, GateConfig, StrategyConfig
+from alflow.model import holdout_mask
+from alflow.portfolio import PORTFOLIO
+from alflow.scoring import ROW, linear_scorer, score_features
+from alflow.selection_policy import choose_strategy, density_sample_size, portfolio_history
+from alflow.strategies import StrategySpec, candidate_count
 
-POOL_SAMPLE = 5_000
+PARTITION_NAME = "pool"  # the simulated pool is one partition: it seeds the random scores
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,23 @@ class Protocol:
         return self.late_batch if late else self.batch
 
 
+@dataclass(frozen=True)
+class SimulatedPool:
+    """A pool in memory: ids (``item_id``), features, truth, and the label schema."""
+
+    ids: pa.Array
+    x: Any
+    y: np.ndarray
+    classes: list[str]
+    embedding: np.ndarray | None = None  # the space distances are measured in, if given
+    partition: str = PARTITION_NAME  # seeds the random scores, as a partition's name does
+
+    @classmethod
+    def of(cls, x, y, classes, embedding=None) -> SimulatedPool:
+        ids = pa.array([f"{i:09d}" for i in range(len(y))])
+        return cls(ids, x, np.asarray(y).astype(str), list(classes), embedding)
+
+
 def _take(x: Any, idx: np.ndarray) -> Any:
     """Rows ``idx`` of an array or sparse matrix, or items of a list of texts."""
     return x[idx] if hasattr(x, "shape") else [x[i] for i in idx]
@@ -56,6 +76,97 @@ def initial_labels(y: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarra
     raise ValueError(f"{n} random labels never covered two classes")
 
 
+def simulated_batch(
+    pool: SimulatedPool,
+    labeled: np.ndarray,
+    model,
+    spec: StrategySpec,
+    params: dict,
+    *,
+    batch_size: int,
+    seed: int,
+    round_id: int,
+    strategy: StrategyConfig,
+    committee: Callable[[Any, np.ndarray], list],
+) -> pd.DataFrame:
+    """The batch a round picks with ``labeled`` (pool positions, in label order) and ``model``:
+    the pool scored as one partition, then ``pick_batch`` (``item_id``, ``rank``, ...)."""
+    keep = np.ones(len(pool.y), dtype=bool)
+    keep[labeled] = False
+    scores = score_features(
+        pool.ids,
+        pool.x,
+        pool.partition,
+        _scorer(model, pool) if spec.needs_model else None,
+        keep=keep,
+        rank_by=spec.ranks,
+        top_m=candidate_count(spec, batch_size, strategy.candidate_factor),
+        seed=seed,
+        round_id=round_id,
+        keep_features=bool(spec.needs & {"features", "density", "committee"}),
+        sample_m=density_sample_size(strategy, spec, by_index=False),
+        classes=pool.classes,
+    )
+    return pick_batch(
+        BatchRequest(
+            spec=spec,
+            params=params,
+            scores=scores,
+            model=model,
+            labeled_x=_take(pool.x, labeled),
+            labeled_y=pool.y[labeled],
+            committee=committee,
+            batch_size=batch_size,
+            seed=seed,
+            round_id=round_id,
+            embedded=None if pool.embedding is None else _embedded(pool, labeled),
+        )
+    )
+
+
+def _scorer(model, pool: SimulatedPool):
+    """The model as ``score_pool`` ships it to the workers: folded into a ``LinearScorer`` when
+    it is one and the features are a dense array (a round's vector pools always are)."""
+    return (
+        (linear_scorer(model, pool.classes) or model) if isinstance(pool.x, np.ndarray) else model
+    )
+
+
+def _embedded(pool: SimulatedPool, labeled: np.ndarray):
+    """Candidates', labeled and sample rows of the pool's embedding."""
+    position = pd.Index(pool.ids.to_numpy(zero_copy_only=False))
+
+    def rows(frame: pd.DataFrame, sample: pd.DataFrame | None) -> Embedded:
+        at = position.get_indexer(sample["item_id"]) if sample is not None else []
+        e = pool.embedding
+        return Embedded(e[frame[ROW].to_numpy()], e[labeled], e[np.asarray(at, dtype=np.intp)])
+
+    return rows
+
+
+def holdout_metric(pool: SimulatedPool, labeled: np.ndarray, make_model, seed: int) -> float:
+    """The gate metric of a model fit on the labels minus a stable holdout, measured on that
+    holdout, as a round without an evaluation set measures it (NaN while it is too small).
+    The portfolio's reward: held-out labels only, never the test set."""
+    ev, gate = EvaluationConfig(), GateConfig()
+    ids = pool.ids.take(pa.array(labeled)).to_numpy(zero_copy_only=False)
+    held = holdout_mask(ids, ev.holdout_fraction, seed)
+    train = labeled[~held]
+    if held.sum() < ev.min_eval_labels or len(np.unique(pool.y[train])) < 2:
+        return float("nan")
+    model = make_model().fit(_take(pool.x, train), pool.y[train])
+    return _metrics(pool.y[labeled[held]], model.predict(_take(pool.x, labeled[held])), pool)[
+        gate.metric
+    ]
+
+
+def _metrics(y_true, pred, pool: SimulatedPool) -> dict[str, float]:
+    return {
+        "accuracy": accuracy_score(y_true, pred),
+        "macro_f1": f1_score(y_true, pred, labels=pool.classes, average="macro", zero_division=0),
+    }
+
+
 def simulate(
     strategy: str,
     x_pool: Any,
@@ -67,94 +178,78 @@ def simulate(
     protocol: Protocol,
     params: dict | None = None,
     embedding: np.ndarray | None = None,
+    make_family: Callable[[], list] | None = None,
 ) -> pd.DataFrame:
-    """Run one campaign; one row per round: ``labels``, ``accuracy``, ``macro_f1``.
+    """Run one campaign; one row per round: ``labels``, ``accuracy``, ``macro_f1`` (on the test
+    set, which only reports: nothing the campaign picks depends on it).
 
     ``x_pool``/``x_test`` are arrays, lists of texts, or sparse matrices (text vectorised once
     for the whole campaign, which ``make_model`` then takes as it is).
 
     ``params`` go to the strategy, except ``committee_size`` and ``committee_kind`` (for
-    strategies that need a committee). ``strategy="portfolio"`` takes ``arms`` (and ``gamma``)
-    and picks an arm each round by its accuracy gains so far.
+    strategies that need a committee; ``estimators`` fits one member per ``make_family()``
+    model). ``strategy="portfolio"`` takes ``arms`` (and ``gamma``) and picks an arm each round
+    by the gains of the gate metric on held-out labels (``holdout_metric``), like a round.
 
     ``embedding`` (one row per pool item), when given, is the space distances are measured in,
     as a pool's embedding column is in a real round; otherwise the model's own representation.
     """
     params = dict(params or {})
-    committee_size = params.pop("committee_size", 5)
-    committee_kind = params.pop("committee_kind", "bagging")
-    arms = params.pop("arms", None) if strategy == PORTFOLIO else None
-    gamma = params.pop("gamma", 0.2)
-    history: list[tuple[str, float]] = []
-    spec = None
-    factor = StrategyConfig().candidate_factor
+    defaults = StrategyConfig()
+    size = params.pop("committee_size", defaults.committee_size)
+    kind = params.pop("committee_kind", defaults.committee_kind)
+    s = StrategyConfig(name=strategy, params=params)
     y_pool, y_test = np.asarray(y_pool).astype(str), np.asarray(y_test).astype(str)
-    schema = sorted(set(y_pool) | set(y_test))
-    ids = pa.array([f"{i:09d}" for i in range(len(y_pool))])
-    rng = np.random.default_rng(protocol.seed)
-    labeled = initial_labels(y_pool, protocol.initial, rng)
-    rows = []
+    pool = SimulatedPool.of(x_pool, y_pool, sorted(set(y_pool) | set(y_test)), embedding)
+    committee = committee_builder(kind, size, make_model, make_family, protocol.seed)
+    labeled = initial_labels(y_pool, protocol.initial, np.random.default_rng(protocol.seed))
+    rows, rewards, strategies = [], [], ["initial"]
     for round_id in range(1, 10_000):
         model = make_model().fit(_take(x_pool, labeled), y_pool[labeled])
-        pred = model.predict(x_test)
-        rows.append(
-            {
-                "labels": len(labeled),
-                "accuracy": accuracy_score(y_test, pred),
-                "macro_f1": f1_score(y_test, pred, labels=schema, average="macro", zero_division=0),
-            }
-        )
-        if arms is not None and spec is not None:
-            history.append((spec.name, rows[-1]["accuracy"] - rows[-2]["accuracy"]))
-        spec = get_strategy(
-            choose_arm(arms, history, seed=protocol.seed, round_id=round_id, gamma=gamma)
-            if arms is not None
-            else strategy
-        )
-        unlabeled = np.setdiff1d(np.arange(len(y_pool)), labeled)
-        batch = min(protocol.batch_at(len(labeled)), protocol.budget - len(labeled), len(unlabeled))
+        rows.append({"labels": len(labeled), **_metrics(y_test, model.predict(x_test), pool)})
+        if strategy == PORTFOLIO:
+            rewards.append(holdout_metric(pool, labeled, make_model, protocol.seed))
+        batch = min(protocol.batch_at(len(labeled)), protocol.budget - len(labeled))
+        batch = min(batch, len(y_pool) - len(labeled))
         if batch <= 0:
             break
-        x_unl = _take(x_pool, unlabeled)
-        rand = np.random.default_rng([protocol.seed, round_id]).random(len(unlabeled))
-        scores, pick = score_rows(
-            ids.take(pa.array(unlabeled)),
-            x_unl,
-            model,
-            rand,
-            rank_by=spec.ranks,
-            classes=schema,
-            top_m=candidate_count(spec, batch, factor),
+        picked = _next_batch(
+            s, pool, labeled, model, rewards, strategies, batch, round_id, committee, protocol.seed
         )
-        committee = None
-        if "committee" in spec.needs:
-            committee = build_committee(
-                make_model(),
-                _take(x_pool, labeled),
-                y_pool[labeled],
-                n_members=committee_size,
-                kind=committee_kind,
-                random_state=protocol.seed + round_id,
-            )
-        sample = rng.choice(len(unlabeled), size=min(POOL_SAMPLE, len(unlabeled)), replace=False)
-        sample = np.setdiff1d(sample, pick)  # no candidate is its own density neighbour
-        cand = build_candidates(
-            scores.candidates,
-            _take(x_unl, pick),
-            spec,
-            model=model,
-            labeled_raw_x=_take(x_pool, labeled),
-            labeled_labels=y_pool[labeled],
-            committee=committee,
-            pool_sample_raw=_take(x_unl, sample),
-            embedded=None
-            if embedding is None
-            else Embedded(
-                embedding[unlabeled[pick]], embedding[labeled], embedding[unlabeled[sample]]
-            ),
-            seed=protocol.seed,
-        )
-        arm_params = {} if arms is not None else params
-        chosen = spec.select(cand, batch, random_state=protocol.seed + round_id, **arm_params)
-        labeled = np.concatenate([labeled, unlabeled[pick[chosen]]])
+        labeled = np.concatenate([labeled, picked["item_id"].astype(int).to_numpy()])
     return pd.DataFrame(rows)
+
+
+def _next_batch(s, pool, labeled, model, rewards, strategies, batch, round_id, committee, seed):
+    """Round ``round_id``'s batch: the strategy (a portfolio's arm) chosen like in a round."""
+    spec, params = choose_strategy(
+        s,
+        pool.classes,
+        pd.DataFrame({"label": pool.y[labeled]}),
+        has_model=True,
+        history=_history(rewards, strategies),
+        seed=seed,
+        round_id=round_id,
+    )
+    strategies.append(spec.name)
+    return simulated_batch(
+        pool,
+        labeled,
+        model,
+        spec,
+        params,
+        batch_size=batch,
+        seed=seed,
+        round_id=round_id,
+        strategy=s,
+        committee=committee,
+    )
+
+
+def _history(rewards: list[float], strategies: list[str]) -> list[tuple[str, float]]:
+    """The portfolio's ``(strategy, gain)`` so far, as ``portfolio_history`` reads a ledger."""
+    if not rewards:
+        return []
+    metric = GateConfig().metric
+    trainings = pd.DataFrame({"round": range(len(rewards)), metric: rewards})
+    return portfolio_history(trainings, pd.Series(strategies[: len(rewards)]), metric)

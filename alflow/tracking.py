@@ -24,6 +24,7 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 import mlflow
 import mlflow.sklearn
 import pandas as pd
+import skops.io
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
@@ -189,7 +190,10 @@ class Tracker:
         """Log and register the model from inside the run; return the new version.
 
         MLflow prints "Created version N" straight to stderr; that goes to the debug log instead.
+        The types the model is made of are recorded as trusted for skops: alflow built it from
+        the config (a user's own estimator is named there, ``model.estimator``).
         """
+        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
         with self.run(run_id), contextlib.redirect_stderr(io.StringIO()) as said:
             info = mlflow.sklearn.log_model(
                 model,
@@ -198,6 +202,7 @@ class Tracker:
                 pip_requirements=PIP_REQUIREMENTS,
                 serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_SKOPS,
                 input_example=input_example,
+                skops_trusted_types=trusted or None,
             )
         logger.debug("mlflow: %s", said.getvalue().strip())
         return str(info.registered_model_version)

@@ -14,8 +14,9 @@ from alflow import faults
 from alflow.context import ProjectContext
 from alflow.control import label_saving
 from alflow.errors import AlflowError
+from alflow.keys import label_key, label_keys
 from alflow.model import build_model, evaluate, holdout_mask
-from alflow.pool import features_of, read_partition
+from alflow.pool import feature_columns, features_of, read_partition
 from alflow.reporting import log_report
 from alflow.stopping import agreement
 
@@ -78,6 +79,8 @@ def retrain(
         metrics.update(control)
     if report:
         t.log_dict(run_id, report, "classification_report.json")
+    if label_keys(ctx.labels):
+        t.log_dict(run_id, label_keys(ctx.labels), "label_keys.json")
     return _register(ctx, round_id, run_id, model, train, metrics, x_eval, y_eval)
 
 
@@ -105,7 +108,7 @@ def _metrics(ctx: ProjectContext, model, train, labels, extra, x_eval, y_eval):
         "weak_labels_used": _count(extra, "weak"),
     }
     for cls, n in train["label"].value_counts().items():
-        metrics[f"class_count.{cls}"] = float(n)
+        metrics[f"class_count.{label_key(str(cls))}"] = float(n)
     report: dict[str, Any] = {}
     if x_eval is not None:
         result = evaluate(model, x_eval, y_eval, ctx.labels)
@@ -140,8 +143,7 @@ def eval_set(ctx: ProjectContext, labels: pd.DataFrame):
     kind = ctx.config.data.features.kind
     urls = ctx.partition_urls("eval")
     if urls:
-        col = "text" if kind == "text" else "x"
-        table = pa.concat_tables(read_partition(u, [col, "truth"]) for u in urls)
+        table = pa.concat_tables(read_partition(u, [*feature_columns(kind), "truth"]) for u in urls)
         return labels, features_of(table, kind), np.asarray(table.column("truth").to_pylist())
     ev = ctx.config.evaluation
     mask = holdout_mask(labels["item_id"].to_numpy(), ev.holdout_fraction, ctx.config.seed)
@@ -230,7 +232,7 @@ def _stop_kappa(ctx: ProjectContext, model, round_id: int) -> float | None:
     if not ctx.stop_set_path.exists():
         return None
     table = read_partition(str(ctx.stop_set_path))
-    kind = "text" if "text" in table.column_names else "numeric"
+    kind = ctx.config.data.features.kind
     preds = np.asarray(model.predict(features_of(table, kind))).astype(str)
     folder = ctx.ws.reports_dir / "stop_set_predictions"
     folder.mkdir(exist_ok=True)

@@ -1,20 +1,28 @@
-"""Servers run as local processes on 127.0.0.1: a free port to start one on, waiting until
-it answers its health check (or says why it will not), and stopping one with everything it
-started."""
+"""Servers run as local processes on 127.0.0.1: a free port to start one on, waiting until it
+answers its health check (or says why it will not), a ``prefect server`` of our own, and
+stopping one with everything it started. Nothing
+here imports Prefect: a command points ``PREFECT_API_URL`` at such a server before Prefect loads
+its settings."""
 
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
 
 from alflow.errors import AlflowError
+
+SERVER_GRACE = 3.0  # seconds a server of ``alflow serve`` gets after SIGTERM
 
 
 def free_port() -> int:
@@ -25,13 +33,13 @@ def free_port() -> int:
 
 
 def wait_healthy(
-    name: str, health_url: str, proc: subprocess.Popen | None, log: Path, timeout: float = 180.0
+    name: str, health_url: str, proc: subprocess.Popen, log: Path, timeout: float = 180.0
 ) -> None:
     """Poll ``health_url`` until it answers 200; fail with the end of ``log`` if the process
-    (when it is ours) exits first or ``timeout`` seconds pass."""
+    exits first or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while True:
-        if proc is not None and proc.poll() is not None:
+        if proc.poll() is not None:
             raise AlflowError(f"{name} exited ({proc.returncode}); {log}:\n{_tail(log)}")
         try:
             with urllib.request.urlopen(health_url, timeout=2) as r:
@@ -74,3 +82,41 @@ def _descendants(pid: int) -> list[psutil.Process]:
 
 def _tail(log: Path, chars: int = 3000) -> str:
     return log.read_text(errors="replace")[-chars:] if log.exists() else ""
+
+
+@contextmanager
+def server_process(home: Path, own_session: bool = False) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A ``prefect server start`` on 127.0.0.1 with its own PREFECT_HOME, not waited for;
+    yields its API URL and process, and stops it (with what it started) on exit."""
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_UI_ENABLED": "false",
+        "PREFECT_API_URL": "",
+    }
+    log = (home / "server.log").open("ab")
+    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
+    proc = subprocess.Popen(
+        [*cmd, "--port", str(port), "--no-ui"],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=own_session,
+    )
+    try:
+        yield f"http://127.0.0.1:{port}/api", proc
+    finally:
+        stop_tree(proc, SERVER_GRACE if own_session else 30.0)
+        log.close()
+
+
+@contextmanager
+def prefect_server(home: Path, timeout: float = 180.0) -> Iterator[str]:
+    """A ``prefect server start`` on 127.0.0.1 (``server_process``), once it answers."""
+    with server_process(home) as (url, proc):
+        wait_healthy("prefect server", f"{url}/health", proc, home / "server.log", timeout)
+        yield url

@@ -24,10 +24,10 @@ from pathlib import Path
 
 from alflow.config import AlflowConfig
 from alflow.workspace import Workspace
-from flows.local_services import free_port, stop_tree, wait_healthy
+from flows.local_services import server_process, stop_tree, wait_healthy
 from tasks.context import project_for
 
-RUNNER_GRACE, SERVER_GRACE = 5.0, 3.0  # seconds; together within the 10 s a stop may take
+RUNNER_GRACE = 5.0  # seconds; with the server's 3 s within the 10 s a stop may take
 
 
 class Stopped(Exception):
@@ -36,44 +36,6 @@ class Stopped(Exception):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
-
-
-@contextmanager
-def server_process(home: Path, own_session: bool = False) -> Iterator[tuple[str, subprocess.Popen]]:
-    """A ``prefect server start`` on 127.0.0.1 with its own PREFECT_HOME, not waited for;
-    yields its API URL and process, and stops it (with what it started) on exit."""
-    home.mkdir(parents=True, exist_ok=True)
-    port = free_port()
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_UI_ENABLED": "false",
-        "PREFECT_API_URL": "",
-    }
-    log = (home / "server.log").open("ab")
-    cmd = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
-    proc = subprocess.Popen(
-        [*cmd, "--port", str(port), "--no-ui"],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=own_session,
-    )
-    try:
-        yield f"http://127.0.0.1:{port}/api", proc
-    finally:
-        stop_tree(proc, SERVER_GRACE if own_session else 30.0)
-        log.close()
-
-
-@contextmanager
-def prefect_server(home: Path, timeout: float = 180.0) -> Iterator[str]:
-    """A ``prefect server start`` on 127.0.0.1 (``server_process``), once it answers."""
-    with server_process(home) as (url, proc):
-        wait_healthy("prefect server", f"{url}/health", proc, home / "server.log", timeout)
-        yield url
 
 
 @contextmanager

@@ -34,7 +34,7 @@ from alflow.config import AlflowConfig, ComputeConfig
 from alflow.errors import AlflowError
 from alflow.stages import stage
 from alflow.workspace import Workspace
-from flows.serve import prefect_server
+from flows.local_services import prefect_server
 
 SWITCH = "ALFLOW_LOCAL_SERVICES"
 IDLE = "ALFLOW_SERVICES_IDLE_SECONDS"

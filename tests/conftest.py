@@ -100,7 +100,7 @@ def dask_client():
 def prefect_api(tmp_path_factory) -> Iterator[str]:
     """One real ``prefect server`` for the session's CLI subprocesses (``PREFECT_API_URL``):
     an ephemeral API server started by every CLI run cost most of each run's time."""
-    from flows.serve import prefect_server
+    from flows.local_services import prefect_server
 
     with prefect_server(tmp_path_factory.mktemp("prefect-home")) as url:
         yield url

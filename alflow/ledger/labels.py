@@ -71,7 +71,11 @@ class LabelsLedger(LedgerStore):
             imp = Import(source=source, sha256=sha256, events_read=len(events), events_added=0)
             s.add(imp)
             s.flush()
-            rounds = self._rounds_of(s, [e.item_id for e in events])
+            # lock the items before any event references them: an event's foreign key takes a
+            # share lock that would deadlock against a concurrent import's resolution
+            rounds = dict(
+                by_id(s, Item, [e.item_id for e in events], Item.round_id, for_update=True)
+            )
             now = utcnow()
             rows = [
                 {
@@ -105,9 +109,6 @@ class LabelsLedger(LedgerStore):
             imp.events_added = added
             self._resolve(s, sorted(touched), resolver)
             return added, len(touched)
-
-    def _rounds_of(self, s: Session, item_ids: Sequence[str]) -> dict[str, int | None]:
-        return dict(by_id(s, Item, item_ids, Item.round_id))
 
     def _resolve(self, s: Session, item_ids: Sequence[str], policy: Policy) -> None:
         if policy.needs_all_items and item_ids:

@@ -33,8 +33,8 @@ def by_id(
     rows: list[tuple] = []
     for chunk in chunks(sorted(set(item_ids))):
         query = select(table.item_id, *columns).where(table.item_id.in_(chunk))
-        if for_update:
-            query = query.with_for_update()
+        if for_update:  # in id order, so two transactions lock shared rows in the same order
+            query = query.order_by(table.item_id).with_for_update()
         rows.extend(session.execute(query).tuples())
     return rows
 

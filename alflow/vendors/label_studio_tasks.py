@@ -66,4 +66,6 @@ def tasks_bytes(tasks: list[dict]) -> bytes:
 def display_columns(config: AlflowConfig) -> list[str]:
     """The columns an annotator is shown (the text, or the numeric features; embeddings: none)."""
     f = config.data.features
-    return {"text": ["text"], "numeric": list(f.columns)}.get(f.kind, [])
+    return {"text": ["text"], "numeric": f.model_columns, "tabular": f.model_columns}.get(
+        f.kind, []
+    )

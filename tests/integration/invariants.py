@@ -90,11 +90,11 @@ def check_consistency(project: Project, labels_files: list[Path] = ()) -> Figure
 
     keys = [k for k, _ in events]
     duplicates += len(keys) - len(set(keys))
-    expected = {
-        a.event_key(project.vendor.name)
-        for f in labels_files
-        for a in project.vendor.read_annotations(Path(f), project.labels)
-    }
+    read = [
+        a for f in labels_files for a in project.vendor.read_annotations(Path(f), project.labels)
+    ]
+    rounds_of = project.ledger.import_targets(a.item_id for a in read)
+    expected = {a.event_key(project.vendor.name, rounds_of[a.item_id][1]) for a in read}
     lost = len(expected - set(keys))
     if set(keys) - expected:
         problems.append(f"{len(set(keys) - expected)} events come from no imported file")

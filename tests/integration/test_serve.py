@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 from alflow.config import load_config
 from alflow.project import Project
 from flows.cli import app
-from flows.serve import prefect_server
+from flows.local_services import prefect_server
 from tests.conftest import ROOT, make_config
 
 pytestmark = pytest.mark.slow

@@ -1,0 +1,70 @@
+"""The classifier of the pipeline: a built-in estimator by name, or the user's own.
+
+``model.estimator: "package.module:factory"`` names a callable that returns a scikit-learn
+compatible classifier (or a pipeline) with ``predict_proba``; it is called with
+``model.params`` as keyword arguments. The module must be importable where alflow runs and on
+the Dask workers (installed, or on ``PYTHONPATH``). Every way this can fail is a one-line
+config error naming ``model.estimator``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.linear_model import LogisticRegression, SGDClassifier
+
+from alflow.config import BUILTIN_ESTIMATORS, ModelConfig
+from alflow.errors import ConfigError
+
+ESTIMATORS: dict[str, tuple[type, dict[str, Any]]] = {
+    "logistic_regression": (LogisticRegression, {"max_iter": 2000}),
+    "random_forest": (RandomForestClassifier, {"n_estimators": 200, "n_jobs": 1}),
+    "sgd": (SGDClassifier, {"loss": "log_loss"}),
+}
+assert set(ESTIMATORS) == set(BUILTIN_ESTIMATORS)
+
+
+def load_factory(spec: str):
+    """The callable ``package.module:factory`` names."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # the user's module may fail in any way while importing
+        raise ConfigError(
+            f"model.estimator: cannot import {module_name!r} ({type(err).__name__}: {err}); "
+            "install it or put its folder on PYTHONPATH"
+        ) from None
+    factory = getattr(module, attr, None)
+    if not callable(factory):
+        raise ConfigError(f"model.estimator: {module_name!r} has no callable {attr!r}")
+    return factory
+
+
+def make_estimator(model: ModelConfig, seed: int):
+    """A fresh, unfitted classifier for ``model``, seeded by ``seed`` where it takes one."""
+    if model.estimator in ESTIMATORS:
+        cls, defaults = ESTIMATORS[model.estimator]
+        params = {**defaults, **model.params}
+        if "random_state" in cls().get_params():
+            params.setdefault("random_state", seed)
+        return cls(**params)
+    factory = load_factory(model.estimator)
+    try:
+        estimator = factory(**model.params)
+    except Exception as err:  # a bad keyword or value in model.params
+        raise ConfigError(
+            f"model.params: {model.estimator} rejected them ({type(err).__name__}: {err})"
+        ) from None
+    for method in ("fit", "predict_proba", "get_params"):
+        if not hasattr(estimator, method):
+            raise ConfigError(
+                f"model.estimator: {model.estimator} returned a {type(estimator).__name__}, "
+                f"which has no {method}(); alflow needs a scikit-learn classifier with "
+                "predict_proba (class probabilities)"
+            )
+    own = estimator.get_params(deep=False)
+    if "random_state" in own and own["random_state"] is None and "random_state" not in model.params:
+        estimator.set_params(random_state=seed)
+    return estimator
