@@ -33,13 +33,13 @@ def free_port() -> int:
 
 
 def wait_healthy(
-    name: str, health_url: str, proc: subprocess.Popen, log: Path, timeout: float = 180.0
+    name: str, health_url: str, proc: subprocess.Popen | None, log: Path, timeout: float = 180.0
 ) -> None:
     """Poll ``health_url`` until it answers 200; fail with the end of ``log`` if the process
-    exits first or ``timeout`` seconds pass."""
+    (when it is ours) exits first or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while True:
-        if proc.poll() is not None:
+        if proc is not None and proc.poll() is not None:
             raise AlflowError(f"{name} exited ({proc.returncode}); {log}:\n{_tail(log)}")
         try:
             with urllib.request.urlopen(health_url, timeout=2) as r:

@@ -91,7 +91,9 @@ def serve(config_path: Path, config: AlflowConfig, resume: bool = False) -> int:
             proc = stack.enter_context(runner(config_path, paused=stop is not None))
             wait_healthy("prefect server", f"{url}/health", server, home / "server.log")
             print(f"serving {config.project} on the Prefect API at {url}", flush=True)
-            return proc.wait()
+            if code := proc.wait():
+                print(f"alflow serve: the Prefect runner exited with code {code}", file=sys.stderr)
+            return code
     except Stopped as sig:
         print(f"alflow serve: stopped on {sig}", flush=True)
         return 130 if sig.signum == signal.SIGINT else 0
