@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 import yaml
 
 from alflow.config import MISSING_MARKERS, config_from_dict
-from alflow.infer import Column, Inference
+from alflow.infer import SAMPLE_ROWS, Column, Inference, infer, read_sample
 
 COMMENT_AT = 34  # the column comments start at, as in the starter configs
 
@@ -172,3 +173,34 @@ def _scalar(value: str | None) -> str:
     if re.fullmatch(r"[A-Za-z_][\w.-]*", value) and yaml.safe_load(value) == value:
         return value
     return json.dumps(value, ensure_ascii=False)
+
+
+def config_from_file(
+    source: str,
+    label_column: str,
+    *,
+    id_column: str | None = None,
+    ignore: Sequence[str] = (),
+    rows: int = SAMPLE_ROWS,
+) -> tuple[str, Inference]:
+    """The commented config for ``source`` (inferred from its first ``rows`` records)."""
+    inf = infer(read_sample(source, rows), source, label_column, id_column, ignore)
+    command = f"alflow init --from {source} --label-column {label_column}"
+    command += f" --id-column {id_column}" if id_column else ""
+    command += "".join(f" --ignore {c}" for c in ignore)
+    return render(inf, command), inf
+
+
+def summary(inf: Inference) -> str:
+    """One line on what was inferred (what ``alflow init --from`` prints)."""
+    kind, unused = features_kind(inf)
+    counts = ", ".join(
+        f"{len(cols)} {k}"
+        for k in ("numeric", "categorical", "text", "embedding")
+        if (cols := inf.of_kind(k))
+    )
+    left = f" ({len(unused)} not read by kind {kind}: see the comments)" if unused else ""
+    return (
+        f"{inf.rows:,} sampled rows: kind {kind} from {counts} column(s){left}; "
+        f"{len(inf.labels)} labels from {inf.label_column!r}"
+    )
