@@ -100,7 +100,7 @@ def ingest(
     """Add a file's new items to the pool (or the evaluation set). Re-ingesting adds nothing."""
     with stage("imports"):
         from alflow.handles import Stores
-        from alflow.ingest import row_count
+        from alflow.ingest_read import row_count
         from tasks.progress import progress_bar
 
     project = Stores(load(config))
