@@ -22,7 +22,7 @@ import pandas as pd
 
 from alflow.config import MISSING_MARKERS
 from alflow.errors import InputError
-from alflow.ingest import read_chunks
+from alflow.ingest_read import read_chunks
 
 SAMPLE_ROWS = 2_000
 MIN_TEXT_WORDS = 3  # median words per value from which a mostly distinct column is a text
