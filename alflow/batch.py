@@ -20,6 +20,7 @@ from alflow.errors import AlflowError
 from alflow.index import pool_assigner
 from alflow.model import build_model, build_model_family
 from alflow.pool import join
+from alflow.pool_embedding import embedded_rows, has_pool_embedding
 from alflow.pool_index_source import by_pool_index, pool_density, pool_index_source
 from alflow.scoring import FEATURES, PartitionScores, stack
 from alflow.selection_policy import SelectionInputs, assemble_batch, control_picks, empty_picks
@@ -176,8 +177,8 @@ def compute_selection(
         committee=committee_builder(
             s.committee_kind,
             s.committee_size,
-            partial(build_model, cfg),
-            partial(build_model_family, cfg),
+            partial(build_model, cfg, ctx.text_space),
+            partial(build_model_family, cfg, ctx.text_space),
             cfg.seed,
         ),
         batch_size=cfg.campaign.batch_size,
@@ -186,6 +187,9 @@ def compute_selection(
         n_control=inputs.n_control,
         stream=stream,
         density=partial(pool_density, client, source) if source else None,
+        embedded=embedded_rows(ctx, labels["item_id"].tolist())
+        if has_pool_embedding(ctx)
+        else None,
     )
     return pick_batch(request), scores
 
