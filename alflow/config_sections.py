@@ -76,7 +76,11 @@ class FeaturesConfig(Section):
     In a table, a cell equal to one of ``missing_values`` is a gap; gaps are imputed in the
     model pipeline (``impute_numeric``, ``impute_categorical``: ``constant`` makes "missing" a
     category of its own), and categories the model never saw encode as all zeros (or as the
-    infrequent bucket of the ``max_categories`` a column keeps)."""
+    infrequent bucket of the ``max_categories`` a column keeps).
+
+    A text pool's TF-IDF vectoriser and LSA embedding (``alflow.text_space``) are fitted at the
+    first pool ingest on a sample of ``text_sample_rows`` texts; ``text_embedding_dim`` is the
+    embedding's dimension (0: no embedding, distances in the model's own space)."""
 
     kind: Literal["numeric", "text", "embedding", "tabular"] = "numeric"
     columns: list[str] = Field(default_factory=list)
@@ -88,6 +92,8 @@ class FeaturesConfig(Section):
     impute_numeric: Literal["median", "mean", "constant"] = "median"
     impute_categorical: Literal["most_frequent", "constant"] = "constant"
     max_categories: Annotated[int, Field(ge=2)] = 50
+    text_sample_rows: Annotated[int, Field(ge=100)] = 20_000
+    text_embedding_dim: Annotated[int, Field(ge=0, le=1024)] = 128
 
     @model_validator(mode="after")
     def _one_source(self) -> FeaturesConfig:
