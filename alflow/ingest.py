@@ -143,7 +143,10 @@ def _add_chunk(chunk: Chunk, validator: Validator, out: _Partitions) -> None:
     truth = validator.truth(chunk, ok)
     feature_bytes = _feature_bytes(x)
     content_ids = [_hash([b]) for b in feature_bytes]
-    hashes = [_hash([b, (truth[i] if truth else "").encode()]) for i, b in enumerate(feature_bytes)]
+    hashes = [
+        _hash([b, ((truth[i] if truth else None) or "").encode()])
+        for i, b in enumerate(feature_bytes)
+    ]
     ids = validator.ids(chunk, ok, content_ids)
     keep = validator.dedupe(chunk, ok, ids, hashes, out.seen)
     if validator.problems:
