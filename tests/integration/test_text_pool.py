@@ -88,6 +88,7 @@ def test_ingest_fits_the_text_space_on_a_sample_and_writes_the_embedding(text_wo
     assert "x" not in read_partition(join(project.ws.eval_url, eval_name)).column_names
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["kmeans_round_robin", "density_coreset"])
 def test_a_round_selects_in_the_pool_embedding(text_workspace, dask_client, strategy):
     project = Project(load_config(text_workspace))
@@ -115,7 +116,7 @@ def test_a_round_selects_in_the_pool_embedding(text_workspace, dask_client, stra
     labeled = pd.Index(pool.ids.to_numpy(zero_copy_only=False)).get_indexer(
         inputs.labels["item_id"]
     )
-    spec, params = choose_strategy(
+    spec, _ = choose_strategy(
         cfg.strategy,
         pool.classes,
         pd.DataFrame({"label": pool.y[labeled]}),
@@ -130,7 +131,6 @@ def test_a_round_selects_in_the_pool_embedding(text_workspace, dask_client, stra
         labeled,
         model,
         spec,
-        params,
         batch_size=BATCH,
         seed=cfg.seed,
         round_id=2,
