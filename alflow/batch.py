@@ -173,7 +173,7 @@ def compute_selection(
     labels = inputs.labels
     labeled_x = None
     if spec.needs & {"labeled", "committee"} and len(labels):
-        labeled_x, _ = ctx.labeled_data(labels["item_id"])
+        labeled_x = ctx.labeled_data(labels["item_id"])
     s = cfg.strategy
     request = BatchRequest(
         spec=spec,
