@@ -198,4 +198,3 @@ def test_modules_and_functions_stay_small():
                     big_functions[f"{rel}:{node.lineno} {node.name}"] = length
     assert big_modules == {}
     assert big_functions == {}
-
