@@ -15,12 +15,12 @@ from alflow import faults
 from alflow.candidates import CandidateSources, Embedded, build_candidates
 from alflow.committee import build_committee
 from alflow.compute import on_worker, score_pool
-from alflow.config import AlflowConfig
 from alflow.context import ProjectContext
 from alflow.errors import AlflowError
 from alflow.index import pool_assigner
 from alflow.model import build_model, build_model_family
 from alflow.pool import join
+from alflow.pool_embedding import embedded_rows, has_pool_embedding
 from alflow.pool_index_source import by_pool_index, pool_density, pool_index_source
 from alflow.scoring import FEATURES, PartitionScores, ScoreRequest, stack
 from alflow.selection_policy import SelectionInputs, assemble_batch, control_picks, empty_picks
@@ -182,7 +182,7 @@ def compute_selection(
         labeled_x=labeled_x,
         labeled_y=labels["label"].to_numpy(),
         committee=committee_builder(
-            s.committee_kind, s.committee_size, *_model_makers(cfg), cfg.seed
+            s.committee_kind, s.committee_size, *_model_makers(ctx), cfg.seed
         ),
         batch_size=cfg.campaign.batch_size,
         seed=cfg.seed,
@@ -190,13 +190,17 @@ def compute_selection(
         n_control=inputs.n_control,
         stream=stream,
         density=partial(pool_density, client, source) if source else None,
+        embedded=embedded_rows(ctx, labels["item_id"].tolist())
+        if has_pool_embedding(ctx)
+        else None,
     )
     return pick_batch(request), scores
 
 
-def _model_makers(cfg: AlflowConfig) -> tuple[Callable, Callable]:
+def _model_makers(ctx: ProjectContext) -> tuple[Callable, Callable]:
     """Unfitted copies of the configured model, and of its family of estimators."""
-    return partial(build_model, cfg), partial(build_model_family, cfg)
+    cfg, space = ctx.config, ctx.text_space
+    return partial(build_model, cfg, space), partial(build_model_family, cfg, space)
 
 
 def _urls(ctx: ProjectContext, partitions: list[tuple[str, str]]) -> list[str]:

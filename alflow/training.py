@@ -88,7 +88,7 @@ def _fit(ctx: ProjectContext, train: pd.DataFrame, extra):
     """The model fitted on the human labels, plus the weighted model labels in ``extra``."""
     x_train = ctx.labeled_data(train["item_id"])
     y_train = train["label"].to_numpy()
-    model = build_model(ctx.config)
+    model = build_model(ctx.config, ctx.text_space)
     if extra is None:
         return model.fit(x_train, y_train)
     x_extra, frame = extra
@@ -173,7 +173,7 @@ def _control_estimate(ctx: ProjectContext, train, x_eval, y_eval, n_train: int, 
     if control["label"].nunique() < 2 or gate not in metrics:
         return {}
     x = ctx.labeled_data(control["item_id"])
-    model = build_model(ctx.config).fit(x, control["label"].to_numpy())
+    model = build_model(ctx.config, ctx.text_space).fit(x, control["label"].to_numpy())
     value = evaluate(model, x_eval, y_eval, ctx.labels)[gate]
     out = {"control.labels": float(len(control)), f"control.{gate}": value}
     history = ctx.ledger.trainings()
