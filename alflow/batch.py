@@ -174,16 +174,13 @@ def compute_selection(
     labeled_x = None
     if spec.needs & {"labeled", "committee"} and len(labels):
         labeled_x = ctx.labeled_data(labels["item_id"])
-    s = cfg.strategy
     request = BatchRequest(
         spec=spec,
         scores=scores,
         model=model,
         labeled_x=labeled_x,
         labeled_y=labels["label"].to_numpy(),
-        committee=committee_builder(
-            s.committee_kind, s.committee_size, *_model_makers(ctx), cfg.seed
-        ),
+        committee=_committee(ctx),
         batch_size=cfg.campaign.batch_size,
         seed=cfg.seed,
         round_id=inputs.round_id,
@@ -197,10 +194,16 @@ def compute_selection(
     return pick_batch(request), scores
 
 
-def _model_makers(ctx: ProjectContext) -> tuple[Callable, Callable]:
-    """Unfitted copies of the configured model, and of its family of estimators."""
+def _committee(ctx: ProjectContext) -> Callable[[Any, np.ndarray], list]:
+    """How this workspace's committee is fitted (``strategy.committee_kind`` and size)."""
     cfg, space = ctx.config, ctx.text_space
-    return partial(build_model, cfg, space), partial(build_model_family, cfg, space)
+    return committee_builder(
+        cfg.strategy.committee_kind,
+        cfg.strategy.committee_size,
+        partial(build_model, cfg, space),
+        partial(build_model_family, cfg, space),
+        cfg.seed,
+    )
 
 
 def _urls(ctx: ProjectContext, partitions: list[tuple[str, str]]) -> list[str]:
