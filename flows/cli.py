@@ -13,6 +13,7 @@ from alflow import stages
 from alflow.config import StrategyConfig
 from alflow.stages import stage
 from flows.audit_cli import audit_app
+from flows.labels_cli import labels_app
 from flows.user_errors import fail as _fail
 from flows.user_errors import guard as _guard
 
@@ -27,6 +28,7 @@ app = typer.Typer(
 
 
 app.add_typer(audit_app, name="audit")
+app.add_typer(labels_app, name="labels")
 
 ConfigOpt = Annotated[
     Path,
@@ -222,7 +224,9 @@ def import_(
             f"{imp['source']}: {imp['events_read']} annotations read, {imp['events_added']} new, "
             f"{imp['items_resolved']} items resolved"
         )
-    if retrain:
+    if "train_skipped" in out:
+        typer.echo(f"retrain skipped: {out['train_skipped']}")
+    elif retrain:
         _print_training(out["train"])
 
 
