@@ -17,9 +17,10 @@ from sklearn.metrics import accuracy_score, f1_score
 from alflow.batch import BatchRequest, committee_builder, pick_batch
 from alflow.candidates import Embedded
 from alflow.config import EvaluationConfig, GateConfig, StrategyConfig
+from alflow.linear_scorer import linear_scorer
 from alflow.model import holdout_mask
 from alflow.portfolio import PORTFOLIO
-from alflow.scoring import ROW, linear_scorer, score_features
+from alflow.scoring import ROW, score_features
 from alflow.selection_policy import choose_strategy, density_sample_size, portfolio_history
 from alflow.strategies import StrategySpec, candidate_count
 

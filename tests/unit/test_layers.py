@@ -18,6 +18,10 @@ PACKAGES = ("alflow", "tasks", "flows")
 # and a config check stay fast (Prefect, MLflow, Dask, scikit-learn load only when used).
 DEFERRED_OK = {
     "flows/cli.py": "the CLI defers each command's heavy imports",
+    "flows/cli_common.py": "the CLI defers each command's heavy imports",
+    "flows/cli_workspace.py": "the CLI defers each command's heavy imports",
+    "flows/cli_rounds.py": "the CLI defers each command's heavy imports",
+    "flows/cli_campaign.py": "the CLI defers each command's heavy imports",
     "flows/audit_cli.py": "the audit CLI defers the ledger and MLflow to the command that runs",
     "flows/labels_cli.py": "the labels CLI defers the ledger and the pool to its command",
     # read-only commands open only these stores: MLflow and the ingest code load on first use
