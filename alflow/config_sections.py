@@ -157,6 +157,15 @@ _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _MODEL_URI = re.compile(r"^[A-Za-z][\w+.-]*:/\S+$")
 
 
+def _model_uri(uri: str) -> str:
+    if not _MODEL_URI.match(uri):
+        raise ValueError(
+            f"{uri!r} is not an MLflow model URI "
+            "(models:/name@alias, models:/name/version, runs:/<run id>/model, ...)"
+        )
+    return uri
+
+
 class ModelConfig(Section):
     """The scikit-learn pipeline built for the features and its registry name.
 
@@ -167,7 +176,7 @@ class ModelConfig(Section):
 
     estimator: str = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
-    scoring_uri: str | None = None
+    scoring_uri: Annotated[str, AfterValidator(_model_uri)] | None = None
     text_vectorizer: Literal["tfidf", "hashing"] = "tfidf"
     registered_name: str | None = None
     gate: GateConfig = Field(default_factory=GateConfig)
@@ -181,11 +190,6 @@ class ModelConfig(Section):
                 f"estimator {self.estimator!r} is neither built in "
                 f"({', '.join(BUILTIN_ESTIMATORS)}) nor 'package.module:factory' "
                 "(a callable returning a classifier)"
-            )
-        if self.scoring_uri is not None and not _MODEL_URI.match(self.scoring_uri):
-            raise ValueError(
-                f"scoring_uri {self.scoring_uri!r} is not an MLflow model URI "
-                "(models:/name@alias, models:/name/version, runs:/<run id>/model, ...)"
             )
         return self
 

@@ -6,7 +6,7 @@ URI is pinned to one version when the round starts (``models:/fraud@champion`` b
 Each Dask worker loads the model once (``tracking.load_pyfunc``) and keeps it.
 
 The model's input is a pandas DataFrame with the config's column names (``numeric``:
-``data.features.columns``; ``tabular``: ``numeric`` then ``categorical``, gaps as NaN and None),
+``data.features.columns``; ``tabular``: ``numeric`` then ``categorical``, gaps missing),
 a list of strings (``text``) or a 2-D float32 array (``embedding``). Its output has one
 probability column per class of ``data.labels``: columns named by the labels (a DataFrame, any
 order), else in ``data.labels``' order. Anything else is a config error that says what came back.

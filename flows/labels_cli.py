@@ -7,17 +7,13 @@ from typing import Annotated
 
 import typer
 
+from flows.cli_common import ConfigOpt, load
 from flows.user_errors import guard
 
 labels_app = typer.Typer(
     help="The resolved labels, for training your own model (model.scoring_uri).",
     no_args_is_help=True,
 )
-
-ConfigOpt = Annotated[
-    Path,
-    typer.Option("--config", "-c", envvar="ALFLOW_CONFIG", help="The project's YAML config."),
-]
 
 
 @labels_app.command("export")
@@ -27,9 +23,8 @@ def export(
     config: ConfigOpt = Path("alflow.yaml"),
 ) -> None:
     """Write every resolved human label (item_id, label) with the item's features."""
-    from alflow.config import load_config
     from alflow.handles import Stores
     from alflow.labels_export import export_labels
 
-    n = export_labels(Stores(load_config(config)), out)
+    n = export_labels(Stores(load(config)), out)
     typer.echo(f"wrote {n} labels to {out}")
