@@ -7,8 +7,18 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
+from alflow.strategy_params import PORTFOLIO, known_strategy, params_model
 from alflow.vendors.registry import check_kind
 
 
@@ -202,10 +212,11 @@ class EvaluationConfig(Section):
 
 
 class StrategyConfig(Section):
-    """The query strategy, chosen by name from the registry, and what feeds it."""
+    """The query strategy, chosen by name from the registry, and what feeds it; ``params`` are
+    checked against the strategy's parameter model (``alflow.strategy_params``)."""
 
     name: str = "kmeans_round_robin"
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     cold_start: str = "random"
     cold_start_until_per_class: Annotated[int, Field(ge=0)] = 0
     candidate_factor: Annotated[int, Field(ge=1)] = 5
@@ -214,6 +225,23 @@ class StrategyConfig(Section):
     index_exact_max: Annotated[int, Field(ge=1)] = 100_000
     committee_size: Annotated[int, Field(ge=2)] = 5
     committee_kind: Literal["bagging", "seeds", "estimators"] = "bagging"
+
+    @field_validator("name")
+    @classmethod
+    def _known_name(cls, name: str) -> str:
+        return name if name == PORTFOLIO else known_strategy(name)
+
+    @field_validator("cold_start")
+    @classmethod
+    def _known_cold_start(cls, name: str) -> str:
+        return known_strategy(name)
+
+    @field_validator("params")
+    @classmethod
+    def _typed_params(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        if "name" in info.data:  # else the name's own error says what is wrong
+            params_model(info.data["name"]).model_validate(params)
+        return params
 
 
 class ArchiveLimits(Section):

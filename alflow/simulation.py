@@ -82,7 +82,6 @@ def simulated_batch(
     labeled: np.ndarray,
     model,
     spec: StrategySpec,
-    params: dict,
     *,
     batch_size: int,
     seed: int,
@@ -111,7 +110,6 @@ def simulated_batch(
     return pick_batch(
         BatchRequest(
             spec=spec,
-            params=params,
             scores=scores,
             model=model,
             labeled_x=_take(pool.x, labeled),
@@ -223,7 +221,7 @@ def simulate(
 
 def _next_batch(s, pool, labeled, model, rewards, strategies, batch, round_id, committee, seed):
     """Round ``round_id``'s batch: the strategy (a portfolio's arm) chosen like in a round."""
-    spec, params = choose_strategy(
+    spec, _ = choose_strategy(
         s,
         pool.classes,
         pd.DataFrame({"label": pool.y[labeled]}),
@@ -238,7 +236,6 @@ def _next_batch(s, pool, labeled, model, rewards, strategies, batch, round_id, c
         labeled,
         model,
         spec,
-        params,
         batch_size=batch,
         seed=seed,
         round_id=round_id,

@@ -28,6 +28,8 @@ DEFERRED_OK = {
     "alflow/handles.py": "the tracker (MLflow) and ingest (pyarrow) load when first used",
     # the daemon's cluster is Dask's: the commands that only connect (or stop) never import it
     "flows/workspace_services.py": "the local cluster (Dask) loads in the daemon only",
+    # skops.io is imported with the kept estimator list standing in for its sklearn walk
+    "alflow/skops_import.py": "skops.io imports once, after the walk is replaced",
 }
 
 
