@@ -15,6 +15,7 @@ from alflow.labeled_features import LabeledFeatures
 from alflow.pool import feature_columns, fetch_items, join, pool_hash
 from alflow.resolution import Policy
 from alflow.score_cache import ScoreCache
+from alflow.text_space import TextSpace, load_text_space
 from alflow.vendors.registry import make_vendor
 
 
@@ -33,6 +34,11 @@ class ProjectContext(Stores):
     @cached_property
     def score_cache(self) -> ScoreCache:
         return ScoreCache(self.ws.root / "scores")
+
+    @cached_property
+    def text_space(self) -> TextSpace | None:
+        """A text pool's vectoriser and embedding, fitted at its first ingest (or None)."""
+        return load_text_space(self.ws.text_space)
 
     @cached_property
     def labeled_features(self) -> LabeledFeatures:

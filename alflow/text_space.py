@@ -33,7 +33,8 @@ class TextSpace:
     fitted_on: int  # texts in the sample
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """The rows' LSA embedding, float32 with unit norm."""
+        """The rows' LSA embedding, float32 with unit norm (zeros for a text with no term
+        of the sample)."""
         if self.svd is None:
             raise ValueError("this text space has no embedding (text_embedding_dim: 0)")
         x = self.svd.transform(self.vectorizer.transform(texts))

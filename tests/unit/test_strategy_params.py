@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 
 from alflow.config import StrategyConfig, config_from_dict
 from alflow.errors import ConfigError
-from alflow.scoring import score_features
+from alflow.scoring import ScoreRequest, score_features
 from alflow.selection_policy import choose_strategy
 from alflow.strategies import REGISTRY, get_strategy, top_k
 from alflow.strategy_params import (
@@ -138,33 +138,14 @@ def test_the_declared_utility_drives_the_pre_ranking():
     by_entropy = by_margin.with_params({"utility": "entropy"})
     assert by_margin.ranks == ("margin",) and by_entropy.ranks == ("entropy",)
 
-    def candidates(spec) -> list[str]:
-        scores = score_features(
-            ids,
-            x,
-            "p",
-            model,
-            keep=None,
-            rank_by=spec.ranks,
-            top_m=30,
-            seed=0,
-            round_id=1,
-            classes=["0", "1", "2", "3"],
-        )
-        return scores.candidates["item_id"].tolist()
+    def scored(rank_by, top_m: int):
+        req = ScoreRequest(rank_by, top_m, seed=0, round_id=1, classes=["0", "1", "2", "3"])
+        return score_features(ids, x, "p", model, None, req).candidates
 
-    full = score_features(
-        ids,
-        x,
-        "p",
-        model,
-        keep=None,
-        rank_by="random",
-        top_m=600,
-        seed=0,
-        round_id=1,
-        classes=["0", "1", "2", "3"],
-    ).candidates
+    def candidates(spec) -> list[str]:
+        return scored(spec.ranks, 30)["item_id"].tolist()
+
+    full = scored("random", 600)
     entropy_order = full["item_id"].to_numpy()[
         top_k(full["entropy"].to_numpy(), 30, full["item_id"].to_numpy())
     ]

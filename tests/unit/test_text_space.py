@@ -2,10 +2,14 @@
 the model pipeline."""
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from alflow.config import config_from_dict
+from alflow.errors import InputError
+from alflow.handles import Stores
 from alflow.model import build_model
+from alflow.pool import features_of, read_partition
 from alflow.text_space import (
     fit_text_space,
     load_text_space,
@@ -89,3 +93,42 @@ def test_the_pipeline_reads_text_through_the_pool_vectoriser_unchanged(tmp_path)
         model.predict_proba(texts), bare.predict_proba(space.vectorizer.transform(texts))
     )
     assert load_text_space(tmp_path / "missing.pkl") is None
+
+
+def text_config(tmp_path):
+    return config_from_dict(
+        {
+            "workspace": str(tmp_path / "ws"),
+            "data": {
+                "id_column": "id",
+                "features": {"kind": "text", "text_column": "t", "text_embedding_dim": 4},
+                "labels": ["a", "b"],
+                "read_chunk_rows": 100,
+            },
+        },
+        environ={},
+    )
+
+
+def test_the_first_pool_ingest_fits_the_space_once_and_a_refusal_keeps_none(tmp_path):
+    stores = Stores(text_config(tmp_path))
+    bad = tmp_path / "bad.csv"
+    rows = [*pool(50, seed=1), ""]  # one empty text: the file is refused
+    pd.DataFrame({"id": [f"x{i}" for i in range(51)], "t": rows}).to_csv(bad, index=False)
+    with pytest.raises(InputError, match="missing text"):
+        stores.ingest(str(bad))
+    assert not stores.ws.text_space.exists() and stores.ledger.partitions("pool") == []
+
+    first, second = tmp_path / "one.csv", tmp_path / "two.csv"
+    texts = pool(400)
+    pd.DataFrame({"id": [f"a{i}" for i in range(300)], "t": texts[:300]}).to_csv(first)
+    pd.DataFrame({"id": [f"b{i}" for i in range(100)], "t": texts[300:]}).to_csv(second)
+    stores.ingest(str(first))
+    fitted = stores.ws.text_space.read_bytes()
+    assert load_text_space(stores.ws.text_space).fitted_on == 300
+    stores.ingest(str(second))
+    assert stores.ws.text_space.read_bytes() == fitted  # fitted once, on the first ingest
+    (_, _), (name, _) = stores.ledger.partitions("pool")
+    x = features_of(read_partition(f"{stores.ws.pool_url}/{name}"), "embedding")
+    space = load_text_space(stores.ws.text_space)
+    np.testing.assert_allclose(x, space.embed(texts[300:]), atol=1e-6)
