@@ -164,16 +164,29 @@ class WeakLabelConfig(Section):
 
 BUILTIN_ESTIMATORS = ("logistic_regression", "random_forest", "sgd")
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_MODEL_URI = re.compile(r"^[A-Za-z][\w+.-]*:/\S+$")
+
+
+def _model_uri(uri: str) -> str:
+    if not _MODEL_URI.match(uri):
+        raise ValueError(
+            f"{uri!r} is not an MLflow model URI "
+            "(models:/name@alias, models:/name/version, runs:/<run id>/model, ...)"
+        )
+    return uri
 
 
 class ModelConfig(Section):
     """The scikit-learn pipeline built for the features and its registry name.
 
     ``estimator`` is a built-in name or ``package.module:factory`` (the user's own classifier,
-    see ``alflow.estimators``), called with ``params``."""
+    see ``alflow.estimators``), called with ``params``. ``scoring_uri`` names an MLflow model
+    trained elsewhere (``models:/name@alias``, ``runs:/<id>/model``) that scores the pool
+    instead of alflow's champion; alflow then never retrains (``alflow.external_model``)."""
 
     estimator: str = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
+    scoring_uri: Annotated[str, AfterValidator(_model_uri)] | None = None
     text_vectorizer: Literal["tfidf", "hashing"] = "tfidf"
     registered_name: str | None = None
     gate: GateConfig = Field(default_factory=GateConfig)

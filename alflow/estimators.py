@@ -49,7 +49,12 @@ def make_estimator(model: ModelConfig, seed: int):
         params = {**defaults, **model.params}
         if "random_state" in cls().get_params():
             params.setdefault("random_state", seed)
-        return cls(**params)
+        try:
+            estimator = cls(**params)
+        except TypeError as err:  # an unknown keyword in model.params
+            raise ConfigError(f"model.params: {model.estimator} rejected them ({err})") from None
+        _check_params(estimator, model.estimator)
+        return estimator
     factory = load_factory(model.estimator)
     try:
         estimator = factory(**model.params)
@@ -64,7 +69,21 @@ def make_estimator(model: ModelConfig, seed: int):
                 f"which has no {method}(); alflow needs a scikit-learn classifier with "
                 "predict_proba (class probabilities)"
             )
+    _check_params(estimator, model.estimator)
     own = estimator.get_params(deep=False)
     if "random_state" in own and own["random_state"] is None and "random_state" not in model.params:
         estimator.set_params(random_state=seed)
     return estimator
+
+
+def _check_params(estimator, spec: str) -> None:
+    """scikit-learn checks parameter values only in ``fit``; a wrong value in ``model.params``
+    is the user's config error, so it is checked here (for estimators that can)."""
+    validate = getattr(estimator, "_validate_params", None)
+    if validate is None:
+        return
+    try:
+        validate()
+    except (ValueError, TypeError) as err:
+        said = " ".join(str(err).split())
+        raise ConfigError(f"model.params: {spec} rejected them ({said})") from None

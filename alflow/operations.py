@@ -39,18 +39,19 @@ def _trained(ctx: ProjectContext, round_id: int) -> bool:
 
 def untrained_wait(ctx: ProjectContext) -> str | None:
     """Why a scheduled round waits: the last exported round has no model trained on its
-    labels yet (the next round should score with it). None to go on."""
+    labels yet (the next round should score with it). None to go on, and always with
+    ``model.scoring_uri`` (the user retrains)."""
     last = ctx.ledger.last_exported_round_id()
-    if last is None or _trained(ctx, last):
+    if last is None or ctx.config.model.scoring_uri or _trained(ctx, last):
         return None
     return f"waiting for round {last}'s labels to be imported and trained on"
 
 
 def needs_training(ctx: ProjectContext) -> bool:
     """True when the last exported round has labels back but no model yet (e.g. a retrain
-    that died after its import)."""
+    that died after its import); never with ``model.scoring_uri``."""
     last = ctx.ledger.last_exported_round_id()
-    if last is None or _trained(ctx, last):
+    if last is None or ctx.config.model.scoring_uri or _trained(ctx, last):
         return False
     return bool(ctx.ledger.round_summary().set_index("round").loc[last, "labeled_back"])
 

@@ -13,8 +13,10 @@ import pyarrow as pa
 from alflow import faults
 from alflow.context import ProjectContext
 from alflow.control import label_saving
-from alflow.errors import AlflowError
+from alflow.errors import AlflowError, ConfigError
+from alflow.estimators import make_estimator
 from alflow.keys import label_key, label_keys
+from alflow.labels_export import retrain_refusal
 from alflow.model import build_model, evaluate, holdout_mask
 from alflow.pool import feature_columns, features_of, read_partition
 from alflow.reporting import log_report
@@ -44,6 +46,8 @@ def retrain(
     ctx: ProjectContext, round_id: int | None = None, flow_run_id: str | None = None
 ) -> TrainReport:
     """Fit on all resolved labels, evaluate, register; move ``champion`` if the gate passes."""
+    if ctx.config.model.scoring_uri:
+        raise ConfigError(retrain_refusal(ctx.config.model.scoring_uri))
     round_id = round_id or ctx.ledger.last_exported_round_id()
     if round_id is None:
         raise AlflowError("no exported round yet: run 'alflow round' first")
@@ -82,6 +86,12 @@ def retrain(
     if label_keys(ctx.labels):
         t.log_dict(run_id, label_keys(ctx.labels), "label_keys.json")
     return _register(ctx, round_id, run_id, model, train, metrics, x_eval, y_eval)
+
+
+def check_trainable(ctx: ProjectContext) -> None:
+    """The configured estimator builds (``model.estimator``, ``model.params``), else a one-line
+    config error, before anything is imported for a retrain."""
+    make_estimator(ctx.config.model, ctx.config.seed)
 
 
 def _fit(ctx: ProjectContext, train: pd.DataFrame, extra):

@@ -13,6 +13,7 @@ import typer
 from alflow import stages
 from flows import cli_campaign, cli_rounds, cli_workspace
 from flows.audit_cli import audit_app
+from flows.labels_cli import labels_app
 
 app = typer.Typer(
     name="alflow",
@@ -39,6 +40,7 @@ COMMANDS = (
 for _name, _command in COMMANDS:
     app.command(_name)(_command)
 app.add_typer(audit_app, name="audit")
+app.add_typer(labels_app, name="labels")
 
 
 def _quiet_logs(verbose: bool) -> None:

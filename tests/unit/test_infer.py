@@ -1,6 +1,8 @@
 """``alflow init --from``: columns and labels inferred from a small sample, and the config."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -181,3 +183,12 @@ def test_the_sample_is_bounded(tmp_path, fmt):
         pq.write_table(pa.Table.from_pandas(frame), path, row_group_size=100)
     sample = read_sample(str(path), rows=100)
     assert len(sample) == 100 and list(sample.columns) == ["a", "y"]
+
+
+def test_inference_loads_no_heavy_library():
+    code = (
+        "import sys, alflow.starter; heavy = [m for m in ('sklearn', 'faiss', 'prefect', "
+        "'mlflow', 'dask') if m in sys.modules]; assert not heavy, heavy"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr

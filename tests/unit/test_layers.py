@@ -23,6 +23,7 @@ DEFERRED_OK = {
     "flows/cli_rounds.py": "the CLI defers each command's heavy imports",
     "flows/cli_campaign.py": "the CLI defers each command's heavy imports",
     "flows/audit_cli.py": "the audit CLI defers the ledger and MLflow to the command that runs",
+    "flows/labels_cli.py": "the labels CLI defers the ledger and the pool to its command",
     # read-only commands open only these stores: MLflow and the ingest code load on first use
     "alflow/handles.py": "the tracker (MLflow) and ingest (pyarrow) load when first used",
     # the daemon's cluster is Dask's: the commands that only connect (or stop) never import it
