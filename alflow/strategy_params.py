@@ -160,9 +160,7 @@ class Arm(Params):
     @field_validator("params")
     @classmethod
     def _checked(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        if "name" in info.data:
-            STRATEGY_PARAMS[info.data["name"]].model_validate(params)
-        return params
+        return checked_params(params, info)
 
 
 class Portfolio(Params):
@@ -187,6 +185,14 @@ class Portfolio(Params):
 def params_model(name: str) -> type[Params]:
     """The parameter model of strategy ``name`` (or of the portfolio)."""
     return Portfolio if name == PORTFOLIO else STRATEGY_PARAMS[name]
+
+
+def checked_params(params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+    """A ``params`` field validator: ``params`` checked by the model of the strategy ``name``
+    beside them (nothing to check when that name was itself refused)."""
+    if "name" in info.data:
+        params_model(info.data["name"]).model_validate(params)
+    return params
 
 
 def _type(field: FieldInfo) -> str:
