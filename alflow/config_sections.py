@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from alflow.strategy_params import PORTFOLIO, known_strategy, params_model
+from alflow.strategy_params import PORTFOLIO, checked_params, known_strategy
 from alflow.vendors.registry import check_kind
 
 
@@ -239,9 +239,7 @@ class StrategyConfig(Section):
     @field_validator("params")
     @classmethod
     def _typed_params(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        if "name" in info.data:  # else the name's own error says what is wrong
-            params_model(info.data["name"]).model_validate(params)
-        return params
+        return checked_params(params, info)
 
 
 class ArchiveLimits(Section):

@@ -23,12 +23,12 @@ def in_flight_wait(ctx: ProjectContext) -> str | None:
     last = ctx.ledger.last_round_id()
     if limit is None or (last and ctx.ledger.get_round(last).status in UNFINISHED):
         return None
-    n, batch = ctx.ledger.in_flight_count(), ctx.config.campaign.batch_size
-    if n + batch <= limit:
+    in_flight, batch_size = ctx.ledger.in_flight_count(), ctx.config.campaign.batch_size
+    if in_flight + batch_size <= limit:
         return None
     return (
-        f"waiting for labels: {n} item(s) exported and not labeled yet; a batch of {batch} "
-        f"would exceed schedule.max_in_flight={limit}"
+        f"waiting for labels: {in_flight} item(s) exported and not labeled yet; a batch of "
+        f"{batch_size} would exceed schedule.max_in_flight={limit}"
     )
 
 

@@ -25,6 +25,20 @@ def test_help_does_not_load_heavy_libraries():
     assert out.returncode == 0, out.stdout + out.stderr
 
 
+def test_the_console_script_ends_with_the_command_code_after_its_exit_handlers(tmp_path):
+    """``flows.cli.run`` skips the interpreter's teardown, never the exit handlers or output."""
+    stages = tmp_path / "stages.json"
+    env = {**os.environ, "ALFLOW_STAGES_FILE": str(stages)}
+    cmd = [sys.executable, "-m", "flows.cli"]
+    out = subprocess.run(
+        [*cmd, "status", "-c", str(tmp_path / "none.yaml")], env=env, capture_output=True, text=True
+    )
+    assert out.returncode == 2 and "none.yaml" in out.stderr + out.stdout
+    assert "exit_handlers_done" in stages.read_text()  # the handler registered first ran last
+    out = subprocess.run([*cmd, "--help"], capture_output=True, text=True)
+    assert out.returncode == 0 and "round" in out.stdout
+
+
 def test_help_lists_every_command():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
