@@ -15,11 +15,12 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError
 
 from alflow.config_sections import (
     BUILTIN_ESTIMATORS,
@@ -46,7 +47,6 @@ from alflow.config_sections import (
     redact_url,
 )
 from alflow.errors import ConfigError
-from alflow.strategy_names import PORTFOLIO, STRATEGY_NAMES
 
 __all__ = [  # the sections are re-exported: ``from alflow.config import StrategyConfig`` works
     "BUILTIN_ESTIMATORS",
@@ -97,22 +97,6 @@ class AlflowConfig(Section):
     campaign: CampaignConfig = Field(default_factory=CampaignConfig)
     stream: StreamConfig = Field(default_factory=StreamConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
-
-    @model_validator(mode="after")
-    def _known_strategies(self) -> AlflowConfig:
-        names = [("name", self.strategy.name), ("cold_start", self.strategy.cold_start)]
-        if self.strategy.name == PORTFOLIO:
-            arms = self.strategy.params.get("arms")
-            if not isinstance(arms, list) or len(arms) < 2:
-                raise ValueError("strategy.params.arms: a portfolio needs a list of 2+ strategies")
-            names = [(f"params.arms[{i}]", a) for i, a in enumerate(arms)] + names[1:]
-        for field, name in names:
-            if name not in STRATEGY_NAMES:
-                raise ValueError(
-                    f"strategy.{field}: unknown strategy {name!r}; known: "
-                    f"{sorted(STRATEGY_NAMES)} or {PORTFOLIO!r}"
-                )
-        return self
 
     @property
     def registered_model_name(self) -> str:
@@ -173,20 +157,51 @@ def _env_value(key: str, value: str) -> Any:
     return value
 
 
-def format_validation_error(err: ValidationError, source: str) -> str:
-    """Turn a pydantic error into one line per problem, each with its dotted path."""
+def format_validation_error(
+    err: ValidationError, source: str, line_of: Callable[[tuple], int | None] | None = None
+) -> str:
+    """Turn a pydantic error into one line per problem, each with its dotted path (and, given
+    ``line_of``, the line of the YAML file it is on); one problem is one line."""
     lines = []
     for e in err.errors():
-        dotted = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
+        dotted = dotted.removeprefix(".") or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
-        lines.append(f"{source}: {dotted}: {msg}")
+        line = line_of(tuple(e["loc"])) if line_of else None
+        lines.append(f"{source}{f':{line}' if line else ''}: {dotted}: {msg}")
+    if len(lines) == 1:
+        return f"invalid configuration: {lines[0]}"
     return "invalid configuration\n" + "\n".join(f"  - {line}" for line in lines)
 
 
+def yaml_lines(text: str) -> Callable[[tuple], int | None]:
+    """The 1-based line of a config path in the YAML ``text``: its deepest key found there."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+
+    def line_of(loc: tuple) -> int | None:
+        node, line = root, None
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                pairs = [(k, v) for k, v in node.value if k.value == str(part)]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                pairs = [(v, v) for v in node.value[part : part + 1]]
+            else:
+                pairs = []
+            if not pairs:
+                break
+            line, node = pairs[0][0].start_mark.line + 1, pairs[0][1]
+        return line
+
+    return line_of
+
+
 def config_from_dict(
-    raw: dict[str, Any], source: str = "<dict>", environ: dict[str, str] | None = None
+    raw: dict[str, Any],
+    source: str = "<dict>",
+    environ: dict[str, str] | None = None,
+    line_of: Callable[[tuple], int | None] | None = None,
 ) -> AlflowConfig:
     """Validate a config mapping, after ``${VAR}`` substitution and ``ALFLOW__`` overrides."""
     environ = dict(os.environ) if environ is None else environ
@@ -194,7 +209,7 @@ def config_from_dict(
     try:
         return AlflowConfig.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source)) from None
+        raise ConfigError(format_validation_error(err, source, line_of)) from None
 
 
 def load_config(path: str | Path) -> AlflowConfig:
@@ -202,15 +217,16 @@ def load_config(path: str | Path) -> AlflowConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found (create one with 'alflow init')")
+    text = path.read_text()
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{line}: not valid YAML: {err}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    config = config_from_dict(raw, source=str(path))
+    config = config_from_dict(raw, source=str(path), line_of=yaml_lines(text))
     if "://" not in config.workspace and not Path(config.workspace).is_absolute():
         config.workspace = str((path.parent / config.workspace).resolve())
     return config

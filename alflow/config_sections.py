@@ -7,8 +7,18 @@ import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_serializer, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
+from alflow.strategy_params import PORTFOLIO, checked_params, known_strategy
 from alflow.vendors.registry import check_kind
 
 
@@ -66,7 +76,11 @@ class FeaturesConfig(Section):
     In a table, a cell equal to one of ``missing_values`` is a gap; gaps are imputed in the
     model pipeline (``impute_numeric``, ``impute_categorical``: ``constant`` makes "missing" a
     category of its own), and categories the model never saw encode as all zeros (or as the
-    infrequent bucket of the ``max_categories`` a column keeps)."""
+    infrequent bucket of the ``max_categories`` a column keeps).
+
+    A text pool's TF-IDF vectoriser and LSA embedding (``alflow.text_space``) are fitted at the
+    first pool ingest on a sample of ``text_sample_rows`` texts; ``text_embedding_dim`` is the
+    embedding's dimension (0: no embedding, distances in the model's own space)."""
 
     kind: Literal["numeric", "text", "embedding", "tabular"] = "numeric"
     columns: list[str] = Field(default_factory=list)
@@ -78,6 +92,8 @@ class FeaturesConfig(Section):
     impute_numeric: Literal["median", "mean", "constant"] = "median"
     impute_categorical: Literal["most_frequent", "constant"] = "constant"
     max_categories: Annotated[int, Field(ge=2)] = 50
+    text_sample_rows: Annotated[int, Field(ge=100)] = 20_000
+    text_embedding_dim: Annotated[int, Field(ge=0, le=1024)] = 128
 
     @model_validator(mode="after")
     def _one_source(self) -> FeaturesConfig:
@@ -148,16 +164,29 @@ class WeakLabelConfig(Section):
 
 BUILTIN_ESTIMATORS = ("logistic_regression", "random_forest", "sgd")
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_MODEL_URI = re.compile(r"^[A-Za-z][\w+.-]*:/\S+$")
+
+
+def _model_uri(uri: str) -> str:
+    if not _MODEL_URI.match(uri):
+        raise ValueError(
+            f"{uri!r} is not an MLflow model URI "
+            "(models:/name@alias, models:/name/version, runs:/<run id>/model, ...)"
+        )
+    return uri
 
 
 class ModelConfig(Section):
     """The scikit-learn pipeline built for the features and its registry name.
 
     ``estimator`` is a built-in name or ``package.module:factory`` (the user's own classifier,
-    see ``alflow.estimators``), called with ``params``."""
+    see ``alflow.estimators``), called with ``params``. ``scoring_uri`` names an MLflow model
+    trained elsewhere (``models:/name@alias``, ``runs:/<id>/model``) that scores the pool
+    instead of alflow's champion; alflow then never retrains (``alflow.external_model``)."""
 
     estimator: str = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
+    scoring_uri: Annotated[str, AfterValidator(_model_uri)] | None = None
     text_vectorizer: Literal["tfidf", "hashing"] = "tfidf"
     registered_name: str | None = None
     gate: GateConfig = Field(default_factory=GateConfig)
@@ -183,10 +212,11 @@ class EvaluationConfig(Section):
 
 
 class StrategyConfig(Section):
-    """The query strategy, chosen by name from the registry, and what feeds it."""
+    """The query strategy, chosen by name from the registry, and what feeds it; ``params`` are
+    checked against the strategy's parameter model (``alflow.strategy_params``)."""
 
     name: str = "kmeans_round_robin"
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=dict, validate_default=True)
     cold_start: str = "random"
     cold_start_until_per_class: Annotated[int, Field(ge=0)] = 0
     candidate_factor: Annotated[int, Field(ge=1)] = 5
@@ -195,6 +225,21 @@ class StrategyConfig(Section):
     index_exact_max: Annotated[int, Field(ge=1)] = 100_000
     committee_size: Annotated[int, Field(ge=2)] = 5
     committee_kind: Literal["bagging", "seeds", "estimators"] = "bagging"
+
+    @field_validator("name")
+    @classmethod
+    def _known_name(cls, name: str) -> str:
+        return name if name == PORTFOLIO else known_strategy(name)
+
+    @field_validator("cold_start")
+    @classmethod
+    def _known_cold_start(cls, name: str) -> str:
+        return known_strategy(name)
+
+    @field_validator("params")
+    @classmethod
+    def _typed_params(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return checked_params(params, info)
 
 
 class ArchiveLimits(Section):

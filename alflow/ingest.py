@@ -4,11 +4,15 @@ Files are read in chunks (``alflow.ingest_read``) and every chunk is validated
 (``alflow.ingest_validate``); problems are reported with file, line or row, and column. An ingest
 is one ledger transaction: it commits whole, or changes nothing. Items already in the pool are
 skipped, so re-ingesting a file adds nothing and a new file adds only new items.
+
+A text pool's first ingest fits the pool's text space (``alflow.text_space``) on a sample of the
+file first; every pool partition of a text pool then carries its rows' embedding (``x``).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,13 +21,23 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from alflow.config import DataConfig
+from alflow.config import AlflowConfig, DataConfig
 from alflow.errors import InputError
 from alflow.ingest_read import Chunk, read_chunks
 from alflow.ingest_validate import Validator
 from alflow.ledger import Ledger
 from alflow.pool import join, to_table, write_partition
 from alflow.tabular import is_tabular, row_bytes
+from alflow.text_space import (
+    TextSpace,
+    fit_text_space,
+    load_text_space,
+    sample_texts,
+    save_text_space,
+)
+from alflow.workspace import Workspace
+
+Embed = Callable[[list[str]], np.ndarray]
 
 
 @dataclass(frozen=True)
@@ -42,6 +56,7 @@ class _Partitions:
     base_url: str
     target: str
     partition_rows: int
+    embed: Embed | None = None  # a text pool's embedding, written as the ``x`` column
     written: list[str] = field(default_factory=list)
     rows_added: int = 0
     pending: list[pa.Table] = field(default_factory=list)
@@ -87,15 +102,17 @@ def ingest_file(
     *,
     target: str = "pool",
     progress=None,
+    embed: Embed | None = None,
 ) -> IngestReport:
-    """Ingest one file into the pool (``target='pool'``) or the evaluation set (``'eval'``).
+    """Ingest one file into the pool (``target='pool'``) or the evaluation set (``'eval'``);
+    ``embed`` (texts -> float32 rows) adds each new text's embedding as the ``x`` column.
 
     All or nothing: on any invalid record, no partition is registered and no item is added.
     """
     validator = Validator(data, url, target)
     rows_read = 0
     with ledger.ingest(url, target) as ingest:
-        out = _Partitions(ingest, base_url, target, data.partition_rows)
+        out = _Partitions(ingest, base_url, target, data.partition_rows, embed)
         try:
             for n, chunk in enumerate(read_chunks(url, data.read_chunk_rows)):
                 if n == 0:
@@ -126,7 +143,10 @@ def _add_chunk(chunk: Chunk, validator: Validator, out: _Partitions) -> None:
     truth = validator.truth(chunk, ok)
     feature_bytes = _feature_bytes(x)
     content_ids = [_hash([b]) for b in feature_bytes]
-    hashes = [_hash([b, (truth[i] if truth else "").encode()]) for i, b in enumerate(feature_bytes)]
+    hashes = [
+        _hash([b, ((truth[i] if truth else None) or "").encode()])
+        for i, b in enumerate(feature_bytes)
+    ]
     ids = validator.ids(chunk, ok, content_ids)
     keep = validator.dedupe(chunk, ok, ids, hashes, out.seen)
     if validator.problems:
@@ -135,8 +155,59 @@ def _add_chunk(chunk: Chunk, validator: Validator, out: _Partitions) -> None:
     if validator.problems or not new:
         return
     feats = x[np.asarray(new)] if isinstance(x, np.ndarray) else [x[i] for i in new]
-    table = to_table([ids[i] for i in new], feats, [truth[i] for i in new] if truth else None)
-    out.add(table, [hashes[i] for i in new])
+    embedding = out.embed(feats) if out.embed and isinstance(feats, list) else None
+    truth_new = [truth[i] for i in new] if truth else None
+    out.add(to_table([ids[i] for i in new], feats, truth_new, embedding), [hashes[i] for i in new])
+
+
+def ingest_into(
+    ws: Workspace,
+    config: AlflowConfig,
+    ledger: Ledger,
+    url: str,
+    *,
+    target: str = "pool",
+    progress=None,
+) -> IngestReport:
+    """``ingest_file`` into the workspace's pool or evaluation set. A text pool's first ingest
+    fits the text space on a sample of the file and keeps it (removed again if the ingest is
+    refused); each pool ingest of a text pool writes the embedding column with it."""
+    base = ws.pool_url if target == "pool" else ws.eval_url
+    space, new = _pool_text_space(ws, config, ledger, url, target)
+    if new:
+        save_text_space(space, ws.text_space)
+    embed = space.embed if space is not None and space.svd is not None else None
+    try:
+        return ingest_file(
+            url, config.data, ledger, base, target=target, progress=progress, embed=embed
+        )
+    except BaseException:
+        if new:
+            ws.text_space.unlink(missing_ok=True)
+        raise
+
+
+def _pool_text_space(
+    ws: Workspace, config: AlflowConfig, ledger: Ledger, url: str, target: str
+) -> tuple[TextSpace | None, bool]:
+    """``(space, fitted now)``: the pool's text space for a pool ingest of a text pool (None
+    for other ingests, and for a pool ingested before alflow fitted one), fitted on a uniform
+    sample of this file's texts when this is the pool's first ingest."""
+    f = config.data.features
+    if f.kind != "text" or target != "pool":
+        return None, False
+    space = load_text_space(ws.text_space)
+    if space is not None or ledger.partitions("pool"):
+        return space, False
+    chunks = (
+        [t for t in chunk.frame[f.text_column].tolist() if isinstance(t, str) and t.strip()]
+        for chunk in read_chunks(url, config.data.read_chunk_rows)
+        if f.text_column in chunk.frame
+    )
+    sample = sample_texts(chunks, f.text_sample_rows, config.seed)
+    if not sample:
+        return None, False  # nothing to fit on: ingest_file says what is wrong with the file
+    return fit_text_space(sample, f.text_embedding_dim, config.seed), True
 
 
 def _not_yet_ingested(

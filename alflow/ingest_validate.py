@@ -44,6 +44,8 @@ class Validator:
                 )
             self.required.append(data.truth_column)
         self.has_truth = False  # pools may carry ground truth (for simulations) or not
+        self.target = target
+        self.gap_labels = {m.strip() for m in f.missing_values}  # a pool row's gap: unlabeled
         self.labels = set(data.labels)
         self.width: int | None = None  # embedding width, fixed by the first vector
 
@@ -141,13 +143,16 @@ class Validator:
                 x[i] = vec
         return x
 
-    def truth(self, chunk: Chunk, ok: np.ndarray) -> list[str] | None:
+    def truth(self, chunk: Chunk, ok: np.ndarray) -> list[str | None] | None:
+        """The truth column's labels; in a pool, a gap (``missing_values``) is no truth."""
         col = self.data.truth_column
         if not self.has_truth:
             return None
-        values = [label_text(v) for v in chunk.frame[col].tolist()]
+        values: list[str | None] = [label_text(v) for v in chunk.frame[col].tolist()]
         for i, v in enumerate(values):
-            if v not in self.labels:
+            if self.target == "pool" and v in self.gap_labels and v not in self.labels:
+                values[i] = None
+            elif v not in self.labels:
                 self.problem(
                     chunk.positions[i],
                     chunk.unit,

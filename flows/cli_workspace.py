@@ -11,6 +11,31 @@ from alflow.stages import stage
 from flows.cli_common import ConfigOpt, load, with_services
 from flows.user_errors import fail, guard
 
+FromOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--from",
+        help="A CSV, JSONL or Parquet file (path or URL): write a config for its columns, "
+        "inferred from its first --sample-rows records.",
+    ),
+]
+LabelColumnOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="With --from: the column of labels (its values are the label schema; '?' and "
+        "empty cells are unlabeled rows)."
+    ),
+]
+IdColumnOpt = Annotated[
+    str | None,
+    typer.Option(help="With --from: the column of item ids (default: a content hash)."),
+]
+IgnoreOpt = Annotated[
+    list[str] | None,
+    typer.Option("--ignore", help="With --from: a column to leave out (repeatable)."),
+]
+SampleOpt = Annotated[int, typer.Option(min=10, help="With --from: records read to infer from.")]
+
 
 @guard
 def init(
@@ -18,11 +43,19 @@ def init(
     example: Annotated[
         str, typer.Option(help="Starter config to write when none exists: digits or text.")
     ] = "digits",
+    from_file: FromOpt = None,
+    label_column: LabelColumnOpt = None,
+    id_column: IdColumnOpt = None,
+    ignore: IgnoreOpt = None,
+    sample_rows: SampleOpt = 2_000,
 ) -> None:
-    """Create the workspace (ledger, MLflow backend, folders); write a starter config if none."""
-    from importlib.resources import files
+    """Create the workspace (ledger, MLflow backend, folders); write a starter config if none
+    (with --from: one inferred from your file)."""
+    if from_file is not None:
+        _init_from(config, from_file, label_column, id_column, ignore or [], sample_rows)
+    elif not config.exists():
+        from importlib.resources import files
 
-    if not config.exists():
         starter = files("alflow").joinpath("configs", f"{example}.yaml")
         if not starter.is_file():
             fail(ValueError(f"no starter config named {example!r}"))
@@ -39,6 +72,21 @@ def init(
         f"workspace {ws.root}\n  ledger  {redact_url(ws.ledger_url)}\n"
         f"  mlflow  {redact_url(ws.mlflow_tracking_uri)}"
     )
+
+
+def _init_from(
+    config: Path, source: str, label: str | None, id_column: str | None, ignore, rows: int
+) -> None:
+    """Write ``config`` from what a sample of ``source`` holds (never over an existing one)."""
+    if label is None:
+        fail("--from needs --label-column COL: the column that holds the labels")
+    if config.exists():
+        fail(f"{config} exists: pass --config NEW.yaml, or remove it to write it again")
+    from alflow.starter import config_from_file, summary
+
+    text, inferred = config_from_file(source, label, id_column=id_column, ignore=ignore, rows=rows)
+    config.write_text(text)
+    typer.echo(f"wrote {config} from {summary(inferred)}; check it, then: alflow ingest {source}")
 
 
 @guard
@@ -71,7 +119,8 @@ def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
 
         from alflow.handles import Stores
 
-    st = Stores(load(config)).status()
+    stores = Stores(load(config))
+    st = stores.status()
     console = Console()
     items = Table(title="items by state")
     items.add_column("state")
@@ -89,7 +138,10 @@ def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
             )
         console.print(rounds)
     champ = st["champion"]
-    if champ:
+    own = stores.config.model.scoring_uri
+    if own:
+        console.print(f"scoring model: {own} (model.scoring_uri; you train and register it)")
+    elif champ:
         console.print(
             f"champion: version {champ['model_version']} (round {champ['round']}, "
             f"{champ['labels']} labels) accuracy {champ.get('accuracy', float('nan')):.4f} "

@@ -14,6 +14,8 @@ from prefect.utilities.annotations import quote
 
 import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
+from alflow.errors import ConfigError
+from alflow.labels_export import retrain_refusal
 from alflow.operations import release_round_lock
 from flows import schedules
 from flows.user_errors import quiet_expected_failures
@@ -74,6 +76,8 @@ def labeling_round(
     if admission.wait:
         return _skip(config, scheduled, admission.wait)
     try:
+        if config.model.scoring_uri:  # before the round opens: a refusal changes nothing
+            t.check_scoring_model(config)
         start = t.open_round(config, flow_run.id)
         round_id = start["round_id"]
         _say(scheduled, f"round {round_id}: started")
@@ -116,6 +120,11 @@ def reimport_and_retrain(
     config = as_config(config)
     project = project_for(config)
     out: dict = {}
+    own_model = config.model.scoring_uri
+    if retrain and own_model and not (labels_path or pull or poll_inbox):
+        raise ConfigError(retrain_refusal(own_model))  # a retrain alone: refused
+    if retrain and not own_model:  # a broken estimator refuses before labels come in
+        project.check_trainable()
     pulled = pull and not labels_path
     if pulled:
         labels_path = t.pull_labels(config)
@@ -129,7 +138,10 @@ def reimport_and_retrain(
         added += sum(i["events_added"] for i in out["imports"])
         if not out["imports"]:
             print(f"no new labels files in {project.inbox}")
-    if retrain and (not poll_inbox or added or project.needs_training()):
+    if retrain and own_model:
+        out["train_skipped"] = retrain_refusal(own_model)
+        _say(scheduled, f"retrain skipped: {out['train_skipped']}")
+    elif retrain and (not poll_inbox or added or project.needs_training()):
         out["train"] = t.retrain(config, None, flow_run.id)
     if "train" in out:
         tr = out["train"]

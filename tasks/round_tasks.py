@@ -35,6 +35,7 @@ MINUTE, HOUR = 60, 3600
 # A stage that runs past its timeout is stuck (a hung worker, a dead server): it fails and the
 # flow run shows where. Generous: a 10M-row pool scores in well under an hour on one machine.
 TIMEOUTS = {
+    "check-scoring-model": 30 * MINUTE,
     "open-round": 10 * MINUTE,
     "score": 6 * HOUR,
     "weigh": 2 * HOUR,
@@ -68,6 +69,13 @@ def _guard(config: AlflowConfig, scheduled: bool) -> Admission:
 def open_round(config: AlflowConfig, flow_run_id: str | None) -> dict:
     """Open the next round (or resume an unfinished one) with its MLflow run."""
     return asdict(rounds.start_round(project_for(config), flow_run_id))
+
+
+# the first call may start a LocalCluster and load a model from its store: minutes, not hours
+@task(name="check-scoring-model", timeout_seconds=TIMEOUTS["check-scoring-model"], **_OPTIONS)
+def check_scoring_model(config: AlflowConfig) -> str:
+    """``model.scoring_uri`` loads and returns probabilities on a worker; its pinned URI."""
+    return project_for(config).check_scoring_model(shared_client(config.compute))
 
 
 @task(name="score", timeout_seconds=TIMEOUTS["score"], retries=2, **_OPTIONS)

@@ -164,6 +164,22 @@ def test_label_outside_schema_is_reported(tmp_path, ledger):
         ingest(path, ledger, tmp_path)
 
 
+def test_a_pool_row_with_a_gap_for_its_label_is_unlabeled_but_an_eval_row_is_refused(
+    tmp_path, ledger
+):
+    path = tmp_path / "in.csv"
+    df = frame(20)
+    df.loc[2, "y"], df.loc[5, "y"] = "?", ""
+    df.to_csv(path, index=False)
+    assert ingest(path, ledger, tmp_path).rows_added == 20
+    truth = read_partition(str(pool_files(tmp_path)[0])).column("truth").to_pylist()
+    assert truth[2] is None and truth[5] is None and set(truth) - {None} == {"neg", "pos"}
+    df["id"] = [f"e{i}" for i in range(20)]
+    df.to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"in\.csv:4: column 'y': label '\?' is not in"):
+        ingest_file(str(path), data_config(), ledger, str(tmp_path / "eval"), target="eval")
+
+
 def test_duplicate_id_with_different_content_in_one_file(tmp_path, ledger):
     path = tmp_path / "in.csv"
     df = frame(20)
