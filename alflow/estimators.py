@@ -14,6 +14,7 @@ from typing import Any
 
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.utils.validation import has_fit_parameter
 
 from alflow.config import BUILTIN_ESTIMATORS, ModelConfig
 from alflow.errors import ConfigError
@@ -87,3 +88,21 @@ def _check_params(estimator, spec: str) -> None:
     except (ValueError, TypeError) as err:
         said = " ".join(str(err).split())
         raise ConfigError(f"model.params: {spec} rejected them ({said})") from None
+
+
+def sample_weight_param(pipeline, spec: str) -> str:
+    """The fit parameter that weighs the rows (weak and pseudo-labels) of ``pipeline``'s
+    ``classify`` step: ``classify__sample_weight``, or down to the last step of a user's own
+    pipeline (``classify__clf__sample_weight``). A classifier that takes no weights is a
+    config error."""
+    path, step = ["classify"], pipeline.named_steps["classify"]
+    while hasattr(step, "steps"):
+        name, step = step.steps[-1]
+        path.append(name)
+    if not has_fit_parameter(step, "sample_weight"):
+        raise ConfigError(
+            f"model.estimator: {spec}'s {type(step).__name__}.fit takes no sample_weight, "
+            "which weak and pseudo-labels need; set model.weak_labels.enabled and "
+            "model.pseudo_labels.enabled to false, or use a classifier that takes it"
+        )
+    return "__".join([*path, "sample_weight"])

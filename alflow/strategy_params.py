@@ -201,7 +201,8 @@ def _type(field: FieldInfo) -> str:
     if get_origin(ann) is Literal:
         text = " or ".join(f"`{v}`" for v in get_args(ann))
     else:
-        text = f"`{getattr(ann, '__name__', str(ann)).replace(f'{__name__}.', '')}`"
+        name = ann.__name__ if isinstance(ann, type) else str(ann)
+        text = f"`{name.replace(f'{__name__}.', '')}`"
     bounds = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<", "min_length": "min length"}
     for m in field.metadata:
         text += "".join(f", {sign} {getattr(m, k)}" for k, sign in bounds.items() if hasattr(m, k))

@@ -14,7 +14,7 @@ from alflow import faults
 from alflow.context import ProjectContext
 from alflow.control import label_saving
 from alflow.errors import AlflowError, ConfigError
-from alflow.estimators import make_estimator
+from alflow.estimators import make_estimator, sample_weight_param
 from alflow.keys import label_key, label_keys
 from alflow.labels_export import retrain_refusal
 from alflow.model import build_model, evaluate, holdout_mask
@@ -102,10 +102,11 @@ def _fit(ctx: ProjectContext, train: pd.DataFrame, extra):
     if extra is None:
         return model.fit(x_train, y_train)
     x_extra, frame = extra
+    weights = np.r_[np.ones(len(y_train)), frame["weight"].to_numpy()]
     return model.fit(
         _concat(x_train, x_extra),
         np.r_[y_train, frame["label"].to_numpy()],
-        classify__sample_weight=np.r_[np.ones(len(y_train)), frame["weight"].to_numpy()],
+        **{sample_weight_param(model, ctx.config.model.estimator): weights},
     )
 
 

@@ -125,3 +125,22 @@ def test_demo_runs_both_campaigns_into_mlflow(tmp_path):
         assert len(runs) == 3 and {r.info.status for r in runs} == {"FINISHED"}
         alias = client.get_model_version_by_alias(f"{name}-model", "champion")
         assert alias.version
+
+
+def test_init_from_a_file_refuses_in_one_line_and_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    data = tmp_path / "people.csv"
+    rows = [f"{i},{20 + i % 40},{'ab'[i % 2]},u{i}@x.org,{'yn?'[i % 3]}" for i in range(50)]
+    data.write_text("row,age,kind,email,y\n" + "\n".join(rows) + "\n")
+    result = runner.invoke(app, ["init", "--from", str(data), "--label-column", "y"])
+    assert result.exit_code == 2
+    assert len(result.output.strip().splitlines()) == 1, result.output
+    line = result.output
+    assert "cannot classify 2 columns 'row' (consecutive integers 0..49" in line
+    assert "--id-column row" in line and "--ignore email" in line
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "alflow.yaml").exists() and not (tmp_path / "workspace").exists()
+    (tmp_path / "alflow.yaml").write_text("# the user's own\n")
+    result = runner.invoke(app, ["init", "--from", str(data), "--label-column", "y"])
+    assert result.exit_code == 2 and "alflow.yaml exists" in result.output
+    assert (tmp_path / "alflow.yaml").read_text() == "# the user's own\n"

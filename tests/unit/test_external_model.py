@@ -1,5 +1,6 @@
 """``model.scoring_uri``: the config field, and the mapping of a pyfunc's output to the label
-schema (columns named by label in any order, else in ``data.labels`` order)."""
+schema (columns named by label in any order, else in ``data.labels`` order); where a user's
+own pipeline takes the weights of weak and pseudo-labels."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import pandas as pd
 import pytest
 
 from alflow.errors import ConfigError
+from alflow.estimators import sample_weight_param
 from alflow.external_model import PyfuncScorer, class_probabilities
+from alflow.model import build_model
 from tests.conftest import make_config
 
 LABELS = ("<=50K", ">50K", "other")
@@ -61,3 +64,18 @@ def test_scoring_uri_accepts_mlflow_model_uris(tmp_path, uri):
 def test_scoring_uri_that_is_no_uri_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"model\.scoring_uri: 'fraud' is not an MLflow"):
         make_config(tmp_path, model={"scoring_uri": "fraud"})
+
+
+def test_weights_reach_the_last_step_of_a_users_pipeline(tmp_path):
+    def pipeline(estimator, **params):
+        model = {"estimator": estimator, "params": params}
+        return build_model(make_config(tmp_path, model=model))
+
+    own = pipeline("tests.unit.user_models:squashed_logistic")
+    assert sample_weight_param(own, "x") == "classify__clf__sample_weight"
+    x, y = np.random.default_rng(0).normal(size=(40, 64)), np.array(["0", "1"] * 20)
+    own.fit(x, y, classify__clf__sample_weight=np.linspace(0.1, 1, 40))  # accepted
+    built_in = pipeline("logistic_regression")
+    assert sample_weight_param(built_in, "x") == "classify__sample_weight"
+    with pytest.raises(ConfigError, match=r"KNeighborsClassifier\.fit takes no sample_weight"):
+        sample_weight_param(pipeline("sklearn.neighbors:KNeighborsClassifier"), "knn")
