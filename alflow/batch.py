@@ -20,6 +20,7 @@ from alflow.errors import AlflowError
 from alflow.index import pool_assigner
 from alflow.model import build_model, build_model_family
 from alflow.pool import join
+from alflow.pool_embedding import embedded_rows, has_pool_embedding
 from alflow.pool_index_source import by_pool_index, pool_density, pool_index_source
 from alflow.scoring import FEATURES, PartitionScores, stack
 from alflow.selection_policy import SelectionInputs, assemble_batch, control_picks, empty_picks
@@ -33,7 +34,8 @@ Progress = Callable[[], None]
 class BatchRequest:
     """What the batch is built from once the pool is scored: in a round and in a simulation.
 
-    ``scores``' candidates and sample carry their raw features (a ``FEATURES`` column, or the
+    ``spec`` carries the strategy's parameters (``StrategySpec.with_params``); ``scores``'
+    candidates and sample carry their raw features (a ``FEATURES`` column, or the
     ``features``/``sample_features`` arrays); ``labeled_x``/``labeled_y`` are the labeled items
     in the ledger's order; ``committee`` fits the query-by-committee members on them;
     ``density`` gives a candidates frame's density function (the pool index) or None (the
@@ -41,7 +43,6 @@ class BatchRequest:
     """
 
     spec: StrategySpec
-    params: dict
     scores: PartitionScores
     model: Any
     labeled_x: Any
@@ -125,7 +126,7 @@ def _strategy_picks(req: BatchRequest, frame: pd.DataFrame, raw, n: int) -> pd.D
         embedded=req.embedded(frame, sample) if req.embedded else None,
         seed=req.seed,
     )
-    picked = spec.select(candidates, n, random_state=req.seed + req.round_id, **req.params)
+    picked = spec.choose(candidates, n, random_state=req.seed + req.round_id)
     batch = frame.iloc[picked].reset_index(drop=True)
     batch["utility"] = batch[spec.rank_by]
     if "predicted_label" not in batch:
@@ -150,7 +151,7 @@ def compute_selection(
     the control slice (the top of a seeded uniform sample of the unlabeled pool), and the
     strategy fills the rest of the batch from the other candidates (``pick_batch``).
     """
-    spec = get_strategy(inputs.strategy)
+    spec = get_strategy(inputs.strategy).with_params(inputs.params)
     if spec.needs_model and model is None:
         raise AlflowError(f"strategy {spec.name!r} needs a model; none is registered yet")
     source = pool_index_source(ctx) if by_pool_index(ctx, spec) else None
@@ -164,11 +165,10 @@ def compute_selection(
     labels = inputs.labels
     labeled_x = None
     if spec.needs & {"labeled", "committee"} and len(labels):
-        labeled_x, _ = ctx.labeled_data(labels["item_id"])
+        labeled_x = ctx.labeled_data(labels["item_id"])
     s = cfg.strategy
     request = BatchRequest(
         spec=spec,
-        params=inputs.params,
         scores=scores,
         model=model,
         labeled_x=labeled_x,
@@ -176,8 +176,8 @@ def compute_selection(
         committee=committee_builder(
             s.committee_kind,
             s.committee_size,
-            partial(build_model, cfg),
-            partial(build_model_family, cfg),
+            partial(build_model, cfg, ctx.text_space),
+            partial(build_model_family, cfg, ctx.text_space),
             cfg.seed,
         ),
         batch_size=cfg.campaign.batch_size,
@@ -186,6 +186,9 @@ def compute_selection(
         n_control=inputs.n_control,
         stream=stream,
         density=partial(pool_density, client, source) if source else None,
+        embedded=embedded_rows(ctx, labels["item_id"].tolist())
+        if has_pool_embedding(ctx)
+        else None,
     )
     return pick_batch(request), scores
 

@@ -20,13 +20,8 @@ import pyarrow as pa
 from distributed import Client, LocalCluster, as_completed
 
 from alflow.config import ComputeConfig
-from alflow.scoring import (
-    PartitionScores,
-    linear_scorer,
-    merge_all,
-    score_partition,
-    with_clusters,
-)
+from alflow.linear_scorer import linear_scorer
+from alflow.scoring import PartitionScores, merge_all, score_partition, with_clusters
 from alflow.stages import stage, timed
 
 LOCAL_SCHEDULER = "ALFLOW_LOCAL_SCHEDULER"

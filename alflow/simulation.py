@@ -17,9 +17,10 @@ from sklearn.metrics import accuracy_score, f1_score
 from alflow.batch import BatchRequest, committee_builder, pick_batch
 from alflow.candidates import Embedded
 from alflow.config import EvaluationConfig, GateConfig, StrategyConfig
+from alflow.linear_scorer import linear_scorer
 from alflow.model import holdout_mask
 from alflow.portfolio import PORTFOLIO
-from alflow.scoring import ROW, linear_scorer, score_features
+from alflow.scoring import ROW, score_features
 from alflow.selection_policy import choose_strategy, density_sample_size, portfolio_history
 from alflow.strategies import StrategySpec, candidate_count
 
@@ -81,7 +82,6 @@ def simulated_batch(
     labeled: np.ndarray,
     model,
     spec: StrategySpec,
-    params: dict,
     *,
     batch_size: int,
     seed: int,
@@ -110,7 +110,6 @@ def simulated_batch(
     return pick_batch(
         BatchRequest(
             spec=spec,
-            params=params,
             scores=scores,
             model=model,
             labeled_x=_take(pool.x, labeled),
@@ -222,7 +221,7 @@ def simulate(
 
 def _next_batch(s, pool, labeled, model, rewards, strategies, batch, round_id, committee, seed):
     """Round ``round_id``'s batch: the strategy (a portfolio's arm) chosen like in a round."""
-    spec, params = choose_strategy(
+    spec, _ = choose_strategy(
         s,
         pool.classes,
         pd.DataFrame({"label": pool.y[labeled]}),
@@ -237,7 +236,6 @@ def _next_batch(s, pool, labeled, model, rewards, strategies, batch, round_id, c
         labeled,
         model,
         spec,
-        params,
         batch_size=batch,
         seed=seed,
         round_id=round_id,

@@ -13,7 +13,8 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+import time
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,15 +25,18 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 import mlflow
 import mlflow.sklearn
 import pandas as pd
-import skops.io
 from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
 from alflow.csvsafe import read_csv, write_csv
+from alflow.skops_import import import_skops_io
 from alflow.stages import timed_methods
 
+skops_io = import_skops_io()
 logger = logging.getLogger(__name__)
 CHAMPION = "champion"
+BATCH_PARAMS = 100  # MLflow's bound on params and tags per log_batch call
 # Logging a model without this list makes MLflow infer requirements: 6-8 s instead of about 1 s.
 PIP_REQUIREMENTS = [
     f"scikit-learn=={__import__('sklearn').__version__}",
@@ -114,11 +118,9 @@ class Tracker:
     def _copy(self, source: str, dest: str) -> None:
         """Params, metric histories and artifacts of ``source`` into ``dest``."""
         data = self.client.get_run(source).data
-        for k, v in data.params.items():
-            self.client.log_param(dest, k, v)
-        for key in data.metrics:
-            for m in self.client.get_metric_history(source, key):
-                self.client.log_metric(dest, key, m.value, timestamp=m.timestamp, step=m.step)
+        self._batch(dest, params=[Param(k, v) for k, v in data.params.items()])
+        history = [m for key in data.metrics for m in self.client.get_metric_history(source, key)]
+        self._batch(dest, metrics=history)
         if self.client.list_artifacts(source):
             with tempfile.TemporaryDirectory() as tmp:
                 local = self.client.download_artifacts(source, "", tmp)
@@ -136,20 +138,33 @@ class Tracker:
         return run.info.status, run.data.tags
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
-        for k, v in tags.items():
-            self.client.set_tag(run_id, k, v)
+        self._batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
         """Log params once; a rerun that logs the same values again is harmless."""
         existing = self.client.get_run(run_id).data.params
-        for k, v in params.items():
-            text = str(v)[:6000]
-            if k not in existing:
-                self.client.log_param(run_id, k, text)
+        new = [Param(k, str(v)[:6000]) for k, v in params.items() if k not in existing]
+        self._batch(run_id, params=new)
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
-        for k, v in metrics.items():
-            self.client.log_metric(run_id, k, float(v), step=step)
+        now = int(time.time() * 1000)
+        self._batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
+
+    def _batch(
+        self,
+        run_id: str,
+        *,
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+        metrics: Sequence[Metric] = (),
+    ) -> None:
+        """Params, tags and metrics in as few round trips as MLflow's batch bounds allow."""
+        for i in range(0, len(params), BATCH_PARAMS):
+            self.client.log_batch(run_id, params=params[i : i + BATCH_PARAMS])
+        for i in range(0, len(tags), BATCH_PARAMS):
+            self.client.log_batch(run_id, tags=tags[i : i + BATCH_PARAMS])
+        for i in range(0, len(metrics), 10 * BATCH_PARAMS):
+            self.client.log_batch(run_id, metrics=metrics[i : i + 10 * BATCH_PARAMS])
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)
@@ -193,7 +208,7 @@ class Tracker:
         The types the model is made of are recorded as trusted for skops: alflow built it from
         the config (a user's own estimator is named there, ``model.estimator``).
         """
-        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+        trusted = skops_io.get_untrusted_types(data=skops_io.dumps(model))
         with self.run(run_id), contextlib.redirect_stderr(io.StringIO()) as said:
             info = mlflow.sklearn.log_model(
                 model,

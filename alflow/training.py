@@ -86,9 +86,9 @@ def retrain(
 
 def _fit(ctx: ProjectContext, train: pd.DataFrame, extra):
     """The model fitted on the human labels, plus the weighted model labels in ``extra``."""
-    x_train, _ = ctx.labeled_data(train["item_id"])
+    x_train = ctx.labeled_data(train["item_id"])
     y_train = train["label"].to_numpy()
-    model = build_model(ctx.config)
+    model = build_model(ctx.config, ctx.text_space)
     if extra is None:
         return model.fit(x_train, y_train)
     x_extra, frame = extra
@@ -150,7 +150,7 @@ def eval_set(ctx: ProjectContext, labels: pd.DataFrame):
     if mask.sum() < ev.min_eval_labels:  # too few to evaluate, still never trained on
         return labels[~mask], None, None
     held = labels[mask]
-    x_eval, _ = ctx.labeled_data(held["item_id"])
+    x_eval = ctx.labeled_data(held["item_id"])
     return labels[~mask], x_eval, held["label"].to_numpy()
 
 
@@ -172,8 +172,8 @@ def _control_estimate(ctx: ProjectContext, train, x_eval, y_eval, n_train: int, 
     control = train[train["item_id"].isin(ctx.ledger.selected_ids("control"))]
     if control["label"].nunique() < 2 or gate not in metrics:
         return {}
-    x, _ = ctx.labeled_data(control["item_id"])
-    model = build_model(ctx.config).fit(x, control["label"].to_numpy())
+    x = ctx.labeled_data(control["item_id"])
+    model = build_model(ctx.config, ctx.text_space).fit(x, control["label"].to_numpy())
     value = evaluate(model, x_eval, y_eval, ctx.labels)[gate]
     out = {"control.labels": float(len(control)), f"control.{gate}": value}
     history = ctx.ledger.trainings()
@@ -208,7 +208,7 @@ def model_label_training_set(ctx: ProjectContext):
         return None
     frame = pd.concat(parts, ignore_index=True)
     frame = frame.drop_duplicates("item_id").reset_index(drop=True)  # weak before pseudo
-    x, _ = ctx.labeled_data(frame["item_id"])
+    x = ctx.labeled_data(frame["item_id"])
     return x, frame
 
 

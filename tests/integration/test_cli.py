@@ -76,6 +76,19 @@ def test_bad_config_names_the_key(tmp_path):
     assert "strategy.nmae: unknown key" in result.output
 
 
+def test_a_misspelt_strategy_parameter_is_one_line_with_file_and_line(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "data:\n  labels: [a, b]\n  features: {kind: numeric, columns: [x]}\n"
+        "strategy:\n  name: margin_coreset\n  params:\n    top_factr: 3\n"
+    )
+    result = runner.invoke(app, ["status", "--config", str(path)])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"error: invalid configuration: {path}:7: strategy.params.top_factr: unknown key"
+    ]
+
+
 @pytest.mark.slow
 def test_demo_runs_both_campaigns_into_mlflow(tmp_path):
     ws = tmp_path / "demo"

@@ -10,17 +10,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from alflow.committee import aligned_proba
+from alflow.linear_scorer import linear_scorer, utilities_t
 from alflow.pool import features_of, read_partition, to_table, write_partition
-from alflow.scoring import (
-    ROW,
-    PartitionScores,
-    histogram,
-    keep_top,
-    linear_scorer,
-    merge_all,
-    score_partition,
-    utilities_t,
-)
+from alflow.scoring import ROW, PartitionScores, histogram, keep_top, merge_all, score_partition
 from alflow.strategies import UTILITIES
 
 

@@ -18,11 +18,17 @@ PACKAGES = ("alflow", "tasks", "flows")
 # and a config check stay fast (Prefect, MLflow, Dask, scikit-learn load only when used).
 DEFERRED_OK = {
     "flows/cli.py": "the CLI defers each command's heavy imports",
+    "flows/cli_common.py": "the CLI defers each command's heavy imports",
+    "flows/cli_workspace.py": "the CLI defers each command's heavy imports",
+    "flows/cli_rounds.py": "the CLI defers each command's heavy imports",
+    "flows/cli_campaign.py": "the CLI defers each command's heavy imports",
     "flows/audit_cli.py": "the audit CLI defers the ledger and MLflow to the command that runs",
     # read-only commands open only these stores: MLflow and the ingest code load on first use
     "alflow/handles.py": "the tracker (MLflow) and ingest (pyarrow) load when first used",
     # the daemon's cluster is Dask's: the commands that only connect (or stop) never import it
     "flows/workspace_services.py": "the local cluster (Dask) loads in the daemon only",
+    # skops.io is imported with the kept estimator list standing in for its sklearn walk
+    "alflow/skops_import.py": "skops.io imports once, after the walk is replaced",
 }
 
 
