@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from alflow.strategy_params import PORTFOLIO, known_strategy, params_model
+from alflow.strategy_params import PORTFOLIO, checked_params, known_strategy
 from alflow.vendors.registry import check_kind
 
 
@@ -164,16 +164,29 @@ class WeakLabelConfig(Section):
 
 BUILTIN_ESTIMATORS = ("logistic_regression", "random_forest", "sgd")
 _FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_MODEL_URI = re.compile(r"^[A-Za-z][\w+.-]*:/\S+$")
+
+
+def _model_uri(uri: str) -> str:
+    if not _MODEL_URI.match(uri):
+        raise ValueError(
+            f"{uri!r} is not an MLflow model URI "
+            "(models:/name@alias, models:/name/version, runs:/<run id>/model, ...)"
+        )
+    return uri
 
 
 class ModelConfig(Section):
     """The scikit-learn pipeline built for the features and its registry name.
 
     ``estimator`` is a built-in name or ``package.module:factory`` (the user's own classifier,
-    see ``alflow.estimators``), called with ``params``."""
+    see ``alflow.estimators``), called with ``params``. ``scoring_uri`` names an MLflow model
+    trained elsewhere (``models:/name@alias``, ``runs:/<id>/model``) that scores the pool
+    instead of alflow's champion; alflow then never retrains (``alflow.external_model``)."""
 
     estimator: str = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)
+    scoring_uri: Annotated[str, AfterValidator(_model_uri)] | None = None
     text_vectorizer: Literal["tfidf", "hashing"] = "tfidf"
     registered_name: str | None = None
     gate: GateConfig = Field(default_factory=GateConfig)
@@ -226,9 +239,7 @@ class StrategyConfig(Section):
     @field_validator("params")
     @classmethod
     def _typed_params(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        if "name" in info.data:  # else the name's own error says what is wrong
-            params_model(info.data["name"]).model_validate(params)
-        return params
+        return checked_params(params, info)
 
 
 class ArchiveLimits(Section):

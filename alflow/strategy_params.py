@@ -160,9 +160,7 @@ class Arm(Params):
     @field_validator("params")
     @classmethod
     def _checked(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        if "name" in info.data:
-            STRATEGY_PARAMS[info.data["name"]].model_validate(params)
-        return params
+        return checked_params(params, info)
 
 
 class Portfolio(Params):
@@ -189,13 +187,22 @@ def params_model(name: str) -> type[Params]:
     return Portfolio if name == PORTFOLIO else STRATEGY_PARAMS[name]
 
 
+def checked_params(params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+    """A ``params`` field validator: ``params`` checked by the model of the strategy ``name``
+    beside them (nothing to check when that name was itself refused)."""
+    if "name" in info.data:
+        params_model(info.data["name"]).model_validate(params)
+    return params
+
+
 def _type(field: FieldInfo) -> str:
     """A parameter's type and bounds, as the docs show them."""
     ann = field.annotation
     if get_origin(ann) is Literal:
         text = " or ".join(f"`{v}`" for v in get_args(ann))
     else:
-        text = f"`{getattr(ann, '__name__', str(ann)).replace(f'{__name__}.', '')}`"
+        name = ann.__name__ if isinstance(ann, type) else str(ann)
+        text = f"`{name.replace(f'{__name__}.', '')}`"
     bounds = {"ge": "≥", "gt": ">", "le": "≤", "lt": "<", "min_length": "min length"}
     for m in field.metadata:
         text += "".join(f", {sign} {getattr(m, k)}" for k, sign in bounds.items() if hasattr(m, k))

@@ -8,12 +8,15 @@ evaluation metrics and the registered model, so a round can be audited from MLfl
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
 import os
 import tempfile
+import threading
 import time
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -23,13 +26,16 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 import mlflow
+import mlflow.pyfunc
 import mlflow.sklearn
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
+from alflow.config import redact_url
 from alflow.csvsafe import read_csv, write_csv
+from alflow.errors import ConfigError
 from alflow.skops_import import import_skops_io
 from alflow.stages import timed_methods
 
@@ -236,12 +242,73 @@ class Tracker:
         self._activate()
         return mlflow.sklearn.load_model(uri)
 
+    def pin_model_uri(self, uri: str) -> tuple[str, str]:
+        """``(uri of one fixed model, its version)`` for a ``model.scoring_uri``.
+
+        ``models:/name@alias`` and ``models:/name/N`` pin to ``models:/name/N`` (version
+        ``N``); ``runs:/<run id>/path`` stays as it is (version: the run id); any other URI
+        (``models:/<model id>``, a path) is taken as it is, its version a hash of it.
+        """
+        try:
+            if uri.startswith("models:/") and "@" in uri:
+                name, alias = uri.removeprefix("models:/").split("@", 1)
+                mv = self.client.get_model_version_by_alias(name, alias)
+                return f"models:/{name}/{mv.version}", str(mv.version)
+            name, _, version = uri.removeprefix("models:/").rpartition("/")
+            if uri.startswith("models:/") and version.isdigit():
+                self.client.get_model_version(name, version)
+                return uri, version
+            if uri.startswith("runs:/"):
+                run_id = uri.removeprefix("runs:/").split("/", 1)[0]
+                self.client.get_run(run_id)
+                return uri, run_id
+        except MlflowException as err:
+            raise ConfigError(
+                f"model.scoring_uri: {uri} is not in the MLflow at {redact_url(self.uri)} "
+                f"({err.error_code}: {_first_line(err.message)})"
+            ) from None
+        return uri, f"uri-{hashlib.sha256(uri.encode()).hexdigest()[:12]}"
+
     def promote(self, version: str) -> None:
         self.client.set_registered_model_alias(self.model_name, CHAMPION, version)
 
     def runs(self) -> pd.DataFrame:
         self._activate()
         return mlflow.search_runs([self.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+_PYFUNCS: dict[tuple[str, str], Any] = {}
+_PYFUNC_LOCK = threading.Lock()
+PYFUNC_LOADS: list[str] = []  # every model URI this process loaded, in order (tests count)
+KEEP_PYFUNCS = 2  # a long-lived worker keeps the last models it scored with, not every one
+
+
+def load_pyfunc(uri: str, tracking_uri: str):
+    """The MLflow model at ``uri`` as a pyfunc, loaded once per process and kept: a Dask worker
+    loads it for its first partition, its other partitions (and rounds) reuse it."""
+    key = (tracking_uri, uri)
+    with _PYFUNC_LOCK:
+        if key not in _PYFUNCS:
+            mlflow.set_tracking_uri(tracking_uri)
+            mlflow.set_registry_uri(tracking_uri)
+            try:
+                with warnings.catch_warnings():  # advice to the model's author, not the user
+                    warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+                    model = mlflow.pyfunc.load_model(uri)
+            except (MlflowException, OSError) as err:
+                raise ConfigError(
+                    f"model.scoring_uri: cannot load {uri} "
+                    f"({type(err).__name__}: {_first_line(str(err))})"
+                ) from None
+            while len(_PYFUNCS) >= KEEP_PYFUNCS:
+                _PYFUNCS.pop(next(iter(_PYFUNCS)))
+            _PYFUNCS[key] = model
+            PYFUNC_LOADS.append(uri)
+        return _PYFUNCS[key]
 
 
 def flatten(prefix: str, data: Any) -> dict[str, Any]:

@@ -4,8 +4,10 @@ Heavy libraries load inside commands, so ``--help`` and the read-only commands a
 
 from __future__ import annotations
 
+import atexit
 import os
 import sys
+import threading
 from typing import Annotated
 
 import typer
@@ -13,6 +15,7 @@ import typer
 from alflow import stages
 from flows import cli_campaign, cli_rounds, cli_workspace
 from flows.audit_cli import audit_app
+from flows.labels_cli import labels_app
 
 app = typer.Typer(
     name="alflow",
@@ -39,6 +42,7 @@ COMMANDS = (
 for _name, _command in COMMANDS:
     app.command(_name)(_command)
 app.add_typer(audit_app, name="audit")
+app.add_typer(labels_app, name="labels")
 
 
 def _quiet_logs(verbose: bool) -> None:
@@ -69,5 +73,28 @@ def main(
     _quiet_logs(verbose)
 
 
+def run() -> None:
+    """The ``alflow`` console script: the command, its exit handlers, then ``os._exit``.
+
+    Once Prefect, MLflow, Dask and scikit-learn are loaded, the interpreter's own teardown (some
+    3,000 modules freed one by one) comes after everything the command does and took 0.25 s
+    against 9 s on a busy machine; threads and exit handlers still finish as they would.
+    """
+    try:
+        app()
+        code: object = 0
+    except SystemExit as done:
+        code = done.code
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join()
+    atexit._run_exitfuncs()
+    if isinstance(code, str):
+        sys.stderr.write(f"{code}\n")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else int(code is not None))
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())
+    run()

@@ -84,7 +84,9 @@ def import_(
             f"{imp['source']}: {imp['events_read']} annotations read, {imp['events_added']} new, "
             f"{imp['items_resolved']} items resolved"
         )
-    if retrain:
+    if "train_skipped" in out:
+        typer.echo(f"retrain skipped: {out['train_skipped']}")
+    elif retrain:
         print_training(out["train"])
 
 

@@ -122,7 +122,8 @@ def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
 
         from alflow.handles import Stores
 
-    st = Stores(load(config)).status()
+    stores = Stores(load(config))
+    st = stores.status()
     console = Console()
     items = Table(title="items by state")
     items.add_column("state")
@@ -140,7 +141,10 @@ def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
             )
         console.print(rounds)
     champ = st["champion"]
-    if champ:
+    own = stores.config.model.scoring_uri
+    if own:
+        console.print(f"scoring model: {own} (model.scoring_uri; you train and register it)")
+    elif champ:
         console.print(
             f"champion: version {champ['model_version']} (round {champ['round']}, "
             f"{champ['labels']} labels) accuracy {champ.get('accuracy', float('nan')):.4f} "

@@ -1,6 +1,8 @@
 """``alflow init --from``: columns and labels inferred from a small sample, and the config."""
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -12,6 +14,8 @@ import yaml
 from alflow.config import config_from_dict
 from alflow.errors import InputError
 from alflow.infer import classify, infer, read_sample
+from alflow.ingest import ingest_file
+from alflow.ledger import Ledger
 from alflow.starter import config_from_file, features_kind, render
 
 N = 60
@@ -181,3 +185,41 @@ def test_the_sample_is_bounded(tmp_path, fmt):
         pq.write_table(pa.Table.from_pandas(frame), path, row_group_size=100)
     sample = read_sample(str(path), rows=100)
     assert len(sample) == 100 and list(sample.columns) == ["a", "y"]
+
+
+def test_inference_loads_no_heavy_library():
+    code = (
+        "import sys, alflow.starter; heavy = [m for m in ('sklearn', 'faiss', 'prefect', "
+        "'mlflow', 'dask') if m in sys.modules]; assert not heavy, heavy"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
+def test_the_written_config_ingests_the_file_it_was_inferred_from(tmp_path, fmt):
+    vectors = [RNG.normal(size=3).round(4).tolist() for _ in range(N)]
+    frames = {
+        "csv": table(),  # a table with '?' gaps, and '' for unlabeled rows
+        "jsonl": table(body=[sentence(i) for i in range(N)]),
+        "parquet": pd.DataFrame({"emb": vectors, "y": ["p", "q"] * (N // 2)}),
+    }
+    path = tmp_path / f"f.{fmt}"
+    frame = frames[fmt]
+    if fmt == "csv":
+        frame.to_csv(path, index=False)
+    elif fmt == "jsonl":
+        frame.to_json(path, orient="records", lines=True)
+    else:
+        frame.to_parquet(path)
+    text, _ = config_from_file(str(path), "y")
+    cfg = config_from_dict(yaml.safe_load(text), environ={})
+    assert (
+        cfg.data.features.kind == {"csv": "tabular", "jsonl": "text", "parquet": "embedding"}[fmt]
+    )
+    ledger = Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
+    try:
+        report = ingest_file(str(path), cfg.data, ledger, str(tmp_path / "pool"))
+        assert report.rows_added == N
+    finally:
+        ledger.close()

@@ -14,8 +14,9 @@ from sklearn.linear_model import LogisticRegression
 
 from alflow.config import StrategyConfig, config_from_dict
 from alflow.errors import ConfigError
-from alflow.scoring import score_features
+from alflow.scoring import ScoreRequest, score_features
 from alflow.selection_policy import choose_strategy
+from alflow.simulation import SimulatedPool, simulated_batch
 from alflow.strategies import REGISTRY, get_strategy, top_k
 from alflow.strategy_params import (
     PORTFOLIO,
@@ -138,33 +139,14 @@ def test_the_declared_utility_drives_the_pre_ranking():
     by_entropy = by_margin.with_params({"utility": "entropy"})
     assert by_margin.ranks == ("margin",) and by_entropy.ranks == ("entropy",)
 
-    def candidates(spec) -> list[str]:
-        scores = score_features(
-            ids,
-            x,
-            "p",
-            model,
-            keep=None,
-            rank_by=spec.ranks,
-            top_m=30,
-            seed=0,
-            round_id=1,
-            classes=["0", "1", "2", "3"],
-        )
-        return scores.candidates["item_id"].tolist()
+    def scored(rank_by, top_m: int):
+        req = ScoreRequest(rank_by, top_m, seed=0, round_id=1, classes=["0", "1", "2", "3"])
+        return score_features(ids, x, "p", model, None, req).candidates
 
-    full = score_features(
-        ids,
-        x,
-        "p",
-        model,
-        keep=None,
-        rank_by="random",
-        top_m=600,
-        seed=0,
-        round_id=1,
-        classes=["0", "1", "2", "3"],
-    ).candidates
+    def candidates(spec) -> list[str]:
+        return scored(spec.ranks, 30)["item_id"].tolist()
+
+    full = scored("random", 600)
     entropy_order = full["item_id"].to_numpy()[
         top_k(full["entropy"].to_numpy(), 30, full["item_id"].to_numpy())
     ]
@@ -179,3 +161,26 @@ def test_docs_list_every_parameter():
         fields = params_model(name).model_fields
         assert all(f"| `{name}` | `{key}` |" in text for key in fields)
         assert fields or f"`{name}`" in text.split("## Parameters", 1)[1]
+
+
+def test_a_batch_built_with_utility_entropy_is_chosen_by_entropy():
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(500, 4))
+    y = rng.integers(0, 4, size=500).astype(str)
+    labeled = np.arange(40)
+    model = LogisticRegression(max_iter=500).fit(x[labeled], y[labeled])
+    pool = SimulatedPool.of(x, y, ["0", "1", "2", "3"])
+    spec = get_strategy("stochastic_power").with_params({"utility": "entropy", "power": 50.0})
+    batch = simulated_batch(
+        pool,
+        labeled,
+        model,
+        spec,
+        batch_size=10,
+        seed=0,
+        round_id=1,
+        strategy=StrategyConfig(name="stochastic_power", params={"utility": "entropy"}),
+        committee=lambda x, y: [],
+    )
+    np.testing.assert_array_equal(batch["utility"], batch["entropy"])
+    assert not np.allclose(batch["utility"], batch["margin"])
