@@ -35,12 +35,13 @@ def test_rounds_share_one_server_and_cluster_until_stop(tmp_path, digits_csv):
     ws = tmp_path / "ws"
     cfg = tmp_path / "alflow.yaml"
     cfg.write_text(yaml.safe_dump(make_config(ws).model_dump(mode="json")))
-    alflow("ingest", str(digits_csv[0]), "-c", str(cfg), cwd=tmp_path)
-    assert read_state(services_dir(ws)) is None  # ingest needs neither Prefect nor Dask
+    assert read_state(services_dir(ws)) is None
+    alflow("ingest", str(digits_csv[0]), "-c", str(cfg), cwd=tmp_path)  # a flow: starts them
+    state = read_state(services_dir(ws))
 
     first = alflow("round", "-c", str(cfg), cwd=tmp_path)
     assert "round 1: selected" in first.stdout
-    state = read_state(services_dir(ws))
+    assert read_state(services_dir(ws)) == state  # the ingest's server and cluster
     assert state["prefect_api_url"].startswith("http://127.0.0.1:")
     assert state["dask_address"].startswith("tcp://127.0.0.1:")
     assert alive(state["pid"])
@@ -60,7 +61,7 @@ def test_rounds_share_one_server_and_cluster_until_stop(tmp_path, digits_csv):
         capture_output=True,
         text=True,
     )
-    assert runs.stdout.strip() == "2", runs.stderr
+    assert runs.stdout.strip() == "3", runs.stderr  # the ingest and the two rounds
 
     stopped = alflow("stop", "-c", str(cfg), cwd=tmp_path)
     assert "stopped the local services" in stopped.stdout
