@@ -17,16 +17,20 @@ from alflow.config import load_config
 from alflow.workspace import Workspace
 from flows.deployments import deployments as campaign_deployments
 from flows.local_services import wait_healthy
+from tasks.context import project_for
 
 
 def run(config_path: Path, paused: bool) -> None:
     """Serve until SIGINT; a campaign not paused gets a round now, not after the first
-    interval (or the scheduler's next loop)."""
+    interval (or the scheduler's next loop). While the server starts, the deployments are
+    built and the workspace's MLflow store is opened: a new one's migrations (4-10 s) are then
+    done before the first round's flow run needs it."""
     config = load_config(config_path)
     url = os.environ["PREFECT_API_URL"]  # set by flows.serve; the server may still be starting
     log = Workspace.from_config(config).root / "prefect" / "server.log"
-    wait_healthy("prefect server", f"{url}/health", None, log)
+    project_for(config).tracker  # noqa: B018  (opened for its side effect)
     deployments = campaign_deployments(config, str(config_path), paused=paused)
+    wait_healthy("prefect server", f"{url}/health", None, log)
     if not paused:
         with get_client(sync_client=True) as client:
             client.create_flow_run_from_deployment(deployments[0].apply())
