@@ -47,12 +47,13 @@ class Stopped(Exception):
 
 
 @contextmanager
-def runner(config_path: Path, paused: bool) -> Iterator[subprocess.Popen]:
+def runner(config_path: Path, paused: bool, own_server: bool) -> Iterator[subprocess.Popen]:
     """``flows.serve_runner`` in a session of its own; stopped with all it started."""
     env = {**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": "2"}
     cmd = [sys.executable, "-m", "flows.serve_runner", str(config_path.resolve())]
+    flags = [*(["--paused"] if paused else []), *(["--own-server"] if own_server else [])]
     proc = subprocess.Popen(
-        [*cmd, *(["--paused"] if paused else [])],
+        [*cmd, *flags],
         env=env,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
@@ -91,7 +92,8 @@ def serve(config_path: Path, config: AlflowConfig, resume: bool = False) -> int:
                 url, server = stack.enter_context(server_process(home, own_session=True))
                 os.environ["PREFECT_API_URL"] = url  # the runner and its flow runs inherit it
             stop = _campaign_stop(config, resume)
-            proc = stack.enter_context(runner(config_path, paused=stop is not None))
+            paused = stop is not None
+            proc = stack.enter_context(runner(config_path, paused, own_server=server is not None))
             wait_healthy("prefect server", f"{url}/health", server, home / "server.log")
             print(f"serving {config.project} on the Prefect API at {url}", flush=True)
             if code := proc.wait():
