@@ -24,7 +24,6 @@ os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 import mlflow
 import mlflow.sklearn
 import pandas as pd
-import skops.io
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
@@ -191,8 +190,12 @@ class Tracker:
 
         MLflow prints "Created version N" straight to stderr; that goes to the debug log instead.
         The types the model is made of are recorded as trusted for skops: alflow built it from
-        the config (a user's own estimator is named there, ``model.estimator``).
+        the config (a user's own estimator is named there, ``model.estimator``). skops loads
+        here, not with this module: importing it imports every scikit-learn estimator (1.5-3 s),
+        which a labeling round's flow run does not need before it has a model to save.
         """
+        import skops.io
+
         trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
         with self.run(run_id), contextlib.redirect_stderr(io.StringIO()) as said:
             info = mlflow.sklearn.log_model(
