@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from alflow import faults
-from alflow.candidates import Embedded, build_candidates
+from alflow.candidates import CandidateSources, Embedded, build_candidates
 from alflow.committee import build_committee
 from alflow.compute import on_worker, score_pool
 from alflow.context import ProjectContext
@@ -20,8 +20,9 @@ from alflow.errors import AlflowError
 from alflow.index import pool_assigner
 from alflow.model import build_model, build_model_family
 from alflow.pool import join
+from alflow.pool_embedding import embedded_rows, has_pool_embedding
 from alflow.pool_index_source import by_pool_index, pool_density, pool_index_source
-from alflow.scoring import FEATURES, PartitionScores, stack
+from alflow.scoring import FEATURES, PartitionScores, ScoreRequest, stack
 from alflow.selection_policy import SelectionInputs, assemble_batch, control_picks, empty_picks
 from alflow.stages import timed
 from alflow.strategies import StrategySpec, candidate_count, get_strategy
@@ -33,7 +34,8 @@ Progress = Callable[[], None]
 class BatchRequest:
     """What the batch is built from once the pool is scored: in a round and in a simulation.
 
-    ``scores``' candidates and sample carry their raw features (a ``FEATURES`` column, or the
+    ``spec`` carries the strategy's parameters (``StrategySpec.with_params``); ``scores``'
+    candidates and sample carry their raw features (a ``FEATURES`` column, or the
     ``features``/``sample_features`` arrays); ``labeled_x``/``labeled_y`` are the labeled items
     in the ledger's order; ``committee`` fits the query-by-committee members on them;
     ``density`` gives a candidates frame's density function (the pool index) or None (the
@@ -41,7 +43,6 @@ class BatchRequest:
     """
 
     spec: StrategySpec
-    params: dict
     scores: PartitionScores
     model: Any
     labeled_x: Any
@@ -78,8 +79,8 @@ def pick_batch(req: BatchRequest) -> pd.DataFrame:
     control = control_picks(req.scores.sample, req.n_control, set(req.stream["item_id"]))
     taken = set(req.stream["item_id"]) | set(control["item_id"])
     frame, raw = _without(req.scores.candidates, req.scores.features, taken)
-    n = req.batch_size - len(req.stream) - len(control)
-    picks = _strategy_picks(req, frame, raw, n) if n > 0 else empty_picks()
+    batch_size = req.batch_size - len(req.stream) - len(control)  # the strategy's share
+    picks = _strategy_picks(req, frame, raw, batch_size) if batch_size > 0 else empty_picks()
     return assemble_batch([picks, req.stream, control])
 
 
@@ -104,7 +105,7 @@ def _pool_sample(scores: PartitionScores, frame: pd.DataFrame):
 
 
 @timed("density+diversification")
-def _strategy_picks(req: BatchRequest, frame: pd.DataFrame, raw, n: int) -> pd.DataFrame:
+def _strategy_picks(req: BatchRequest, frame: pd.DataFrame, raw, batch_size: int) -> pd.DataFrame:
     spec = req.spec
     model = req.model if spec.needs_model else None
     labeled = spec.needs & {"labeled", "committee"} and len(req.labeled_y)
@@ -112,10 +113,7 @@ def _strategy_picks(req: BatchRequest, frame: pd.DataFrame, raw, n: int) -> pd.D
     if "committee" in spec.needs and labeled:
         committee = req.committee(req.labeled_x, req.labeled_y)
     sample, sample_raw = _pool_sample(req.scores, frame)
-    candidates = build_candidates(
-        frame,
-        raw,
-        spec,
+    sources = CandidateSources(
         model=model,
         labeled_raw_x=req.labeled_x if labeled else None,
         labeled_labels=req.labeled_y,
@@ -125,7 +123,8 @@ def _strategy_picks(req: BatchRequest, frame: pd.DataFrame, raw, n: int) -> pd.D
         embedded=req.embedded(frame, sample) if req.embedded else None,
         seed=req.seed,
     )
-    picked = spec.select(candidates, n, random_state=req.seed + req.round_id, **req.params)
+    candidates = build_candidates(frame, raw, spec, sources)
+    picked = spec.choose(candidates, batch_size, random_state=req.seed + req.round_id)
     batch = frame.iloc[picked].reset_index(drop=True)
     batch["utility"] = batch[spec.rank_by]
     if "predicted_label" not in batch:
@@ -150,80 +149,105 @@ def compute_selection(
     the control slice (the top of a seeded uniform sample of the unlabeled pool), and the
     strategy fills the rest of the batch from the other candidates (``pick_batch``).
     """
-    spec = get_strategy(inputs.strategy)
+    spec = get_strategy(inputs.strategy).with_params(inputs.params)
     if spec.needs_model and model is None:
         raise AlflowError(f"strategy {spec.name!r} needs a model; none is registered yet")
     source = pool_index_source(ctx) if by_pool_index(ctx, spec) else None
     cfg = ctx.config
-    common = _scoring_common(ctx, inputs)
-    room = cfg.campaign.batch_size - inputs.n_control
-    stream = _stream_picks(ctx, inputs, model, client, common, room)
-    scores = _pool_scores(ctx, inputs, spec, model, client, common, source, on_partition, cache)
+    stream = _stream_picks(ctx, inputs, model, client, cfg.campaign.batch_size - inputs.n_control)
+
+    def score() -> PartitionScores:
+        clusters = source and "clusters" in spec.needs
+        return score_pool(
+            client,
+            _urls(ctx, inputs.partitions),
+            model if spec.needs_model else None,
+            _pool_request(ctx, inputs, spec, model),
+            on_worker(client, pool_assigner, *source) if clusters else None,
+            on_partition,
+        )
+
+    scores = _cached_scores(ctx, inputs.round_id, cache, score)
     if scores.rows_scored == 0:
         raise AlflowError("no unlabeled items are left in the pool")
     labels = inputs.labels
     labeled_x = None
     if spec.needs & {"labeled", "committee"} and len(labels):
-        labeled_x, _ = ctx.labeled_data(labels["item_id"])
-    s = cfg.strategy
+        labeled_x = ctx.labeled_data(labels["item_id"])
     request = BatchRequest(
         spec=spec,
-        params=inputs.params,
         scores=scores,
         model=model,
         labeled_x=labeled_x,
         labeled_y=labels["label"].to_numpy(),
-        committee=committee_builder(
-            s.committee_kind,
-            s.committee_size,
-            partial(build_model, cfg),
-            partial(build_model_family, cfg),
-            cfg.seed,
-        ),
+        committee=_committee(ctx),
         batch_size=cfg.campaign.batch_size,
         seed=cfg.seed,
         round_id=inputs.round_id,
         n_control=inputs.n_control,
         stream=stream,
         density=partial(pool_density, client, source) if source else None,
+        embedded=embedded_rows(ctx, labels["item_id"].tolist())
+        if has_pool_embedding(ctx)
+        else None,
     )
     return pick_batch(request), scores
 
 
-def _scoring_common(ctx: ProjectContext, inputs: SelectionInputs) -> dict:
-    """The scoring arguments shared by the stream pass and the pool pass."""
-    return {
-        "feature_kind": ctx.config.data.features.kind,
-        "excluded_ids": inputs.excluded,
-        "seed": ctx.config.seed,
-        "round_id": inputs.round_id,
-        "classes": ctx.labels,
-    }
+def _committee(ctx: ProjectContext) -> Callable[[Any, np.ndarray], list]:
+    """How this workspace's committee is fitted (``strategy.committee_kind`` and size)."""
+    cfg, space = ctx.config, ctx.text_space
+    return committee_builder(
+        cfg.strategy.committee_kind,
+        cfg.strategy.committee_size,
+        partial(build_model, cfg, space),
+        partial(build_model_family, cfg, space),
+        cfg.seed,
+    )
 
 
-def _pool_scores(ctx, inputs, spec, model, client, common, source, on_partition, cache):
-    """The pool's scores: reused from the cache after a crash, else one Dask pass."""
+def _urls(ctx: ProjectContext, partitions: list[tuple[str, str]]) -> list[str]:
+    return [join(ctx.ws.pool_url, name) for name, _ in partitions]
+
+
+def _score_request(ctx: ProjectContext, inputs: SelectionInputs, **keep) -> ScoreRequest:
+    """A scoring pass of this round (its seed, excluded ids and label schema) keeping ``keep``."""
+    return ScoreRequest(
+        seed=ctx.config.seed,
+        round_id=inputs.round_id,
+        classes=ctx.labels,
+        feature_kind=ctx.config.data.features.kind,
+        excluded=inputs.excluded,
+        **keep,
+    )
+
+
+def _pool_request(ctx: ProjectContext, inputs: SelectionInputs, spec, model) -> ScoreRequest:
+    """What the pool pass keeps for ``spec``: its candidates (ranked by its utilities), the
+    uniform sample, and the most confident rows when pseudo-labels are on."""
     cfg = ctx.config
+    pseudo = cfg.model.pseudo_labels
+    return _score_request(
+        ctx,
+        inputs,
+        rank_by=spec.ranks,
+        top_m=candidate_count(spec, cfg.campaign.batch_size, cfg.strategy.candidate_factor),
+        keep_features=bool(spec.needs & {"features", "density", "committee"}),
+        sample_m=inputs.sample_m,
+        confident_m=pseudo.max_per_round if pseudo.enabled and model is not None else 0,
+    )
+
+
+def _cached_scores(
+    ctx: ProjectContext, round_id: int, cache: str | None, score: Callable[[], PartitionScores]
+) -> PartitionScores:
+    """The pool's scores: reused from the cache after a crash, else ``score()`` (one Dask
+    pass), stored under the ``cache`` key when there is one."""
     scores = ctx.score_cache.load(cache) if cache else None
     if cache:
-        _tag_scores(ctx, inputs.round_id, cache, reused=scores is not None)
+        _tag_scores(ctx, round_id, cache, reused=scores is not None)
     if scores is None:
-        pseudo = cfg.model.pseudo_labels
-        scores = score_pool(
-            client,
-            [join(ctx.ws.pool_url, name) for name, _ in inputs.partitions],
-            model if spec.needs_model else None,
-            rank_by=spec.ranks,
-            top_m=candidate_count(spec, cfg.campaign.batch_size, cfg.strategy.candidate_factor),
-            keep_features=bool(spec.needs & {"features", "density", "committee"}),
-            sample_m=inputs.sample_m,
-            confident_m=pseudo.max_per_round if pseudo.enabled and model is not None else 0,
-            assigner=on_worker(client, pool_assigner, *source)
-            if source and "clusters" in spec.needs
-            else None,
-            on_partition=on_partition,
-            **common,
-        )
+        scores = score()
         if cache:
             ctx.score_cache.save(cache, scores)
     if cache:
@@ -239,21 +263,16 @@ def _tag_scores(ctx: ProjectContext, round_id: int, key: str, reused: bool) -> N
     )
 
 
-def _stream_picks(ctx: ProjectContext, inputs, model, client, common: dict, room: int):
+def _stream_picks(ctx: ProjectContext, inputs, model, client, batch_size: int):
     """New items (ingested since the last round) whose utility under the champion alone
-    reaches the threshold, best first, at most ``stream.budget``."""
+    reaches the threshold, best first, at most ``stream.budget`` of the ``batch_size`` left
+    after the control slice."""
     s = ctx.config.stream
-    budget = min(s.budget, max(room, 0))
+    budget = min(s.budget, max(batch_size, 0))
     if not inputs.stream_partitions or model is None or budget == 0:
         return empty_picks()
-    scores = score_pool(
-        client,
-        [join(ctx.ws.pool_url, name) for name, _ in inputs.stream_partitions],
-        model,
-        rank_by=s.utility,
-        top_m=budget,
-        **common,
-    )
+    req = _score_request(ctx, inputs, rank_by=s.utility, top_m=budget)
+    scores = score_pool(client, _urls(ctx, inputs.stream_partitions), model, req)
     frame = scores.candidates
     frame = frame[frame[s.utility] >= s.threshold].head(budget).reset_index(drop=True)
     return frame.assign(utility=frame[s.utility], reason="stream")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -27,27 +28,33 @@ class Embedded(NamedTuple):
     pool_sample: np.ndarray
 
 
-def build_candidates(
-    frame: pd.DataFrame,
-    raw_x: Any,
-    spec: StrategySpec,
-    *,
-    model: Any,
-    labeled_raw_x: Any = None,
-    labeled_labels: np.ndarray | None = None,
-    committee: list | None = None,
-    pool_sample_raw: Any = None,
-    pool_density: Callable[[Any], np.ndarray] | None = None,
-    embedded: Embedded | None = None,
-    seed: int = 0,
-) -> Candidates:
-    """``frame`` (ids, utilities, ``p:<class>`` columns) plus what ``spec.needs`` asks for.
+@dataclass(frozen=True)
+class CandidateSources:
+    """Where the inputs a strategy ``needs`` come from, beyond the candidates themselves.
 
-    ``raw_x`` are the candidates' model inputs in ``frame`` order; density is ``pool_density``
-    of them (the pool index) when given, else their kNN similarity to ``pool_sample_raw``, a
-    uniform sample of the pool. ``embedded`` replaces the model's own representation
-    (``represent``) for features and density.
+    ``model`` represents rows (``represent``) and gives an unfitted ``estimator``;
+    ``labeled_raw_x``/``labeled_labels`` are the labeled items; ``committee`` the fitted
+    members; density is ``pool_density`` of the candidates' raw features (the pool index) when
+    given, else their kNN similarity to ``pool_sample_raw``, a uniform sample of the pool;
+    ``embedded`` replaces the model's representation for features and density; ``seed``
+    seeds the representation.
     """
+
+    model: Any = None
+    labeled_raw_x: Any = None
+    labeled_labels: np.ndarray | None = None
+    committee: list | None = None
+    pool_sample_raw: Any = None
+    pool_density: Callable[[Any], np.ndarray] | None = None
+    embedded: Embedded | None = None
+    seed: int = 0
+
+
+def build_candidates(
+    frame: pd.DataFrame, raw_x: Any, spec: StrategySpec, src: CandidateSources
+) -> Candidates:
+    """``frame`` (ids, utilities, ``p:<class>`` columns) plus what ``spec.needs`` asks for,
+    from ``src``; ``raw_x`` are the candidates' model inputs in ``frame`` order."""
     proba_cols = [c for c in frame.columns if c.startswith(PROBA_PREFIX)]
     classes = [c[len(PROBA_PREFIX) :] for c in proba_cols]
     cand = Candidates(
@@ -57,25 +64,25 @@ def build_candidates(
         classes=classes,
         clusters=frame[CLUSTER].to_numpy() if CLUSTER in frame else None,
     )
-    needs = spec.needs
+    needs, model, embedded, seed = spec.needs, src.model, src.embedded, src.seed
     if needs & {"features", "density"}:
         cand.features = embedded.candidates if embedded else represent(model, raw_x, seed)
-    if "labeled" in needs and labeled_raw_x is not None and len(labeled_labels):
-        cand.labeled_features = (
-            embedded.labeled if embedded else represent(model, labeled_raw_x, seed)
-        )
-        cand.labeled_labels = np.asarray(labeled_labels)
-    if "committee" in needs and committee:
-        cand.committee_proba = committee_proba(committee, raw_x, classes)
-    if "density" in needs and pool_density is not None:
-        cand.density = pool_density(raw_x)
+    labeled = src.labeled_raw_x
+    if "labeled" in needs and labeled is not None and len(src.labeled_labels):
+        cand.labeled_features = embedded.labeled if embedded else represent(model, labeled, seed)
+        cand.labeled_labels = np.asarray(src.labeled_labels)
+    if "committee" in needs and src.committee:
+        cand.committee_proba = committee_proba(src.committee, raw_x, classes)
+    if "density" in needs and src.pool_density is not None:
+        cand.density = src.pool_density(raw_x)
     elif "density" in needs:
         # the pool sample, minus the candidates; a pool that small is all candidates anyway
-        has_sample = pool_sample_raw is not None and n_rows(pool_sample_raw) > 0
+        sample = src.pool_sample_raw
+        has_sample = sample is not None and n_rows(sample) > 0
         if embedded is not None and len(embedded.pool_sample):
             base = embedded.pool_sample
         else:
-            base = represent(model, pool_sample_raw, seed) if has_sample else cand.features
+            base = represent(model, sample, seed) if has_sample else cand.features
         cand.density = knn_similarity(cand.features, base, DENSITY_K)
     if "estimator" in needs and model is not None:
         cand.estimator = clone(model.steps[-1][1] if hasattr(model, "steps") else model)

@@ -15,14 +15,16 @@ import logging
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pyarrow as pa
 from distributed import Client, LocalCluster, as_completed
 
 from alflow.config import ComputeConfig
+from alflow.linear_scorer import linear_scorer
 from alflow.scoring import (
     PartitionScores,
-    linear_scorer,
+    ScoreRequest,
     merge_all,
     score_partition,
     with_clusters,
@@ -70,8 +72,8 @@ def scheduler_address(cfg: ComputeConfig) -> str | None:
 FAN_IN = 8  # partitions merged per reduction task: fewer levels, one selection per task
 
 
-def _merge(*parts: PartitionScores, args: tuple) -> PartitionScores:
-    return merge_all(parts, *args)
+def _merge(*parts: PartitionScores, req: ScoreRequest) -> PartitionScores:
+    return merge_all(parts, req)
 
 
 @timed("scoring pass")
@@ -79,55 +81,38 @@ def score_pool(
     client: Client,
     partition_urls: Sequence[str],
     model,
-    *,
-    feature_kind: str,
-    excluded_ids: Sequence[str],
-    rank_by: str | tuple[str, ...],
-    top_m: int,
-    seed: int,
-    round_id: int,
-    keep_features: bool = False,
-    sample_m: int = 0,
-    confident_m: int = 0,
-    classes: Sequence[str] | None = None,
+    req: ScoreRequest,
     assigner=None,
     on_partition: Callable[[], None] | None = None,
 ) -> PartitionScores:
-    """Score every partition on the cluster and return the merged top-``top_m`` candidates
-    (with their raw features when ``keep_features``; with their pool-level cluster, assigned
-    on a worker at the root of the merge tree, when given an ``assigner``), a uniform sample
-    of ``sample_m`` rows and the ``confident_m`` most confidently predicted rows."""
+    """Score every partition on the cluster as ``req`` asks and return the merged top
+    ``req.top_m`` candidates (with their pool-level cluster, assigned on a worker at the root
+    of the merge tree, when given an ``assigner``), the uniform sample and the confident rows.
+    ``on_partition`` is called as each partition finishes."""
     if not partition_urls:
         raise ValueError("the pool is empty: ingest a file first")
-    if model is not None and classes is not None:
-        model = linear_scorer(model, classes) or model
-    [model_f, excluded_f, assigner_f] = client.scatter(
-        [model, pa.array(sorted(excluded_ids), pa.string()), assigner], broadcast=True, hash=False
+    if model is not None and req.classes is not None:
+        model = linear_scorer(model, req.classes) or model
+    excluded = pa.array(sorted(req.excluded), pa.string())
+    req = replace(req, excluded=(), keep_features=req.keep_features or assigner is not None)
+    [model_f, excluded_f, assigner_f, req_f] = client.scatter(
+        [model, excluded, assigner, req], broadcast=True, hash=False
     )
     futures = client.map(
         score_partition,
         list(partition_urls),
         model=model_f,
-        feature_kind=feature_kind,
         excluded=excluded_f,
-        rank_by=rank_by,
-        top_m=top_m,
-        seed=seed,
-        round_id=round_id,
-        keep_features=keep_features or assigner is not None,
-        sample_m=sample_m,
-        confident_m=confident_m,
-        classes=classes,
+        req=req_f,
         pure=False,
     )
     if on_partition is not None:
         for _ in as_completed(futures):
             on_partition()
     level = futures
-    args = (top_m, rank_by, sample_m, confident_m)
     while len(level) > 1:
         level = [
-            client.submit(_merge, *level[i : i + FAN_IN], args=args, pure=False)
+            client.submit(_merge, *level[i : i + FAN_IN], req=req_f, pure=False)
             if len(level[i : i + FAN_IN]) > 1
             else level[i]
             for i in range(0, len(level), FAN_IN)

@@ -15,331 +15,72 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit, urlunsplit
+from typing import Annotated, Any
 
 import yaml
-from pydantic import (
-    AfterValidator,
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_serializer,
-    model_validator,
-)
+from pydantic import Field, ValidationError
 
+from alflow.config_sections import (
+    BUILTIN_ESTIMATORS,
+    MISSING_MARKERS,
+    TOKEN_ENV,
+    ArchiveLimits,
+    CampaignConfig,
+    ComputeConfig,
+    DataConfig,
+    DawidSkeneConfig,
+    EvaluationConfig,
+    FeaturesConfig,
+    GateConfig,
+    ModelConfig,
+    PseudoLabelConfig,
+    ResolutionConfig,
+    ScheduleConfig,
+    Section,
+    StorageConfig,
+    StrategyConfig,
+    StreamConfig,
+    VendorConfig,
+    WeakLabelConfig,
+    redact_url,
+)
 from alflow.errors import ConfigError
-from alflow.strategy_names import PORTFOLIO, STRATEGY_NAMES
-from alflow.vendors.registry import check_kind
+
+__all__ = [  # the sections are re-exported: ``from alflow.config import StrategyConfig`` works
+    "BUILTIN_ESTIMATORS",
+    "MISSING_MARKERS",
+    "TOKEN_ENV",
+    "AlflowConfig",
+    "ArchiveLimits",
+    "CampaignConfig",
+    "ComputeConfig",
+    "DataConfig",
+    "DawidSkeneConfig",
+    "EvaluationConfig",
+    "FeaturesConfig",
+    "GateConfig",
+    "ModelConfig",
+    "PseudoLabelConfig",
+    "ResolutionConfig",
+    "ScheduleConfig",
+    "StorageConfig",
+    "StrategyConfig",
+    "StreamConfig",
+    "VendorConfig",
+    "WeakLabelConfig",
+    "config_from_dict",
+    "dump_config",
+    "load_config",
+    "redact_url",
+]
 
 ENV_PREFIX = "ALFLOW__"
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-def redact_url(url: str | None) -> str | None:
-    """The URL with its password replaced by ``***`` (nothing else changes)."""
-    if not url or "://" not in url:
-        return url
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
-
-
-class StorageConfig(_Section):
-    """Where each piece of state lives; ``None`` means "inside the workspace".
-
-    In any JSON view of the config (MLflow params and ``config.yaml``, Prefect's stored flow
-    parameters) passwords inside these URLs are redacted.
-    """
-
-    pool_url: str | None = None
-    ledger_url: str | None = None
-    mlflow_tracking_uri: str | None = None
-    mlflow_artifact_location: str | None = None
-
-    @field_serializer("*", when_used="json")
-    def _redact(self, url: str | None) -> str | None:
-        return redact_url(url)
-
-
-class ComputeConfig(_Section):
-    """The Dask cluster: a scheduler address, or a LocalCluster of this shape."""
-
-    scheduler_address: str | None = None
-    n_workers: Annotated[int, Field(ge=1)] = 2
-    threads_per_worker: Annotated[int, Field(ge=1)] = 1
-    memory_limit: str = "4GiB"
-
-
-MISSING_MARKERS = ["", "?", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
-
-
-class FeaturesConfig(_Section):
-    """How model features are read from the input: numeric columns, a text, an embedding, or
-    a mixed table (``tabular``: ``numeric`` and ``categorical`` columns, gaps allowed).
-
-    In a table, a cell equal to one of ``missing_values`` is a gap; gaps are imputed in the
-    model pipeline (``impute_numeric``, ``impute_categorical``: ``constant`` makes "missing" a
-    category of its own), and categories the model never saw encode as all zeros (or as the
-    infrequent bucket of the ``max_categories`` a column keeps)."""
-
-    kind: Literal["numeric", "text", "embedding", "tabular"] = "numeric"
-    columns: list[str] = Field(default_factory=list)
-    text_column: str | None = None
-    embedding_column: str | None = None
-    numeric: list[str] = Field(default_factory=list)
-    categorical: list[str] = Field(default_factory=list)
-    missing_values: list[str] = Field(default_factory=lambda: list(MISSING_MARKERS))
-    impute_numeric: Literal["median", "mean", "constant"] = "median"
-    impute_categorical: Literal["most_frequent", "constant"] = "constant"
-    max_categories: Annotated[int, Field(ge=2)] = 50
-
-    @model_validator(mode="after")
-    def _one_source(self) -> FeaturesConfig:
-        if self.kind == "numeric" and not self.columns:
-            raise ValueError("kind 'numeric' needs 'columns'")
-        if self.kind == "text" and not self.text_column:
-            raise ValueError("kind 'text' needs 'text_column'")
-        if self.kind == "embedding" and not self.embedding_column:
-            raise ValueError("kind 'embedding' needs 'embedding_column'")
-        if self.kind == "tabular" and not (self.numeric or self.categorical):
-            raise ValueError("kind 'tabular' needs 'numeric' and/or 'categorical' columns")
-        both = set(self.numeric) & set(self.categorical)
-        if both:
-            raise ValueError(f"column(s) {sorted(both)} are both numeric and categorical")
-        return self
-
-    @property
-    def model_columns(self) -> list[str]:
-        """The input columns the model reads, in order (numeric, then categorical)."""
-        if self.kind == "tabular":
-            return [*self.numeric, *self.categorical]
-        return list(self.columns)
-
-
-class DataConfig(_Section):
-    """The pool's schema: id, features, label schema and an optional ground-truth column."""
-
-    id_column: str | None = None
-    truth_column: str | None = None
-    features: FeaturesConfig
-    labels: Annotated[list[str], Field(min_length=2)]
-    partition_rows: Annotated[int, Field(ge=100)] = 100_000
-    read_chunk_rows: Annotated[int, Field(ge=100)] = 100_000
-
-    @model_validator(mode="after")
-    def _unique_labels(self) -> DataConfig:
-        if len(set(self.labels)) != len(self.labels):
-            raise ValueError("labels must be unique")
-        return self
-
-
-class GateConfig(_Section):
-    """The champion moves only when the new model beats it by ``min_delta`` on ``metric``."""
-
-    metric: Literal["accuracy", "macro_f1"] = "macro_f1"
-    min_delta: float = 0.0
-
-
-class PseudoLabelConfig(_Section):
-    """CEAL (Wang et al. 2016): confident model labels added to training only, never exported
-    and never counted as human labels."""
-
-    enabled: bool = False
-    min_confidence: Annotated[float, Field(gt=0.5, le=1.0)] = 0.99
-    max_per_round: Annotated[int, Field(ge=1)] = 500
-    weight: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
-
-
-class WeakLabelConfig(_Section):
-    """Snorkel-style weak labels (imported from a label model): trained on with
-    ``sample_weight = confidence * weight``, never exported and never counted as human labels;
-    a human label for the same item supersedes them."""
-
-    enabled: bool = True
-    weight: Annotated[float, Field(gt=0.0, le=1.0)] = 0.5
-    min_confidence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
-
-
-BUILTIN_ESTIMATORS = ("logistic_regression", "random_forest", "sgd")
-_FACTORY = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-
-
-class ModelConfig(_Section):
-    """The scikit-learn pipeline built for the features and its registry name.
-
-    ``estimator`` is a built-in name or ``package.module:factory`` (the user's own classifier,
-    see ``alflow.estimators``), called with ``params``."""
-
-    estimator: str = "logistic_regression"
-    params: dict[str, Any] = Field(default_factory=dict)
-    text_vectorizer: Literal["tfidf", "hashing"] = "tfidf"
-    registered_name: str | None = None
-    gate: GateConfig = Field(default_factory=GateConfig)
-    pseudo_labels: PseudoLabelConfig = Field(default_factory=PseudoLabelConfig)
-    weak_labels: WeakLabelConfig = Field(default_factory=WeakLabelConfig)
-
-    @model_validator(mode="after")
-    def _estimator_name(self) -> ModelConfig:
-        if self.estimator not in BUILTIN_ESTIMATORS and not _FACTORY.match(self.estimator):
-            raise ValueError(
-                f"estimator {self.estimator!r} is neither built in "
-                f"({', '.join(BUILTIN_ESTIMATORS)}) nor 'package.module:factory' "
-                "(a callable returning a classifier)"
-            )
-        return self
-
-
-class EvaluationConfig(_Section):
-    """A labeled evaluation set, or a stable hash-based holdout of the resolved labels."""
-
-    holdout_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.2
-    min_eval_labels: Annotated[int, Field(ge=1)] = 10
-
-
-class StrategyConfig(_Section):
-    """The query strategy, chosen by name from the registry, and what feeds it."""
-
-    name: str = "kmeans_round_robin"
-    params: dict[str, Any] = Field(default_factory=dict)
-    cold_start: str = "random"
-    cold_start_until_per_class: Annotated[int, Field(ge=0)] = 0
-    candidate_factor: Annotated[int, Field(ge=1)] = 5
-    pool_sample: Annotated[int, Field(ge=100)] = 5_000
-    density_index: Literal["auto", "sample", "pool"] = "auto"
-    index_exact_max: Annotated[int, Field(ge=1)] = 100_000
-    committee_size: Annotated[int, Field(ge=2)] = 5
-    committee_kind: Literal["bagging", "seeds", "estimators"] = "bagging"
-
-
-class ArchiveLimits(_Section):
-    """Caps for untrusted archives and XML (zip bombs, oversized files)."""
-
-    max_total_bytes: Annotated[int, Field(ge=1)] = 1 << 30
-    max_ratio: Annotated[float, Field(gt=1.0)] = 100.0
-    max_members: Annotated[int, Field(ge=1)] = 100_000
-    max_xml_bytes: Annotated[int, Field(ge=1)] = 256 << 20
-
-
-TOKEN_ENV = {"label-studio": "LABEL_STUDIO_API_KEY", "argilla": "ARGILLA_API_KEY"}
-
-
-class VendorConfig(_Section):
-    """Where batches go and labels come from (docs/vendors.md has one section per kind).
-
-    Secrets are never in the config: ``token_env`` and ``callback_secret_env`` name the
-    environment variables that hold them (``token_env`` defaults by kind to
-    ``LABEL_STUDIO_API_KEY`` or ``ARGILLA_API_KEY``). Label Studio works in ``mode: file`` (a
-    tasks file out, its JSON export in) or ``mode: api`` (a server at ``url``); its
-    ``project_title`` defaults to the config's ``project``. Argilla uses its server when ``url``
-    is set.
-    """
-
-    kind: Annotated[str, AfterValidator(check_kind)] = "file"  # alflow/vendors/registry.py
-    format: Literal["jsonl", "csv"] = "jsonl"
-    noise_rate: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
-    max_file_bytes: Annotated[int, Field(ge=1)] = 1 << 30
-    limits: ArchiveLimits = Field(default_factory=ArchiveLimits)
-    label_field: Annotated[str, Field(min_length=1)] = "label"
-    dataset: str | None = None
-    mode: Literal["file", "api"] = "file"
-    url: str | None = None
-    token_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] | None = None
-    project_title: Annotated[str, Field(min_length=3, max_length=50)] | None = None
-    callback_secret_env: str = "SCALE_CALLBACK_AUTH"
-    prodigy_mode: Literal["choice", "binary"] = "choice"
-
-    @property
-    def token_variable(self) -> str:
-        """The environment variable that holds the API token."""
-        return self.token_env or TOKEN_ENV.get(self.kind, "ALFLOW_VENDOR_TOKEN")
-
-    @field_serializer("url", when_used="json")
-    def _redact(self, url: str | None) -> str | None:
-        return redact_url(url)
-
-    @model_validator(mode="after")
-    def _check_server(self) -> VendorConfig:
-        if self.url and urlsplit(self.url).scheme not in ("http", "https"):
-            raise ValueError(f"url {self.url!r} must start with http:// or https://")
-        if self.kind == "label-studio" and self.mode == "api" and not self.url:
-            raise ValueError("kind 'label-studio' with mode 'api' needs 'url'")
-        if self.kind == "argilla" and self.url and not self.dataset:
-            raise ValueError("vendor.url needs vendor.dataset (the dataset at the vendor)")
-        return self
-
-
-class DawidSkeneConfig(_Section):
-    """EM over annotators' confusion matrices (Dawid and Skene 1979)."""
-
-    max_iter: Annotated[int, Field(ge=1)] = 100
-    tol: Annotated[float, Field(gt=0.0)] = 1e-6
-    smoothing: Annotated[float, Field(ge=0.0)] = 0.01
-
-
-class ResolutionConfig(_Section):
-    """How annotation events become one training label per item: ground truth first, then a
-    unanimous or majority vote (or Dawid-Skene), else the item needs adjudication.
-
-    ``min_agreement`` is the share of votes the winning label needs (for Dawid-Skene: its
-    posterior probability); ``min_votes`` the votes an item needs before it is resolved (fewer
-    keep it in flight). Items whose annotations are all skips go back to the pool
-    (``return_to_pool``) or stay skipped."""
-
-    method: Literal["majority", "dawid_skene"] = "majority"
-    min_agreement: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
-    min_votes: Annotated[int, Field(ge=1)] = 1
-    skipped: Literal["return_to_pool", "stay_skipped"] = "stay_skipped"
-    dawid_skene: DawidSkeneConfig = Field(default_factory=DawidSkeneConfig)
-
-
-class CampaignConfig(_Section):
-    """When a campaign stops: a label budget, a round cap, a target metric, a plateau of the
-    gate metric, or stabilizing predictions on a stop set (Cohen's kappa between successive
-    models). Every criterion is evaluated and logged each round."""
-
-    batch_size: Annotated[int, Field(ge=1)] = 20
-    max_rounds: Annotated[int, Field(ge=1)] = 10
-    label_budget: Annotated[int, Field(ge=1)] | None = None
-    target_metric: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
-    plateau_rounds: Annotated[int, Field(ge=0)] = 0
-    plateau_min_delta: Annotated[float, Field(ge=0.0)] = 0.005
-    stop_kappa: Annotated[float, Field(gt=0.0, le=1.0)] | None = None
-    stop_set_size: Annotated[int, Field(ge=10)] = 1_000
-    control_fraction: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.0
-
-
-class StreamConfig(_Section):
-    """Stream-based selective sampling: items ingested since the last round are scored by the
-    champion alone; those with ``utility >= threshold`` (at most ``budget``) join the batch."""
-
-    budget: Annotated[int, Field(ge=0)] = 0
-    threshold: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
-    utility: Literal["least_confidence", "margin", "entropy"] = "margin"
-
-
-class ScheduleConfig(_Section):
-    """Deployments served by ``alflow serve``: rounds on a cron schedule (or every
-    ``round_interval_seconds``), a labels inbox polled every ``poll_interval_seconds``."""
-
-    round_cron: str = "0 9 * * 1-5"
-    round_interval_seconds: Annotated[float, Field(gt=0)] | None = None
-    poll_interval_seconds: Annotated[float, Field(gt=0)] = 300.0
-    labels_inbox: str | None = None
-    max_in_flight: Annotated[int, Field(ge=1)] | None = None
-    lock_wait_seconds: Annotated[float, Field(ge=0)] = 0.0
-
-
-class AlflowConfig(_Section):
+class AlflowConfig(Section):
     """The whole configuration of one project's workspace."""
 
     project: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]+$")] = "alflow"
@@ -356,22 +97,6 @@ class AlflowConfig(_Section):
     campaign: CampaignConfig = Field(default_factory=CampaignConfig)
     stream: StreamConfig = Field(default_factory=StreamConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
-
-    @model_validator(mode="after")
-    def _known_strategies(self) -> AlflowConfig:
-        names = [("name", self.strategy.name), ("cold_start", self.strategy.cold_start)]
-        if self.strategy.name == PORTFOLIO:
-            arms = self.strategy.params.get("arms")
-            if not isinstance(arms, list) or len(arms) < 2:
-                raise ValueError("strategy.params.arms: a portfolio needs a list of 2+ strategies")
-            names = [(f"params.arms[{i}]", a) for i, a in enumerate(arms)] + names[1:]
-        for field, name in names:
-            if name not in STRATEGY_NAMES:
-                raise ValueError(
-                    f"strategy.{field}: unknown strategy {name!r}; known: "
-                    f"{sorted(STRATEGY_NAMES)} or {PORTFOLIO!r}"
-                )
-        return self
 
     @property
     def registered_model_name(self) -> str:
@@ -432,20 +157,51 @@ def _env_value(key: str, value: str) -> Any:
     return value
 
 
-def format_validation_error(err: ValidationError, source: str) -> str:
-    """Turn a pydantic error into one line per problem, each with its dotted path."""
+def format_validation_error(
+    err: ValidationError, source: str, line_of: Callable[[tuple], int | None] | None = None
+) -> str:
+    """Turn a pydantic error into one line per problem, each with its dotted path (and, given
+    ``line_of``, the line of the YAML file it is on); one problem is one line."""
     lines = []
     for e in err.errors():
-        dotted = ".".join(str(p) for p in e["loc"]) or "(top level)"
+        dotted = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in e["loc"])
+        dotted = dotted.removeprefix(".") or "(top level)"
         msg = e["msg"].removeprefix("Value error, ")
         if e["type"] == "extra_forbidden":
             msg = "unknown key"
-        lines.append(f"{source}: {dotted}: {msg}")
+        line = line_of(tuple(e["loc"])) if line_of else None
+        lines.append(f"{source}{f':{line}' if line else ''}: {dotted}: {msg}")
+    if len(lines) == 1:
+        return f"invalid configuration: {lines[0]}"
     return "invalid configuration\n" + "\n".join(f"  - {line}" for line in lines)
 
 
+def yaml_lines(text: str) -> Callable[[tuple], int | None]:
+    """The 1-based line of a config path in the YAML ``text``: its deepest key found there."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+
+    def line_of(loc: tuple) -> int | None:
+        node, line = root, None
+        for part in loc:
+            if isinstance(node, yaml.MappingNode):
+                pairs = [(k, v) for k, v in node.value if k.value == str(part)]
+            elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
+                pairs = [(v, v) for v in node.value[part : part + 1]]
+            else:
+                pairs = []
+            if not pairs:
+                break
+            line, node = pairs[0][0].start_mark.line + 1, pairs[0][1]
+        return line
+
+    return line_of
+
+
 def config_from_dict(
-    raw: dict[str, Any], source: str = "<dict>", environ: dict[str, str] | None = None
+    raw: dict[str, Any],
+    source: str = "<dict>",
+    environ: dict[str, str] | None = None,
+    line_of: Callable[[tuple], int | None] | None = None,
 ) -> AlflowConfig:
     """Validate a config mapping, after ``${VAR}`` substitution and ``ALFLOW__`` overrides."""
     environ = dict(os.environ) if environ is None else environ
@@ -453,7 +209,7 @@ def config_from_dict(
     try:
         return AlflowConfig.model_validate(raw)
     except ValidationError as err:
-        raise ConfigError(format_validation_error(err, source)) from None
+        raise ConfigError(format_validation_error(err, source, line_of)) from None
 
 
 def load_config(path: str | Path) -> AlflowConfig:
@@ -461,15 +217,16 @@ def load_config(path: str | Path) -> AlflowConfig:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: config file not found (create one with 'alflow init')")
+    text = path.read_text()
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         line = f":{mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{line}: not valid YAML: {err}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of sections")
-    config = config_from_dict(raw, source=str(path))
+    config = config_from_dict(raw, source=str(path), line_of=yaml_lines(text))
     if "://" not in config.workspace and not Path(config.workspace).is_absolute():
         config.workspace = str((path.parent / config.workspace).resolve())
     return config

@@ -11,9 +11,11 @@ import pandas as pd
 import pyarrow as pa
 
 from alflow.handles import Stores
-from alflow.pool import feature_columns, features_of, fetch_items, join, pool_hash
+from alflow.labeled_features import LabeledFeatures
+from alflow.pool import feature_columns, fetch_items, join, pool_hash
 from alflow.resolution import Policy
 from alflow.score_cache import ScoreCache
+from alflow.text_space import TextSpace, load_text_space
 from alflow.vendors.registry import make_vendor
 
 
@@ -32,6 +34,20 @@ class ProjectContext(Stores):
     @cached_property
     def score_cache(self) -> ScoreCache:
         return ScoreCache(self.ws.root / "scores")
+
+    @cached_property
+    def text_space(self) -> TextSpace | None:
+        """A text pool's vectoriser and embedding, fitted at its first ingest (or None)."""
+        return load_text_space(self.ws.text_space)
+
+    @cached_property
+    def labeled_features(self) -> LabeledFeatures:
+        kind = self.config.data.features.kind
+        return LabeledFeatures(
+            self.ws.root / "labeled_features",
+            kind,
+            lambda ids: self.pool_rows(ids, feature_columns(kind)),
+        )
 
     @property
     def labels(self) -> list[str]:
@@ -52,13 +68,10 @@ class ProjectContext(Stores):
         """The given items' pool rows (``item_id`` and ``columns``), one partition at a time."""
         return fetch_items(self.ws.pool_url, self.ledger.locations(item_ids), columns)
 
-    def labeled_data(self, item_ids: pd.Series) -> tuple[Any, pa.Table]:
-        """The features of ``item_ids`` in their order, and their pool rows."""
-        kind = self.config.data.features.kind
-        table = self.pool_rows(item_ids, feature_columns(kind))
-        order = pd.Series(range(table.num_rows), index=table.column("item_id").to_pylist())
-        idx = order.loc[list(item_ids)].to_numpy()
-        return features_of(table.take(idx), kind), table
+    def labeled_data(self, item_ids: pd.Series) -> Any:
+        """The features of ``item_ids`` in their order, from the labeled-features store (which
+        reads the pool only for items it does not hold yet)."""
+        return self.labeled_features.features(item_ids.tolist())
 
     def restart_run(self, round_id: int) -> str:
         """Replace the round's run (and any orphan RUNNING run of the round) with a new one."""

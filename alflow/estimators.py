@@ -14,6 +14,7 @@ from typing import Any
 
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LogisticRegression, SGDClassifier
+from sklearn.utils.validation import has_fit_parameter
 
 from alflow.config import BUILTIN_ESTIMATORS, ModelConfig
 from alflow.errors import ConfigError
@@ -49,7 +50,12 @@ def make_estimator(model: ModelConfig, seed: int):
         params = {**defaults, **model.params}
         if "random_state" in cls().get_params():
             params.setdefault("random_state", seed)
-        return cls(**params)
+        try:
+            estimator = cls(**params)
+        except TypeError as err:  # an unknown keyword in model.params
+            raise ConfigError(f"model.params: {model.estimator} rejected them ({err})") from None
+        _check_params(estimator, model.estimator)
+        return estimator
     factory = load_factory(model.estimator)
     try:
         estimator = factory(**model.params)
@@ -64,7 +70,39 @@ def make_estimator(model: ModelConfig, seed: int):
                 f"which has no {method}(); alflow needs a scikit-learn classifier with "
                 "predict_proba (class probabilities)"
             )
+    _check_params(estimator, model.estimator)
     own = estimator.get_params(deep=False)
     if "random_state" in own and own["random_state"] is None and "random_state" not in model.params:
         estimator.set_params(random_state=seed)
     return estimator
+
+
+def _check_params(estimator, spec: str) -> None:
+    """scikit-learn checks parameter values only in ``fit``; a wrong value in ``model.params``
+    is the user's config error, so it is checked here (for estimators that can)."""
+    validate = getattr(estimator, "_validate_params", None)
+    if validate is None:
+        return
+    try:
+        validate()
+    except (ValueError, TypeError) as err:
+        said = " ".join(str(err).split())
+        raise ConfigError(f"model.params: {spec} rejected them ({said})") from None
+
+
+def sample_weight_param(pipeline, spec: str) -> str:
+    """The fit parameter that weighs the rows (weak and pseudo-labels) of ``pipeline``'s
+    ``classify`` step: ``classify__sample_weight``, or down to the last step of a user's own
+    pipeline (``classify__clf__sample_weight``). A classifier that takes no weights is a
+    config error."""
+    path, step = ["classify"], pipeline.named_steps["classify"]
+    while hasattr(step, "steps"):
+        name, step = step.steps[-1]
+        path.append(name)
+    if not has_fit_parameter(step, "sample_weight"):
+        raise ConfigError(
+            f"model.estimator: {spec}'s {type(step).__name__}.fit takes no sample_weight, "
+            "which weak and pseudo-labels need; set model.weak_labels.enabled and "
+            "model.pseudo_labels.enabled to false, or use a classifier that takes it"
+        )
+    return "__".join([*path, "sample_weight"])

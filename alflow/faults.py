@@ -6,7 +6,9 @@ its own session, as the fault-injection suite does) takes the whole group down w
 machine or a container dying: Prefect's ephemeral API server and the Dask workers die too.
 
 Points: ``after_scoring``, ``after_selection``, ``mid_export`` (half the batch file written),
-``after_export_file``, ``mid_import`` (half the events inserted, not committed), ``after_fit``,
+``after_export_file``, ``mid_import`` (half the events inserted, not committed),
+``before_labeled_features`` (events committed, the labeled items' features not yet kept),
+``mid_labeled_features`` (their file written, not renamed into place), ``after_fit``,
 ``after_register`` (model version registered, alias not moved, training not recorded).
 """
 

@@ -41,12 +41,9 @@ class Stores:
 
     def ingest(self, url: str, *, target: str = "pool", progress=None):
         """Add a file's new items to the pool or the evaluation set (``alflow.ingest``)."""
-        from alflow.ingest import ingest_file
+        from alflow.ingest import ingest_into
 
-        base = self.ws.pool_url if target == "pool" else self.ws.eval_url
-        return ingest_file(
-            url, self.config.data, self.ledger, base, target=target, progress=progress
-        )
+        return ingest_into(self.ws, self.config, self.ledger, url, target=target, progress=progress)
 
     def status(self) -> dict[str, Any]:
         """Items by state, rounds, trainings and the champion, from the ledger alone."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from alflow import faults
 from alflow.context import ProjectContext
 from alflow.errors import AlflowError, InputError, located
 from alflow.ledger import EventRecord
@@ -103,6 +104,8 @@ def import_labels(ctx: ProjectContext, path: str | Path, full_state: bool = Fals
         resolver=ctx.policy,
         retract_missing=f"{name}:" if full_state else None,
     )
+    faults.checkpoint("before_labeled_features")  # events committed, features not kept
+    ctx.labeled_features.add(ledger.labeled_among(targets))  # a rerun adds what a kill missed
     if added:
         _log_agreement(ctx, {targets[a.item_id][1] for a in annotations} - {None})
     return ImportReport(str(path), len(events), added, resolved)

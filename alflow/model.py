@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfVectorizer
+from sklearn.frozen import FrozenEstimator
 from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -17,31 +18,38 @@ from alflow.config import AlflowConfig
 from alflow.estimators import ESTIMATORS, make_estimator
 from alflow.features import cold_tabular, tabular_encoder
 from alflow.tabular import is_tabular
+from alflow.text_space import TextSpace
 
 
-def build_model(config: AlflowConfig) -> Pipeline:
-    """A fresh, unfitted pipeline: features -> estimator, seeded by ``config.seed``."""
+def build_model(config: AlflowConfig, text_space: TextSpace | None = None) -> Pipeline:
+    """A fresh, unfitted pipeline: features -> estimator, seeded by ``config.seed``.
+
+    Text with ``model.text_vectorizer: tfidf`` is read by the pool's vectoriser (``text_space``,
+    fitted on a pool sample at ingest, frozen: fitting the pipeline fits the estimator only);
+    without one (a pool ingested before alflow fitted it), by a TF-IDF fitted on the labels."""
     estimator = make_estimator(config.model, config.seed)
     features = config.data.features
     if features.kind == "text":
-        vectorizer = (
-            TfidfVectorizer(sublinear_tf=True, min_df=1)
-            if config.model.text_vectorizer == "tfidf"
-            else HashingVectorizer(n_features=2**18, alternate_sign=False)
-        )
+        if config.model.text_vectorizer == "hashing":
+            vectorizer = HashingVectorizer(n_features=2**18, alternate_sign=False)
+        elif text_space is not None:
+            vectorizer = FrozenEstimator(text_space.vectorizer)
+        else:
+            vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=1)
         return Pipeline([("vectorize", vectorizer), ("classify", estimator)])
     if features.kind == "tabular":
         return Pipeline([("encode", tabular_encoder(features)), ("classify", estimator)])
     return Pipeline([("scale", StandardScaler()), ("classify", estimator)])
 
 
-def build_model_family(config: AlflowConfig) -> list[Pipeline]:
+def build_model_family(config: AlflowConfig, text_space: TextSpace | None = None) -> list:
     """One unfitted pipeline per estimator kind (a committee of different estimators)."""
     return [
         build_model(
             config.model_copy(
                 update={"model": config.model.model_copy(update={"estimator": name, "params": {}})}
-            )
+            ),
+            text_space,
         )
         for name in ESTIMATORS
     ]

@@ -23,12 +23,12 @@ def in_flight_wait(ctx: ProjectContext) -> str | None:
     last = ctx.ledger.last_round_id()
     if limit is None or (last and ctx.ledger.get_round(last).status in UNFINISHED):
         return None
-    n, batch = ctx.ledger.in_flight_count(), ctx.config.campaign.batch_size
-    if n + batch <= limit:
+    in_flight, batch_size = ctx.ledger.in_flight_count(), ctx.config.campaign.batch_size
+    if in_flight + batch_size <= limit:
         return None
     return (
-        f"waiting for labels: {n} item(s) exported and not labeled yet; a batch of {batch} "
-        f"would exceed schedule.max_in_flight={limit}"
+        f"waiting for labels: {in_flight} item(s) exported and not labeled yet; a batch of "
+        f"{batch_size} would exceed schedule.max_in_flight={limit}"
     )
 
 
@@ -39,18 +39,19 @@ def _trained(ctx: ProjectContext, round_id: int) -> bool:
 
 def untrained_wait(ctx: ProjectContext) -> str | None:
     """Why a scheduled round waits: the last exported round has no model trained on its
-    labels yet (the next round should score with it). None to go on."""
+    labels yet (the next round should score with it). None to go on, and always with
+    ``model.scoring_uri`` (the user retrains)."""
     last = ctx.ledger.last_exported_round_id()
-    if last is None or _trained(ctx, last):
+    if last is None or ctx.config.model.scoring_uri or _trained(ctx, last):
         return None
     return f"waiting for round {last}'s labels to be imported and trained on"
 
 
 def needs_training(ctx: ProjectContext) -> bool:
     """True when the last exported round has labels back but no model yet (e.g. a retrain
-    that died after its import)."""
+    that died after its import); never with ``model.scoring_uri``."""
     last = ctx.ledger.last_exported_round_id()
-    if last is None or _trained(ctx, last):
+    if last is None or ctx.config.model.scoring_uri or _trained(ctx, last):
         return False
     return bool(ctx.ledger.round_summary().set_index("round").loc[last, "labeled_back"])
 

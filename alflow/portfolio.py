@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from alflow.strategy_names import PORTFOLIO  # noqa: F401  (re-exported)
+from alflow.strategy_params import PORTFOLIO  # noqa: F401  (re-exported)
 
 
 def arm_probabilities(

@@ -16,7 +16,15 @@ from typing import Any
 
 import pandas as pd
 
-from alflow import batch_export, labels_import, operations, pool_index_source, rounds, training
+from alflow import (
+    batch_export,
+    external_model,
+    labels_import,
+    operations,
+    pool_index_source,
+    rounds,
+    training,
+)
 from alflow.batch import Progress, compute_selection
 from alflow.context import ProjectContext
 from alflow.labels_import import ImportReport, WeakImportReport
@@ -81,6 +89,12 @@ class Project(ProjectContext):
 
     def import_weak_labels(self, path: str | Path) -> WeakImportReport:
         return labels_import.import_weak_labels(self, path)
+
+    def check_trainable(self) -> None:
+        training.check_trainable(self)
+
+    def check_scoring_model(self, client) -> str:
+        return external_model.check_scoring_model(self, client)
 
     def retrain(self, round_id: int | None = None, flow_run_id: str | None = None) -> TrainReport:
         return training.retrain(self, round_id, flow_run_id)

@@ -4,7 +4,8 @@ MLflow holds, per round, the resolved config (``config.yaml``), the selection in
 (``replay/inputs.json``: strategy, model version, the pool's partitions with their sha256, the
 seed-bearing config, sample sizes), the excluded ids and the labels the strategy saw
 (``replay/*.csv``) and the batch itself (``selected_batch.csv``). Replay reloads the recorded model
-version from the registry, re-scores the recorded partitions and runs the same selection code.
+version from the registry (or the URI a ``model.scoring_uri`` round was pinned to), re-scores
+the recorded partitions and runs the same selection code.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import yaml
 from alflow.config import AlflowConfig
 from alflow.csvsafe import read_csv
 from alflow.errors import AlflowError
+from alflow.external_model import scorer
 from alflow.pool import file_sha256, join, pool_hash
 from alflow.project import Project
 from alflow.rounds import REPLAY_DIR
@@ -135,7 +137,10 @@ def replay_round(project: Project, round_id: int, client) -> ReplayReport:
         notes.append("config differs from the recorded config hash (locations were replaced)")
     model = None
     version = inputs["model_version"]
-    if version is not None:
+    pinned = project.ledger.get_round(round_id).model_uri
+    if config.model.scoring_uri and pinned:  # the user's model, as the round pinned it
+        model = scorer(config, pinned, project.ws.mlflow_tracking_uri)
+    elif version is not None:
         try:
             model = tracker.load(tracker.model_uri(version))
         except (MlflowException, OSError) as err:

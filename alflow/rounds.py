@@ -11,7 +11,7 @@ from typing import Any
 
 import pandas as pd
 
-from alflow import faults, plots
+from alflow import external_model, faults, plots
 from alflow.batch import Progress, compute_selection
 from alflow.config import dump_config
 from alflow.context import ProjectContext
@@ -68,7 +68,10 @@ def start_round(ctx: ProjectContext, flow_run_id: str | None = None) -> RoundSta
 
 
 def scoring_model(ctx: ProjectContext) -> tuple[Any, str | None, str | None]:
-    """``(model, version, uri)`` of the champion, or ``(None, None, None)`` at cold start."""
+    """``(model, version, uri)`` of ``model.scoring_uri`` (pinned to one version) or of the
+    champion, or ``(None, None, None)`` at cold start."""
+    if ctx.config.model.scoring_uri:
+        return external_model.scoring_model(ctx)
     champ = ctx.tracker.champion()
     if champ is None:
         return None, None, None
@@ -109,6 +112,8 @@ def select(
         ingest_watermark=inputs.watermark,
     )
     _log_selection(ctx, inputs, pool, scores, batch)
+    if uri:
+        ctx.tracker.set_tags(ctx.round_run_id(round_id), {"alflow.scoring_model_uri": uri})
     if scores.confident is not None:
         _record_pseudo_labels(ctx, round_id, scores.confident, set(batch["item_id"]))
     ctx.ledger.record_selection(round_id, batch)

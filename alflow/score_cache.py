@@ -3,7 +3,8 @@
 A result is keyed by everything that decides it: the pool's content hash, the items excluded from
 scoring, the scoring model's version, the strategy and its parameters, the resolved config and the
 round. It is written to a temporary folder and renamed into place, so a killed process leaves
-either a complete result or none.
+either a complete result or none. A mixed table's feature rows (numbers and category names
+in one row) are kept as JSON text, which Parquet can hold.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alflow.scoring import PartitionScores
+from alflow.scoring import FEATURES, PartitionScores
+from alflow.tabular import is_tabular
 
 FRAMES = ("candidates", "sample", "confident")
 SUMMARY = "summary.json"
@@ -55,7 +57,9 @@ class ScoreCache:
             return None
         summary = json.loads((folder / SUMMARY).read_text())
         frames = {
-            name: pd.read_parquet(folder / f"{name}.parquet") if name in summary["frames"] else None
+            name: _from_stored(pd.read_parquet(folder / f"{name}.parquet"), summary)
+            if name in summary["frames"]
+            else None
             for name in FRAMES
         }
         return PartitionScores(
@@ -72,16 +76,19 @@ class ScoreCache:
         final = self.path(key)
         tmp = Path(tempfile.mkdtemp(dir=self.root, prefix=f".{key}."))
         try:
-            stored = []
+            stored, as_json = [], False
             for name in FRAMES:
                 frame = getattr(scores, name)
                 if frame is not None:
+                    frame, encoded = _storable(frame)
                     frame.to_parquet(tmp / f"{name}.parquet", index=False)
                     stored.append(name)
+                    as_json |= encoded
             summary = {
                 "rows_scored": int(scores.rows_scored),
                 "histograms": {k: np.asarray(v).tolist() for k, v in scores.histograms.items()},
                 "frames": stored,
+                "json_features": as_json,
             }
             (tmp / SUMMARY).write_text(json.dumps(summary))
             if final.exists():
@@ -91,3 +98,19 @@ class ScoreCache:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         return final
+
+
+def _storable(frame: pd.DataFrame) -> tuple[pd.DataFrame, bool]:
+    """``frame`` with tabular feature rows as JSON text (NaN kept), and whether it was."""
+    rows = frame.get(FEATURES)
+    if rows is None or not len(rows) or not is_tabular(np.atleast_2d(rows.iloc[0])):
+        return frame, False
+    return frame.assign(**{FEATURES: [json.dumps(list(r)) for r in rows]}), True
+
+
+def _from_stored(frame: pd.DataFrame, summary: dict) -> pd.DataFrame:
+    """The inverse of ``_storable``: JSON text back to object rows (floats stay floats)."""
+    if not summary.get("json_features") or FEATURES not in frame:
+        return frame
+    rows = [np.array(json.loads(r), dtype=object) for r in frame[FEATURES]]
+    return frame.assign(**{FEATURES: rows})

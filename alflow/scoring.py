@@ -17,10 +17,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from sklearn.linear_model import LogisticRegression
-from sklearn.preprocessing import StandardScaler
 
-from alflow.committee import aligned_proba
+from alflow.linear_scorer import proba_t, utilities_t
 from alflow.pool import feature_columns, features_of, read_partition
 from alflow.strategies import UTILITIES, top_k
 
@@ -33,102 +31,32 @@ FEATURES = "_x"  # column of raw model inputs (a vector or a text) kept with can
 PARTITION, ROW = "_part", "_row"  # where a candidate lives: partition file name, row in it
 CLUSTER = "_cluster"  # a candidate's pool-level cluster (nearest centroid of the pool index)
 
+Ranks = str | tuple[str, ...]
+
 
 @dataclass(frozen=True)
-class LinearScorer:
-    """A fitted ``[StandardScaler ->] LogisticRegression`` folded into float32 weights.
+class ScoreRequest:
+    """What a scoring pass keeps, the same for the Dask pass (``compute.score_pool``), one
+    partition (``score_partition``) and rows in memory (``score_features``, simulations).
 
-    ``weights @ x.T + bias`` gives the classifier's decision values (the scaler folded in), then
-    a sigmoid (binary) or an in-place softmax, laid out over ``classes`` like ``aligned_proba``.
-    Class-major (K, n): every reduction over classes is then a pass over K long rows.
+    The ``top_m`` candidates by each utility of ``rank_by`` (their union), with their raw
+    features when ``keep_features``; a uniform sample of ``sample_m`` rows; the ``confident_m``
+    most confidently predicted rows (pseudo-labels). Probabilities are laid out over
+    ``classes`` (the model's own when None); random scores are seeded by ``seed``, ``round_id``
+    and the partition's name. A pool pass reads partitions' ``feature_kind`` and leaves out
+    the ``excluded`` ids (labeled, skipped or in flight; in memory a ``keep`` mask does).
     """
 
-    weights: np.ndarray  # (K', d) float32
-    bias: np.ndarray  # (K', 1) float32
-    columns: np.ndarray  # output row of each model class
-    n_classes: int
-
-    def proba_t(self, x: np.ndarray) -> np.ndarray:
-        """(K, n) float32 probabilities over the classes."""
-        z = self.weights @ np.asarray(x, dtype=np.float32).T
-        z += self.bias
-        if len(z) == 1:  # binary: sklearn's expit of the one decision value
-            np.negative(z, out=z)
-            np.exp(z, out=z)
-            z += 1.0
-            np.reciprocal(z, out=z)
-            p = np.concatenate([1.0 - z, z])
-        else:
-            z -= z.max(axis=0)
-            np.exp(z, out=z)
-            z /= z.sum(axis=0)
-            p = z
-        if self.n_classes == len(p) and np.array_equal(self.columns, np.arange(len(p))):
-            return p
-        out = np.zeros((self.n_classes, p.shape[1]), dtype=np.float32)
-        out[self.columns] = p
-        return out
-
-
-def linear_scorer(model, classes: Sequence[str]) -> LinearScorer | None:
-    """``model`` as a ``LinearScorer`` when it is one (checked against ``aligned_proba`` on
-    random inputs), else None: other models are scored by their own ``predict_proba``."""
-    steps = [s for _, s in model.steps] if hasattr(model, "steps") else [model]
-    *pre, clf = steps
-    if type(clf) is not LogisticRegression or len(pre) > 1:
-        return None
-    if pre and type(pre[0]) is not StandardScaler:
-        return None
-    coef, bias = clf.coef_.astype(np.float64), clf.intercept_.astype(np.float64)
-    d = coef.shape[1]
-    mean, scale = np.zeros(d), np.ones(d)
-    if pre:
-        mean = pre[0].mean_ if pre[0].with_mean else mean
-        scale = pre[0].scale_ if pre[0].with_std else scale
-    weights = coef / scale
-    bias = bias - weights @ mean
-    row = {str(c): j for j, c in enumerate(classes)}
-    if any(str(c) not in row for c in clf.classes_):
-        return None  # aligned_proba raises the clear error
-    scorer = LinearScorer(
-        np.ascontiguousarray(weights, dtype=np.float32),
-        bias.astype(np.float32)[:, None],
-        np.array([row[str(c)] for c in clf.classes_]),
-        len(classes),
-    )
-    x = np.random.default_rng(0).normal(size=(256, d)) * scale + mean
-    same = np.allclose(scorer.proba_t(x).T, aligned_proba(model, x, classes), atol=1e-4)
-    return scorer if same else None
-
-
-def proba_t(model, x, classes: Sequence[str]) -> np.ndarray:
-    """(K, n) probabilities over ``classes`` from a ``LinearScorer`` or any fitted classifier."""
-    if isinstance(model, LinearScorer):
-        return model.proba_t(x)
-    return np.ascontiguousarray(aligned_proba(model, x, classes).T)
-
-
-def utilities_t(pt: np.ndarray) -> dict[str, np.ndarray]:
-    """Every utility of ``UTILITIES`` from class-major probabilities (K, n), in a few passes over
-    K rows (the same values as the (n, K) functions in ``alflow.strategies.uncertainty``)."""
-    k = len(pt)
-    top1 = pt[0].copy()
-    top2 = np.full_like(top1, -np.inf)
-    low = np.empty_like(top1)
-    for row in pt[1:]:
-        np.minimum(top1, row, out=low)
-        np.maximum(top2, low, out=top2)
-        np.maximum(top1, row, out=top1)
-    p = np.clip(pt, 1e-12, 1.0)
-    plogp = np.log(p)
-    plogp *= p
-    out = {
-        "least_confidence": (1.0 - top1) * (k / (k - 1)),
-        "margin": 1.0 - (top1 - top2),
-        "entropy": -plogp.sum(axis=0) / np.log(k),
-        "_top": top1,
-    }
-    return out
+    rank_by: Ranks
+    top_m: int
+    seed: int
+    round_id: int
+    classes: Sequence[str] | None = None
+    keep_features: bool = False
+    sample_m: int = 0
+    confident_m: int = 0
+    feature_kind: str = "numeric"
+    excluded: Sequence[str] = ()
 
 
 def histogram(values: np.ndarray) -> np.ndarray:
@@ -153,15 +81,8 @@ class PartitionScores:
     features: Any = None
     sample_features: Any = None
 
-    def merge(
-        self,
-        other: PartitionScores,
-        top_m: int,
-        rank_by: Ranks,
-        sample_m: int = 0,
-        confident_m: int = 0,
-    ) -> PartitionScores:
-        return merge_all([self, other], top_m, rank_by, sample_m, confident_m)
+    def merge(self, other: PartitionScores, req: ScoreRequest) -> PartitionScores:
+        return merge_all([self, other], req)
 
     def with_feature_columns(self) -> PartitionScores:
         """The same scores with the features as a ``FEATURES`` object column of the candidates
@@ -174,23 +95,17 @@ class PartitionScores:
         return out
 
 
-def merge_all(
-    parts: Sequence[PartitionScores],
-    top_m: int,
-    rank_by: Ranks,
-    sample_m: int = 0,
-    confident_m: int = 0,
-) -> PartitionScores:
+def merge_all(parts: Sequence[PartitionScores], req: ScoreRequest) -> PartitionScores:
     """Several partitions' scores as one: the top rows of all their candidates (one selection
     over the concatenation, the same as any order of pairwise merges), summed histograms."""
     frame = pd.concat([p.candidates for p in parts], ignore_index=True)
-    idx = top_index(frame, top_m, rank_by)
+    idx = top_index(frame, req.top_m, req.rank_by)
     hist: dict[str, np.ndarray] = {}
     for p in parts:
         for k, v in p.histograms.items():
             hist[k] = hist.get(k, 0) + v
-    sample, sample_x = _merge_rows([(p.sample, p.sample_features) for p in parts], sample_m)
-    confident, _ = _merge_rows([(p.confident, None) for p in parts], confident_m)
+    sample, sample_x = _merge_rows([(p.sample, p.sample_features) for p in parts], req.sample_m)
+    confident, _ = _merge_rows([(p.confident, None) for p in parts], req.confident_m)
     return PartitionScores(
         frame.iloc[idx].reset_index(drop=True),
         hist,
@@ -226,9 +141,6 @@ def _take(x, idx: np.ndarray):
     return [x[i] for i in idx] if isinstance(x, list) else x[idx]
 
 
-Ranks = str | tuple[str, ...]
-
-
 def _ranks(rank_by: Ranks) -> tuple[str, ...]:
     return (rank_by,) if isinstance(rank_by, str) else tuple(rank_by)
 
@@ -256,50 +168,21 @@ def random_scores(n: int, seed: int, round_id: int, partition: str) -> np.ndarra
     return rng.random(n)
 
 
-def score_partition(
-    url: str,
-    model,
-    *,
-    feature_kind: str,
-    excluded: pa.Array,
-    rank_by: Ranks,
-    top_m: int,
-    seed: int,
-    round_id: int,
-    keep_features: bool = False,
-    sample_m: int = 0,
-    confident_m: int = 0,
-    classes: Sequence[str] | None = None,
-) -> PartitionScores:
-    """Score one Parquet partition with ``model`` (``None`` during cold start).
+def score_partition(url: str, model, excluded: pa.Array, req: ScoreRequest) -> PartitionScores:
+    """Score one Parquet partition with ``model`` (``None`` during cold start), as ``req`` asks.
 
     ``excluded`` holds the ids of labeled and in-flight items (it grows with labels, not with the
     pool) as an Arrow string array, shipped to each worker once; excluded rows are masked out of
-    the utilities, the vectors are never copied. ``keep_features`` returns the candidates' raw
-    features; ``sample_m`` > 0 also returns a uniform sample of that many rows; ``confident_m``
-    > 0 the most confidently predicted rows (for pseudo-labels). Candidates carry their
-    partition name and row (``_part``, ``_row``), the key of the pool index.
+    the utilities, the vectors are never copied. Candidates carry their partition name and row
+    (``_part``, ``_row``), the key of the pool index.
     """
-    table = read_partition(url, ["item_id", *feature_columns(feature_kind)])
+    table = read_partition(url, ["item_id", *feature_columns(req.feature_kind)])
     keep = None
     if len(excluded):
         mask = pc.is_in(table.column("item_id"), value_set=excluded)
         keep = ~mask.to_numpy(zero_copy_only=False)
-    return score_features(
-        table.column("item_id"),
-        features_of(table, feature_kind),
-        url.rsplit("/", 1)[-1],
-        model,
-        keep=keep,
-        rank_by=rank_by,
-        top_m=top_m,
-        seed=seed,
-        round_id=round_id,
-        keep_features=keep_features,
-        sample_m=sample_m,
-        confident_m=confident_m,
-        classes=classes,
-    )
+    x = features_of(table, req.feature_kind)
+    return score_features(table.column("item_id"), x, url.rsplit("/", 1)[-1], model, keep, req)
 
 
 def score_features(
@@ -307,41 +190,22 @@ def score_features(
     x,
     name: str,
     model,
-    *,
     keep: np.ndarray | None,
-    rank_by: Ranks,
-    top_m: int,
-    seed: int,
-    round_id: int,
-    keep_features: bool = False,
-    sample_m: int = 0,
-    confident_m: int = 0,
-    classes: Sequence[str] | None = None,
+    req: ScoreRequest,
 ) -> PartitionScores:
     """``score_partition`` of rows already in memory: ``ids``, features ``x`` (an array, a
     sparse matrix or a list of texts) of the partition ``name`` (it seeds the random scores),
     rows where ``keep`` is False left out. Simulations score their pool with it."""
-    rand = random_scores(len(ids), seed, round_id, name)
-    scores, pick = score_rows(
-        ids,
-        x,
-        model,
-        rand,
-        rank_by=rank_by,
-        top_m=top_m,
-        classes=classes,
-        confident_m=confident_m,
-        keep=keep,
-    )
+    rand = random_scores(len(ids), req.seed, req.round_id, name)
+    scores, pick = score_rows(ids, x, model, rand, keep, req)
     scores.candidates[PARTITION] = name
     scores.candidates[ROW] = pick
-    if keep_features:
+    if req.keep_features:
         scores.features = _take(x, pick)
-    if sample_m:
+    if req.sample_m:
         rows = np.flatnonzero(keep) if keep is not None else np.arange(len(rand))
-        rows = (
-            rows[_top_rows(rand[rows], sample_m, ids.take(pa.array(rows)))] if len(rows) else rows
-        )
+        taken = ids.take(pa.array(rows))
+        rows = rows[_top_rows(rand[rows], req.sample_m, taken)] if len(rows) else rows
         scores.sample = pd.DataFrame(
             {
                 "item_id": ids.take(pa.array(rows)).to_numpy(zero_copy_only=False),
@@ -370,30 +234,25 @@ def score_rows(
     x,
     model,
     rand: np.ndarray,
-    *,
-    rank_by: Ranks,
-    top_m: int,
-    classes: Sequence[str] | None = None,
-    confident_m: int = 0,
-    keep: np.ndarray | None = None,
+    keep: np.ndarray | None,
+    req: ScoreRequest,
 ) -> tuple[PartitionScores, np.ndarray]:
-    """Utilities of every row, their histograms, and the ``top_m`` rows by ``rank_by``.
+    """Utilities of every row, their histograms, and the ``req.top_m`` rows by ``req.rank_by``.
 
-    Probabilities are laid out over ``classes`` (the label schema; the model's own classes when
+    Probabilities are laid out over ``req.classes`` (the label schema; the model's own when
     None), so every partition, the committee and the ledger agree on columns even when the model
     never saw some class. ``model`` may be a ``LinearScorer``. Rows where the boolean ``keep`` is
     False are left out of everything (utilities are computed on all rows, so the feature matrix
     is never copied). Utilities and histograms are computed as arrays over all rows (an
     empty partition still has every utility); only the kept rows become a frame. With
-    ``confident_m``, the rows with the highest top-class probability come back too (for
+    ``req.confident_m``, the rows with the highest top-class probability come back too (for
     pseudo-labels). Returns the scores and the kept row indices (best first, into ``x``).
     """
     utilities = {"random": rand}
     pt = None
+    classes = req.classes
     if model is not None:
-        if classes is None:
-            classes = model.classes_
-        classes = [str(c) for c in classes]
+        classes = [str(c) for c in (model.classes_ if classes is None else classes)]
         pt = proba_t(model, x, classes) if len(rand) else np.empty((len(classes), 0), np.float32)
         fast = utilities_t(pt)
         top = fast.pop("_top")
@@ -408,7 +267,7 @@ def score_rows(
     n = len(utilities["random"])
     hist = {u: histogram(v) for u, v in utilities.items()}
     pick = (
-        _union([_top_rows(utilities[r], top_m, ids) for r in _ranks(rank_by)])
+        _union([_top_rows(utilities[r], req.top_m, ids) for r in _ranks(req.rank_by)])
         if n
         else np.empty(0, dtype=np.intp)
     )
@@ -421,8 +280,8 @@ def score_rows(
         columns["predicted_score"] = p[best, np.arange(len(pick))]
         columns |= {PROBA_PREFIX + c: p[j] for j, c in enumerate(classes)}
     scores = PartitionScores(pd.DataFrame(columns), hist, n)  # one frame: no per-column inserts
-    if confident_m and pt is not None:
-        scores.confident = _confident_rows(ids, pt, top, classes, confident_m)
+    if req.confident_m and pt is not None:
+        scores.confident = _confident_rows(ids, pt, top, classes, req.confident_m)
     return scores, (rows[pick] if rows is not None else pick)
 
 

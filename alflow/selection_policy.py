@@ -14,6 +14,7 @@ from alflow.config import AlflowConfig, StrategyConfig
 from alflow.portfolio import PORTFOLIO, choose_arm, gains
 from alflow.scoring import component_columns
 from alflow.strategies import StrategySpec, get_strategy
+from alflow.strategy_params import Portfolio
 
 BATCH_COLUMNS = ["item_id", "rank", "utility", "predicted_label", "predicted_score", "reason"]
 
@@ -98,16 +99,19 @@ def choose_strategy(
 ) -> tuple[StrategySpec, dict[str, Any]]:
     """``(spec, params)`` for this round: the cold start while no model exists or some class
     has fewer than ``cold_start_until_per_class`` labels; a portfolio's pick (EXP3 over the
-    ``history`` of gains); or the configured strategy."""
+    ``history`` of gains) with that arm's params; or the configured strategy. The spec runs
+    with the params (``StrategySpec.with_params``)."""
     counts = labels["label"].value_counts()
     if not has_model or any(counts.get(c, 0) < s.cold_start_until_per_class for c in classes):
         return get_strategy(s.cold_start), {}
     if s.name != PORTFOLIO:
-        return get_strategy(s.name), s.params
-    arm = choose_arm(
-        s.params["arms"], history, seed=seed, round_id=round_id, gamma=s.params.get("gamma", 0.2)
+        return get_strategy(s.name).with_params(s.params), s.params
+    portfolio = Portfolio.model_validate(s.params)
+    names = [a.name for a in portfolio.arms]
+    arm = portfolio.arm(
+        choose_arm(names, history, seed=seed, round_id=round_id, gamma=portfolio.gamma)
     )
-    return get_strategy(arm), {}
+    return get_strategy(arm.name).with_params(arm.params), arm.params
 
 
 def portfolio_history(

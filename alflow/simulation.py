@@ -17,9 +17,10 @@ from sklearn.metrics import accuracy_score, f1_score
 from alflow.batch import BatchRequest, committee_builder, pick_batch
 from alflow.candidates import Embedded
 from alflow.config import EvaluationConfig, GateConfig, StrategyConfig
+from alflow.linear_scorer import linear_scorer
 from alflow.model import holdout_mask
 from alflow.portfolio import PORTFOLIO
-from alflow.scoring import ROW, linear_scorer, score_features
+from alflow.scoring import ROW, ScoreRequest, score_features
 from alflow.selection_policy import choose_strategy, density_sample_size, portfolio_history
 from alflow.strategies import StrategySpec, candidate_count
 
@@ -81,7 +82,6 @@ def simulated_batch(
     labeled: np.ndarray,
     model,
     spec: StrategySpec,
-    params: dict,
     *,
     batch_size: int,
     seed: int,
@@ -93,24 +93,20 @@ def simulated_batch(
     the pool scored as one partition, then ``pick_batch`` (``item_id``, ``rank``, ...)."""
     keep = np.ones(len(pool.y), dtype=bool)
     keep[labeled] = False
-    scores = score_features(
-        pool.ids,
-        pool.x,
-        pool.partition,
-        _scorer(model, pool) if spec.needs_model else None,
-        keep=keep,
+    req = ScoreRequest(
         rank_by=spec.ranks,
         top_m=candidate_count(spec, batch_size, strategy.candidate_factor),
         seed=seed,
         round_id=round_id,
+        classes=pool.classes,
         keep_features=bool(spec.needs & {"features", "density", "committee"}),
         sample_m=density_sample_size(strategy, spec, by_index=False),
-        classes=pool.classes,
     )
+    scorer = _scorer(model, pool) if spec.needs_model else None
+    scores = score_features(pool.ids, pool.x, pool.partition, scorer, keep, req)
     return pick_batch(
         BatchRequest(
             spec=spec,
-            params=params,
             scores=scores,
             model=model,
             labeled_x=_take(pool.x, labeled),
@@ -209,20 +205,31 @@ def simulate(
         rows.append({"labels": len(labeled), **_metrics(y_test, model.predict(x_test), pool)})
         if strategy == PORTFOLIO:
             rewards.append(holdout_metric(pool, labeled, make_model, protocol.seed))
-        batch = min(protocol.batch_at(len(labeled)), protocol.budget - len(labeled))
-        batch = min(batch, len(y_pool) - len(labeled))
-        if batch <= 0:
+        batch_size = min(protocol.batch_at(len(labeled)), protocol.budget - len(labeled))
+        batch_size = min(batch_size, len(y_pool) - len(labeled))
+        if batch_size <= 0:
             break
         picked = _next_batch(
-            s, pool, labeled, model, rewards, strategies, batch, round_id, committee, protocol.seed
+            s,
+            pool,
+            labeled,
+            model,
+            rewards,
+            strategies,
+            batch_size,
+            round_id,
+            committee,
+            protocol.seed,
         )
         labeled = np.concatenate([labeled, picked["item_id"].astype(int).to_numpy()])
     return pd.DataFrame(rows)
 
 
-def _next_batch(s, pool, labeled, model, rewards, strategies, batch, round_id, committee, seed):
+def _next_batch(
+    s, pool, labeled, model, rewards, strategies, batch_size, round_id, committee, seed
+):
     """Round ``round_id``'s batch: the strategy (a portfolio's arm) chosen like in a round."""
-    spec, params = choose_strategy(
+    spec, _ = choose_strategy(
         s,
         pool.classes,
         pd.DataFrame({"label": pool.y[labeled]}),
@@ -237,8 +244,7 @@ def _next_batch(s, pool, labeled, model, rewards, strategies, batch, round_id, c
         labeled,
         model,
         spec,
-        params,
-        batch_size=batch,
+        batch_size=batch_size,
         seed=seed,
         round_id=round_id,
         strategy=s,

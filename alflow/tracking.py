@@ -8,12 +8,16 @@ evaluation metrics and the registered model, so a round can be audited from MLfl
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import io
 import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
+import threading
+import time
+import warnings
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -22,16 +26,23 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 import mlflow
+import mlflow.pyfunc
 import mlflow.sklearn
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
 
+from alflow.config import redact_url
 from alflow.csvsafe import read_csv, write_csv
+from alflow.errors import ConfigError
+from alflow.skops_import import import_skops_io
 from alflow.stages import timed_methods
 
+skops_io = import_skops_io()
 logger = logging.getLogger(__name__)
 CHAMPION = "champion"
+BATCH_PARAMS = 100  # MLflow's bound on params and tags per log_batch call
 # Logging a model without this list makes MLflow infer requirements: 6-8 s instead of about 1 s.
 PIP_REQUIREMENTS = [
     f"scikit-learn=={__import__('sklearn').__version__}",
@@ -113,11 +124,9 @@ class Tracker:
     def _copy(self, source: str, dest: str) -> None:
         """Params, metric histories and artifacts of ``source`` into ``dest``."""
         data = self.client.get_run(source).data
-        for k, v in data.params.items():
-            self.client.log_param(dest, k, v)
-        for key in data.metrics:
-            for m in self.client.get_metric_history(source, key):
-                self.client.log_metric(dest, key, m.value, timestamp=m.timestamp, step=m.step)
+        self._batch(dest, params=[Param(k, v) for k, v in data.params.items()])
+        history = [m for key in data.metrics for m in self.client.get_metric_history(source, key)]
+        self._batch(dest, metrics=history)
         if self.client.list_artifacts(source):
             with tempfile.TemporaryDirectory() as tmp:
                 local = self.client.download_artifacts(source, "", tmp)
@@ -135,20 +144,33 @@ class Tracker:
         return run.info.status, run.data.tags
 
     def set_tags(self, run_id: str, tags: dict[str, str]) -> None:
-        for k, v in tags.items():
-            self.client.set_tag(run_id, k, v)
+        self._batch(run_id, tags=[RunTag(k, str(v)) for k, v in tags.items()])
 
     def log_params(self, run_id: str, params: dict[str, Any]) -> None:
         """Log params once; a rerun that logs the same values again is harmless."""
         existing = self.client.get_run(run_id).data.params
-        for k, v in params.items():
-            text = str(v)[:6000]
-            if k not in existing:
-                self.client.log_param(run_id, k, text)
+        new = [Param(k, str(v)[:6000]) for k, v in params.items() if k not in existing]
+        self._batch(run_id, params=new)
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
-        for k, v in metrics.items():
-            self.client.log_metric(run_id, k, float(v), step=step)
+        now = int(time.time() * 1000)
+        self._batch(run_id, metrics=[Metric(k, float(v), now, step) for k, v in metrics.items()])
+
+    def _batch(
+        self,
+        run_id: str,
+        *,
+        params: Sequence[Param] = (),
+        tags: Sequence[RunTag] = (),
+        metrics: Sequence[Metric] = (),
+    ) -> None:
+        """Params, tags and metrics in as few round trips as MLflow's batch bounds allow."""
+        for i in range(0, len(params), BATCH_PARAMS):
+            self.client.log_batch(run_id, params=params[i : i + BATCH_PARAMS])
+        for i in range(0, len(tags), BATCH_PARAMS):
+            self.client.log_batch(run_id, tags=tags[i : i + BATCH_PARAMS])
+        for i in range(0, len(metrics), 10 * BATCH_PARAMS):
+            self.client.log_batch(run_id, metrics=metrics[i : i + 10 * BATCH_PARAMS])
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         self.client.log_text(run_id, text, artifact_file)
@@ -190,13 +212,9 @@ class Tracker:
 
         MLflow prints "Created version N" straight to stderr; that goes to the debug log instead.
         The types the model is made of are recorded as trusted for skops: alflow built it from
-        the config (a user's own estimator is named there, ``model.estimator``). skops loads
-        here, not with this module: importing it imports every scikit-learn estimator (1.5-3 s),
-        which a labeling round's flow run does not need before it has a model to save.
+        the config (a user's own estimator is named there, ``model.estimator``).
         """
-        import skops.io
-
-        trusted = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+        trusted = skops_io.get_untrusted_types(data=skops_io.dumps(model))
         with self.run(run_id), contextlib.redirect_stderr(io.StringIO()) as said:
             info = mlflow.sklearn.log_model(
                 model,
@@ -224,12 +242,73 @@ class Tracker:
         self._activate()
         return mlflow.sklearn.load_model(uri)
 
+    def pin_model_uri(self, uri: str) -> tuple[str, str]:
+        """``(uri of one fixed model, its version)`` for a ``model.scoring_uri``.
+
+        ``models:/name@alias`` and ``models:/name/N`` pin to ``models:/name/N`` (version
+        ``N``); ``runs:/<run id>/path`` stays as it is (version: the run id); any other URI
+        (``models:/<model id>``, a path) is taken as it is, its version a hash of it.
+        """
+        try:
+            if uri.startswith("models:/") and "@" in uri:
+                name, alias = uri.removeprefix("models:/").split("@", 1)
+                mv = self.client.get_model_version_by_alias(name, alias)
+                return f"models:/{name}/{mv.version}", str(mv.version)
+            name, _, version = uri.removeprefix("models:/").rpartition("/")
+            if uri.startswith("models:/") and version.isdigit():
+                self.client.get_model_version(name, version)
+                return uri, version
+            if uri.startswith("runs:/"):
+                run_id = uri.removeprefix("runs:/").split("/", 1)[0]
+                self.client.get_run(run_id)
+                return uri, run_id
+        except MlflowException as err:
+            raise ConfigError(
+                f"model.scoring_uri: {uri} is not in the MLflow at {redact_url(self.uri)} "
+                f"({err.error_code}: {_first_line(err.message)})"
+            ) from None
+        return uri, f"uri-{hashlib.sha256(uri.encode()).hexdigest()[:12]}"
+
     def promote(self, version: str) -> None:
         self.client.set_registered_model_alias(self.model_name, CHAMPION, version)
 
     def runs(self) -> pd.DataFrame:
         self._activate()
         return mlflow.search_runs([self.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+_PYFUNCS: dict[tuple[str, str], Any] = {}
+_PYFUNC_LOCK = threading.Lock()
+PYFUNC_LOADS: list[str] = []  # every model URI this process loaded, in order (tests count)
+KEEP_PYFUNCS = 2  # a long-lived worker keeps the last models it scored with, not every one
+
+
+def load_pyfunc(uri: str, tracking_uri: str):
+    """The MLflow model at ``uri`` as a pyfunc, loaded once per process and kept: a Dask worker
+    loads it for its first partition, its other partitions (and rounds) reuse it."""
+    key = (tracking_uri, uri)
+    with _PYFUNC_LOCK:
+        if key not in _PYFUNCS:
+            mlflow.set_tracking_uri(tracking_uri)
+            mlflow.set_registry_uri(tracking_uri)
+            try:
+                with warnings.catch_warnings():  # advice to the model's author, not the user
+                    warnings.filterwarnings("ignore", category=UserWarning, module="mlflow")
+                    model = mlflow.pyfunc.load_model(uri)
+            except (MlflowException, OSError) as err:
+                raise ConfigError(
+                    f"model.scoring_uri: cannot load {uri} "
+                    f"({type(err).__name__}: {_first_line(str(err))})"
+                ) from None
+            while len(_PYFUNCS) >= KEEP_PYFUNCS:
+                _PYFUNCS.pop(next(iter(_PYFUNCS)))
+            _PYFUNCS[key] = model
+            PYFUNC_LOADS.append(uri)
+        return _PYFUNCS[key]
 
 
 def flatten(prefix: str, data: Any) -> dict[str, Any]:

@@ -13,8 +13,10 @@ import pyarrow as pa
 from alflow import faults
 from alflow.context import ProjectContext
 from alflow.control import label_saving
-from alflow.errors import AlflowError
+from alflow.errors import AlflowError, ConfigError
+from alflow.estimators import make_estimator, sample_weight_param
 from alflow.keys import label_key, label_keys
+from alflow.labels_export import retrain_refusal
 from alflow.model import build_model, evaluate, holdout_mask
 from alflow.pool import feature_columns, features_of, read_partition
 from alflow.reporting import log_report
@@ -44,6 +46,8 @@ def retrain(
     ctx: ProjectContext, round_id: int | None = None, flow_run_id: str | None = None
 ) -> TrainReport:
     """Fit on all resolved labels, evaluate, register; move ``champion`` if the gate passes."""
+    if ctx.config.model.scoring_uri:
+        raise ConfigError(retrain_refusal(ctx.config.model.scoring_uri))
     round_id = round_id or ctx.ledger.last_exported_round_id()
     if round_id is None:
         raise AlflowError("no exported round yet: run 'alflow round' first")
@@ -84,18 +88,25 @@ def retrain(
     return _register(ctx, round_id, run_id, model, train, metrics, x_eval, y_eval)
 
 
+def check_trainable(ctx: ProjectContext) -> None:
+    """The configured estimator builds (``model.estimator``, ``model.params``), else a one-line
+    config error, before anything is imported for a retrain."""
+    make_estimator(ctx.config.model, ctx.config.seed)
+
+
 def _fit(ctx: ProjectContext, train: pd.DataFrame, extra):
     """The model fitted on the human labels, plus the weighted model labels in ``extra``."""
-    x_train, _ = ctx.labeled_data(train["item_id"])
+    x_train = ctx.labeled_data(train["item_id"])
     y_train = train["label"].to_numpy()
-    model = build_model(ctx.config)
+    model = build_model(ctx.config, ctx.text_space)
     if extra is None:
         return model.fit(x_train, y_train)
     x_extra, frame = extra
+    weights = np.r_[np.ones(len(y_train)), frame["weight"].to_numpy()]
     return model.fit(
         _concat(x_train, x_extra),
         np.r_[y_train, frame["label"].to_numpy()],
-        classify__sample_weight=np.r_[np.ones(len(y_train)), frame["weight"].to_numpy()],
+        **{sample_weight_param(model, ctx.config.model.estimator): weights},
     )
 
 
@@ -150,7 +161,7 @@ def eval_set(ctx: ProjectContext, labels: pd.DataFrame):
     if mask.sum() < ev.min_eval_labels:  # too few to evaluate, still never trained on
         return labels[~mask], None, None
     held = labels[mask]
-    x_eval, _ = ctx.labeled_data(held["item_id"])
+    x_eval = ctx.labeled_data(held["item_id"])
     return labels[~mask], x_eval, held["label"].to_numpy()
 
 
@@ -172,8 +183,8 @@ def _control_estimate(ctx: ProjectContext, train, x_eval, y_eval, n_train: int, 
     control = train[train["item_id"].isin(ctx.ledger.selected_ids("control"))]
     if control["label"].nunique() < 2 or gate not in metrics:
         return {}
-    x, _ = ctx.labeled_data(control["item_id"])
-    model = build_model(ctx.config).fit(x, control["label"].to_numpy())
+    x = ctx.labeled_data(control["item_id"])
+    model = build_model(ctx.config, ctx.text_space).fit(x, control["label"].to_numpy())
     value = evaluate(model, x_eval, y_eval, ctx.labels)[gate]
     out = {"control.labels": float(len(control)), f"control.{gate}": value}
     history = ctx.ledger.trainings()
@@ -208,7 +219,7 @@ def model_label_training_set(ctx: ProjectContext):
         return None
     frame = pd.concat(parts, ignore_index=True)
     frame = frame.drop_duplicates("item_id").reset_index(drop=True)  # weak before pseudo
-    x, _ = ctx.labeled_data(frame["item_id"])
+    x = ctx.labeled_data(frame["item_id"])
     return x, frame
 
 

@@ -21,6 +21,7 @@ class Workspace:
     exports_dir: Path
     imports_dir: Path
     reports_dir: Path
+    text_space: Path  # a text pool's fitted vectoriser and embedding (alflow.text_space)
 
     @classmethod
     def from_config(cls, config: AlflowConfig) -> Workspace:
@@ -42,6 +43,7 @@ class Workspace:
             exports_dir=root / "exports",
             imports_dir=root / "imports",
             reports_dir=root / "reports",
+            text_space=root / "text_space.pkl",
         )
 
     def create(self) -> None:

@@ -6,7 +6,10 @@
 
 ``load`` returns the raw official parts (cached per process); ``split`` caps and subsamples them
 with a seed: the official test split where there is one, else a stratified hold-out. Text features
-are 1-D object arrays of strings, tabular ones 2-D float64 arrays; labels are 1-D string arrays.
+are 1-D object arrays of strings, numeric ones 2-D float64 arrays, and a mixed table (adult) is
+read from its raw cells as ingest reads a CSV (``alflow.coerce.tabular_block``: numbers, category
+texts, gaps) into alflow's tabular block, with the ``data.features`` config a user would write;
+labels are 1-D string arrays.
 """
 
 from __future__ import annotations
@@ -22,6 +25,9 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
+from alflow.coerce import tabular_block
+from alflow.config import FeaturesConfig
+
 TEXT = frozenset({"sms_spam", "20newsgroups"})  # the datasets of kind "text"
 POOL_CAP = 20_000
 TEST_CAP = 5_000
@@ -33,11 +39,12 @@ class Dataset:
     """One dataset's official parts; ``x_test`` is None when there is no official test split."""
 
     name: str
-    kind: str  # "text" or "tabular"
+    kind: str  # "text", "numeric" or "tabular" (alflow's data.features.kind)
     x: np.ndarray
     y: np.ndarray
     x_test: np.ndarray | None = None
     y_test: np.ndarray | None = None
+    features: FeaturesConfig | None = None  # a tabular table's columns, as a user's config
 
 
 def _sms_spam(root: Path) -> Dataset:
@@ -70,24 +77,48 @@ def _20newsgroups(root: Path) -> Dataset:
     return Dataset("20newsgroups", "text", _texts(x), _labels(y), _texts(x_test), _labels(y_test))
 
 
+ADULT_NUMERIC = [
+    "age",
+    "fnlwgt",
+    "education_num",
+    "capital_gain",
+    "capital_loss",
+    "hours_per_week",
+]
+ADULT_CATEGORICAL = [
+    "workclass",
+    "education",
+    "marital_status",
+    "occupation",
+    "relationship",
+    "race",
+    "sex",
+    "native_country",
+]
+
+
 def _adult(root: Path) -> Dataset:
-    """Eight categoricals one-hot encoded over train+test, with '?' (missing) its own category."""
-    read = {"skipinitialspace": True, "na_values": "?"}
-    train = pd.read_csv(root / "adult" / "adult.data", **read)
-    test = pd.read_csv(root / "adult" / "adult.test", **read)
-    test["ltgt50k"] = test["ltgt50k"].str.rstrip(".")  # official test labels end with "."
-    both = pd.concat([train, test], ignore_index=True)
-    y = _labels(both.pop("ltgt50k"))
-    categorical = both.select_dtypes(exclude="number").columns
-    both[categorical] = both[categorical].fillna("missing")
-    x = pd.get_dummies(both, columns=list(categorical), dtype=float).to_numpy(dtype=float)
-    n = len(train)
-    return Dataset("adult", "tabular", x[:n], y[:n], x[n:], y[n:])
+    """The raw files' cells as strings, through ingest's tabular coercion: six numeric and eight
+    categorical columns, ``?`` a gap (imputed in the model pipeline, as in a user's config)."""
+    features = FeaturesConfig(kind="tabular", numeric=ADULT_NUMERIC, categorical=ADULT_CATEGORICAL)
+    parts = []
+    for name in ("adult.data", "adult.test"):
+        frame = pd.read_csv(
+            root / "adult" / name, dtype=str, keep_default_na=False, skipinitialspace=True
+        )
+        labels = frame.pop("ltgt50k").str.rstrip(".")  # official test labels end with "."
+        parts.append((tabular_block(frame, features, _refuse), _labels(labels)))
+    (x, y), (x_test, y_test) = parts
+    return Dataset("adult", "tabular", x, y, x_test, y_test, features)
+
+
+def _refuse(row: int, column: str, message: str) -> None:
+    raise ValueError(f"adult row {row}, column {column!r}: {message}")
 
 
 def _letter_recognition(root: Path) -> Dataset:
     frame = pd.read_csv(root / "letter_recognition" / "letter-recognition.data", header=None)
-    return Dataset("letter_recognition", "tabular", _numbers(frame.iloc[:, 1:]), _labels(frame[0]))
+    return Dataset("letter_recognition", "numeric", _numbers(frame.iloc[:, 1:]), _labels(frame[0]))
 
 
 def _pendigits(root: Path) -> Dataset:
@@ -97,7 +128,7 @@ def _pendigits(root: Path) -> Dataset:
     )
     return Dataset(
         "pendigits",
-        "tabular",
+        "numeric",
         _numbers(train.iloc[:, :16]),
         _labels(train[16]),
         _numbers(test.iloc[:, :16]),
@@ -108,7 +139,7 @@ def _pendigits(root: Path) -> Dataset:
 def _covertype(root: Path) -> Dataset:
     frame = pd.read_csv(root / "covertype_sample_15k" / "covtype.csv")
     y = _labels(frame.pop("Cover_Type"))
-    return Dataset("covertype_sample_15k", "tabular", _numbers(frame), y)
+    return Dataset("covertype_sample_15k", "numeric", _numbers(frame), y)
 
 
 LOADERS: dict[str, Callable[[Path], Dataset]] = {

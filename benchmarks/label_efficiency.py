@@ -40,17 +40,16 @@ import pandas as pd
 from scipy import sparse
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.decomposition import TruncatedSVD
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.feature_extraction.text import CountVectorizer, TfidfTransformer
-from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import Pipeline
-from sklearn.preprocessing import StandardScaler, normalize
+from sklearn.preprocessing import StandardScaler
 
-from alflow.config import StrategyConfig
+from alflow.config import AlflowConfig, FeaturesConfig, StrategyConfig, config_from_dict
+from alflow.model import build_model
 from alflow.simulation import Protocol, initial_labels, simulate
 from alflow.strategies import REGISTRY
+from alflow.text_space import TextSpace, fit_text_space, sample_texts
 from benchmarks.datasets import LOADERS, TEXT, load, split
 
 matplotlib.use("Agg")
@@ -68,7 +67,6 @@ DATASETS = (
 )
 CHECKPOINTS = (100, 200, 600)
 THRESHOLDS = (0.95, 0.98)
-MAX_ITER = 2000
 COMMITTEE_SIZE = 5
 PAL_CANDIDATES = 1_000  # ProbabilisticAL scores this many random unlabeled rows a round
 MODAL = ("modal:uncertainty", "modal:margin", "modal:entropy", "modal:qbc-vote_entropy")
@@ -87,51 +85,43 @@ Curve = dict[str, list[float]]
 # --------------------------------------------------------------------------- model and data
 
 
-def make_model(kind: str) -> Pipeline:
-    """The benchmark model: TF-IDF + LR for text (on the campaign's token counts, see
-    ``vectorise``), standardised features + LR for tabular data."""
-    classify = LogisticRegression(max_iter=MAX_ITER)
-    if kind == "text":
-        return Pipeline([("tfidf", LabeledTfidf()), ("classify", classify)])
-    return Pipeline([("scale", StandardScaler()), ("classify", classify)])
+def model_config(kind: str, features: FeaturesConfig | None, seed: int) -> AlflowConfig:
+    """The config a user would write for the dataset: its features (text, numeric columns or
+    the mixed table's columns) and the default model (logistic regression)."""
+    if features is None:
+        features = (
+            FeaturesConfig(kind="text", text_column="text")
+            if kind == "text"
+            else FeaturesConfig(kind="numeric", columns=["x"])
+        )
+    data = {"features": features.model_dump(), "labels": ["a", "b"]}
+    return config_from_dict({"data": data, "seed": seed}, environ={})
 
 
-class LabeledTfidf(TransformerMixin, BaseEstimator):
-    """``TfidfVectorizer(sublinear_tf=True)`` fit on the labeled texts, computed from token counts.
-
-    Keeps the terms that occur in the fitted rows (the vectoriser's vocabulary) and weights them
-    by those rows' idf, so the model equals TF-IDF + LR refit on the labeled texts each round,
-    without re-tokenising the pool every round.
-    """
-
-    def fit(self, counts: sparse.csr_matrix, y: Any = None) -> LabeledTfidf:
-        self.terms_ = np.flatnonzero(counts.getnnz(axis=0))
-        self.tfidf_ = TfidfTransformer(sublinear_tf=True).fit(counts[:, self.terms_])
-        return self
-
-    def transform(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
-        return self.tfidf_.transform(counts[:, self.terms_])
+def make_model(config: AlflowConfig, space: TextSpace | None = None) -> Pipeline:
+    """The round's model (``alflow.model.build_model``). Text is vectorised once per campaign
+    by the pool's own vectoriser (``text_features``), so the model here is the round's pipeline
+    without its first step, the frozen vectoriser: the same fit and probabilities."""
+    model = build_model(config, space)
+    return model[1:] if space is not None else model
 
 
-def vectorise(x_pool: np.ndarray, x_test: np.ndarray) -> tuple[sparse.csr_matrix, ...]:
-    """Token counts, once per campaign (the vocabulary of the pool; a test-only term never
-    reaches a model fit on pool rows anyway). Tokenising every round cost 6 minutes per
-    20newsgroups campaign."""
-    counter = CountVectorizer(dtype=np.float64).fit(x_pool)
-    return counter.transform(x_pool), counter.transform(x_test)
+def text_features(
+    x_pool: np.ndarray, x_test: np.ndarray, config: AlflowConfig, seed: int
+) -> tuple[TextSpace, sparse.csr_matrix, sparse.csr_matrix, np.ndarray]:
+    """The pool's text space as the first pool ingest fits it (``alflow.text_space``: a sample
+    of ``text_sample_rows`` texts), the pool and test sets through its vectoriser, and the
+    pool's LSA embedding applied partition by partition, as ingest writes it."""
+    f = config.data.features
+    sample = sample_texts(_chunks(list(x_pool)), f.text_sample_rows, seed)
+    space = fit_text_space(sample, f.text_embedding_dim, seed)
+    embedding = np.vstack([space.embed(c) for c in _chunks(list(x_pool))])
+    return space, space.vectorizer.transform(x_pool), space.vectorizer.transform(x_test), embedding
 
 
-EMBEDDING_DIM = 128
-
-
-def text_embedding(counts: sparse.csr_matrix, seed: int) -> np.ndarray:
-    """A document embedding of the pool, as a text pool's embedding column would carry: LSA
-    (Deerwester et al. 1990; sublinear TF-IDF, then a truncated SVD to ``EMBEDDING_DIM``),
-    L2-normalised. Unsupervised: it sees the unlabeled pool, never a label."""
-    tfidf = TfidfTransformer(sublinear_tf=True).fit_transform(counts)
-    dim = min(EMBEDDING_DIM, tfidf.shape[1] - 1)
-    lsa = TruncatedSVD(dim, random_state=seed).fit_transform(tfidf)
-    return normalize(lsa).astype(np.float32)
+def _chunks(texts: list[str], rows: int = 2_000) -> Iterator[list[str]]:
+    for i in range(0, len(texts), rows):
+        yield texts[i : i + rows]
 
 
 @dataclass
@@ -139,11 +129,13 @@ class Campaign:
     """One (dataset, seed) setting every strategy runs under."""
 
     kind: str
-    x_pool: Any  # dense features, or sparse token counts for text
+    x_pool: Any  # dense features, a tabular block, or text through the pool's vectoriser
     y_pool: np.ndarray
     x_test: Any
     y_test: np.ndarray
     protocol: Protocol
+    config: AlflowConfig
+    space: TextSpace | None = None  # a text pool's fitted vectoriser and embedding
     embedding: np.ndarray | None = None  # where alflow measures distances (text: LSA)
 
     @cached_property
@@ -151,7 +143,7 @@ class Campaign:
         return sorted(set(self.y_pool) | set(self.y_test))
 
     def new_model(self) -> Pipeline:
-        return make_model(self.kind)
+        return make_model(self.config, self.space)
 
     def metrics(self, labels: int, pred: np.ndarray) -> dict[str, float]:
         """One round's row, scored like ``simulate`` scores it."""
@@ -301,6 +293,8 @@ class SkactivemlAdapter(Adapter):
         super().__init__(c, method)
         if method == "ProbabilisticAL" and c.kind == "text":
             raise ValueError("ProbabilisticAL needs a feature-space metric; text has none")
+        if c.kind == "tabular":
+            raise ValueError("scikit-activeml takes numeric X only; a mixed table is not")
         self.classes = np.arange(len(c.schema))
         self.y = np.searchsorted(c.schema, c.y_pool)
         n = len(c.y_pool)
@@ -383,7 +377,7 @@ def run_alflow(name: str, c: Campaign) -> pd.DataFrame:
         c.y_pool,
         c.x_test,
         c.y_test,
-        make_model=partial(make_model, c.kind),
+        make_model=c.new_model,
         protocol=c.protocol,
         embedding=c.embedding,
     )
@@ -420,10 +414,10 @@ def run_job(job: Job) -> dict[str, Any]:
     """Runs every campaign of ``job``; prints one line per finished campaign."""
     data = load(job.dataset, job.root)
     x_pool, y_pool, x_test, y_test = split(data, job.seed)
-    embedding = None
+    config = model_config(data.kind, data.features, job.seed)
+    space = embedding = None
     if data.kind == "text":
-        x_pool, x_test = vectorise(x_pool, x_test)
-        embedding = text_embedding(x_pool, job.seed)
+        space, x_pool, x_test, embedding = text_features(x_pool, x_test, config, job.seed)
     protocol = Protocol(
         initial=job.initial,
         batch=job.batch,
@@ -431,7 +425,7 @@ def run_job(job: Job) -> dict[str, Any]:
         seed=job.seed,
         late_batch=job.late_batch,
     )
-    c = Campaign(data.kind, x_pool, y_pool, x_test, y_test, protocol, embedding)
+    c = Campaign(data.kind, x_pool, y_pool, x_test, y_test, protocol, config, space, embedding)
     out: dict[str, Any] = {
         "dataset": job.dataset,
         "seed": job.seed,
@@ -641,7 +635,9 @@ def markdown(report: dict, checkpoints: list[int]) -> str:
         f"Protocol: {p['initial']} random initial labels, batches of {p['batch']} up to "
         + (f"600 labels, then of {p['late_batch']} up to " if p.get("late_batch") else "")
         + f"{p['budget']} labels, seeds {p['seeds']}; pool ≤ 20,000 and test ≤ 5,000 rows "
-        "subsampled with the seed; LogisticRegression (TF-IDF for text, standardised tabular). "
+        "subsampled with the seed; the default model of a user's config (`build_model`: "
+        "LogisticRegression; text through the pool-fitted TF-IDF with distances in its LSA "
+        "embedding, adult's raw table through the tabular encoder, numeric data standardised). "
         "Mean ± std over seeds. AULC = mean test accuracy over all rounds. Labels to X% = first "
         "round whose seed-mean accuracy reaches X% of full-pool accuracy.",
         "",
@@ -768,8 +764,10 @@ def job_path(out_dir: Path, job: Job) -> Path:
     key = f"{job.strategies}{job.baselines}{job.initial},{job.batch},{job.budget}"
     if job.late_batch:
         key += f",late{job.late_batch}"
-    if job.dataset in TEXT:  # alflow's distances on text moved to an LSA embedding
-        key += f",lsa{EMBEDDING_DIM}"
+    if job.dataset in TEXT:  # the pool's TF-IDF and its LSA embedding (alflow.text_space)
+        key += ",pool-tfidf-lsa"
+    if job.dataset == "adult":  # the raw table through the tabular pipeline
+        key += ",tabular-raw"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
     return out_dir / "jobs" / f"{job.dataset}-seed{job.seed}-{digest}.json"
 

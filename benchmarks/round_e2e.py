@@ -15,7 +15,8 @@ Each process books its time into stages (``alflow.stages``, written through
 ``ALFLOW_STAGES_FILE``): the breakdown of the median run adds up to its wall time, ``startup``
 being process start and module imports up to the command's first line and ``other`` what no
 stage covers (argument parsing, printing, interpreter exit). Peak RSS is the command process's
-own ``ru_maxrss`` (``os.wait4``), not its Dask workers' or servers'. Prints a table and writes
+own ``ru_maxrss`` (``os.wait4``), not its Dask workers' or servers', and so is its CPU time (user +
+system, which a busy machine inflates far less than the wall time). Prints a table and writes
 JSON to ``benchmarks/results/round_e2e-<kind>-<rows>.json``.
 """
 
@@ -131,6 +132,7 @@ def run(args: list[str], cwd: Path) -> dict:
             )
         return {
             "wall_s": wall,
+            "cpu_s": usage.ru_utime + usage.ru_stime,
             "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
             "stages": _breakdown(stages_file, t0, wall),
         }
@@ -155,6 +157,7 @@ def median_run(runs: list[dict]) -> dict:
         "wall_s_median": round(statistics.median(walls), 2),
         "wall_s_min": round(min(walls), 2),
         "wall_s_max": round(max(walls), 2),
+        "cpu_s_median": round(statistics.median(r["cpu_s"] for r in runs), 2),
         "peak_rss_mb_max": max(r["peak_rss_mb"] for r in runs),
         "stages_of_median_run": mid["stages"],
     }
@@ -194,12 +197,14 @@ def campaign(root: Path, a: argparse.Namespace) -> dict[str, list[dict]]:
 
 
 def print_table(result: dict) -> None:
-    print(f"{'command':<18} {'median s':>9} {'min':>6} {'max':>6} {'RSS MB':>7}  breakdown (s)")
+    head = f"{'command':<18} {'median s':>9} {'min':>6} {'max':>6} {'CPU s':>6} {'RSS MB':>7}"
+    print(f"{head}  breakdown (s)")
     for name, r in result["commands"].items():
         parts = ", ".join(f"{k} {v:.2f}" for k, v in r["stages_of_median_run"].items() if v)
         print(
             f"{name:<18} {r['wall_s_median']:>9.2f} {r['wall_s_min']:>6.2f} "
-            f"{r['wall_s_max']:>6.2f} {r['peak_rss_mb_max']:>7.0f}  {parts}"
+            f"{r['wall_s_max']:>6.2f} {r['cpu_s_median']:>6.2f} "
+            f"{r['peak_rss_mb_max']:>7.0f}  {parts}"
         )
 
 

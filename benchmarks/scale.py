@@ -30,6 +30,7 @@ import os
 import resource
 import shutil
 import time
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from alflow.candidates import build_candidates
+from alflow.candidates import CandidateSources, build_candidates
 from alflow.compute import dask_client, on_worker, score_pool
 from alflow.config import ComputeConfig
 from alflow.index import (
@@ -57,7 +58,7 @@ from alflow.index import (
     recall_at_k,
 )
 from alflow.pool import features_of, pool_hash, read_partition, to_table, write_partition
-from alflow.scoring import CLUSTER, FEATURES, PARTITION, ROW, stack
+from alflow.scoring import CLUSTER, FEATURES, PARTITION, ROW, ScoreRequest, stack
 from alflow.strategies import candidate_count, get_strategy
 from alflow.strategies.uncertainty import entropy
 
@@ -164,15 +165,14 @@ def main() -> None:
     cfg = ComputeConfig(
         n_workers=args.workers, threads_per_worker=args.threads, memory_limit="6GiB"
     )
-    kw = dict(
-        feature_kind="numeric",
-        excluded_ids=labeled_ids,
+    req = ScoreRequest(
         rank_by=spec.ranks,
         top_m=top_m,
         seed=0,
         round_id=1,
-        keep_features=True,
         classes=classes,
+        keep_features=True,
+        excluded=labeled_ids,
     )
     n_mem = min(args.rows, args.bound_rows)
     x_mem = np.vstack(
@@ -183,10 +183,10 @@ def main() -> None:
     )[:n_mem]
     times: dict[str, list[float]] = {"alflow": [], "loop": [], "bound": []}
     with dask_client(cfg) as client:
-        score_pool(client, urls[: 2 * args.workers], model, **kw)  # warm: imports, scatter
+        score_pool(client, urls[: 2 * args.workers], model, req)  # warm: imports, scatter
         for rep in range(args.reps):  # interleaved, so each ratio sees the same machine load
             t = time.perf_counter()
-            scores = score_pool(client, urls, model, **kw)
+            scores = score_pool(client, urls, model, req)
             times["alflow"].append(time.perf_counter() - t)
             if rep == 0:
                 r["driver_peak_rss_gb_after_scoring"] = round(rss_gb(), 2)
@@ -199,7 +199,7 @@ def main() -> None:
         del x_mem
         assert scores.rows_scored == args.rows - args.labeled and len(scores.candidates) == top_m
         ratios(r, args, times, n_mem)
-        index_and_selection(r, args, client, root, parts, urls, scores, kw, model, spec, x0, y0)
+        index_and_selection(r, args, client, root, parts, urls, scores, req, model, spec, x0, y0)
     r["workers_x_threads"] = f"{args.workers}x{args.threads}"
     r["load_avg_1m_at_end"] = os.getloadavg()[0]
     if not args.keep:
@@ -228,7 +228,7 @@ def ratios(r: dict, args, times: dict[str, list[float]], n_mem: int) -> None:
     r["ratio_median_of_reps"] = round(float(np.median(r["ratio_reps"])), 2)
 
 
-def index_and_selection(r, args, client, root, parts, urls, scores, kw, model, spec, x0, y0):
+def index_and_selection(r, args, client, root, parts, urls, scores, req, model, spec, x0, y0):
     """The pool index built and used on a worker, as a round does; the driver only sees
     candidates, densities and cluster ids."""
     chunks = chunks_of(urls)
@@ -247,7 +247,7 @@ def index_and_selection(r, args, client, root, parts, urls, scores, kw, model, s
     passes = []
     for _ in range(args.reps):  # best of --reps, like the plain pass
         t = time.perf_counter()
-        clustered = score_pool(client, urls, model, assigner=assigner, **(kw | {"top_m": top_m}))
+        clustered = score_pool(client, urls, model, replace(req, top_m=top_m), assigner)
         passes.append(time.perf_counter() - t)
     r["scoring_with_cluster_assignment_s"] = round(min(passes), 2)
     r["scoring_with_cluster_assignment_reps_s"] = [round(p, 2) for p in passes]
@@ -255,8 +255,9 @@ def index_and_selection(r, args, client, root, parts, urls, scores, kw, model, s
     r["candidate_clusters"] = int(clustered.candidates[CLUSTER].nunique())
     t = time.perf_counter()
     frame = clustered.candidates
-    cand = build_candidates(frame, stack(frame[FEATURES].tolist()), by_clusters, model=model)
-    picked = by_clusters.select(cand, args.batch, random_state=0)
+    raw = stack(frame[FEATURES].tolist())
+    cand = build_candidates(frame, raw, by_clusters, CandidateSources(model=model))
+    picked = by_clusters.choose(cand, args.batch, random_state=0)
     r["kmeans_round_robin_selection_s"] = round(time.perf_counter() - t, 3)
     assert len(np.unique(picked)) == args.batch
 
@@ -276,12 +277,14 @@ def index_and_selection(r, args, client, root, parts, urls, scores, kw, model, s
         frame,
         raw,
         spec,
-        model=model,
-        labeled_raw_x=x0[: args.labeled],
-        labeled_labels=y0[: args.labeled],
-        pool_density=density,
+        CandidateSources(
+            model=model,
+            labeled_raw_x=x0[: args.labeled],
+            labeled_labels=y0[: args.labeled],
+            pool_density=density,
+        ),
     )
-    picked = spec.select(cand, args.batch, random_state=0)
+    picked = spec.choose(cand, args.batch, random_state=0)
     total = time.perf_counter() - t
     assert len(np.unique(picked)) == args.batch
     r["candidates"] = len(frame)

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from flows.cli_common import ConfigOpt
 from flows.user_errors import guard
 
 audit_app = typer.Typer(
@@ -14,10 +15,6 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 
-ConfigOpt = Annotated[
-    Path,
-    typer.Option("--config", "-c", envvar="ALFLOW_CONFIG", help="The project's YAML config."),
-]
 CsvOpt = Annotated[Path | None, typer.Option("--csv", help="Also write the table to this CSV.")]
 
 

@@ -13,7 +13,8 @@ from prefect.runtime import flow_run
 
 import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
-from alflow.errors import LockBusy
+from alflow.errors import ConfigError, LockBusy
+from alflow.labels_export import retrain_refusal
 from flows import schedules
 from flows.user_errors import quiet_expected_failures
 from tasks import round_tasks as t
@@ -71,6 +72,8 @@ def labeling_round(config: AlflowConfig | str, scheduled: bool = False) -> dict:
             wait = project.in_flight_wait() or (scheduled and project.untrained_wait())
             if wait:
                 return _skip(config, scheduled, wait)
+            if config.model.scoring_uri:  # before the round opens: a refusal changes nothing
+                t.check_scoring_model(config)
             start = t.open_round(config, flow_run.id)
             round_id = start["round_id"]
             _say(scheduled, f"round {round_id}: started")
@@ -104,6 +107,11 @@ def reimport_and_retrain(
     config = as_config(config)
     project = project_for(config)
     out: dict = {}
+    own_model = config.model.scoring_uri
+    if retrain and own_model and not (labels_path or pull or poll_inbox):
+        raise ConfigError(retrain_refusal(own_model))  # a retrain alone: refused
+    if retrain and not own_model:  # a broken estimator refuses before labels come in
+        project.check_trainable()
     pulled = pull and not labels_path
     if pulled:
         labels_path = t.pull_labels(config)
@@ -117,7 +125,10 @@ def reimport_and_retrain(
         added += sum(i["events_added"] for i in out["imports"])
         if not out["imports"]:
             print(f"no new labels files in {project.inbox}")
-    if retrain and (not poll_inbox or added or project.needs_training()):
+    if retrain and own_model:
+        out["train_skipped"] = retrain_refusal(own_model)
+        _say(scheduled, f"retrain skipped: {out['train_skipped']}")
+    elif retrain and (not poll_inbox or added or project.needs_training()):
         out["train"] = t.retrain(config, None, flow_run.id)
     if "train" in out:
         tr = out["train"]

@@ -25,6 +25,12 @@ def open_round(config: AlflowConfig, flow_run_id: str | None) -> dict:
     return asdict(start)
 
 
+@task(name="check-scoring-model", cache_policy=NO_CACHE)
+def check_scoring_model(config: AlflowConfig) -> str:
+    """``model.scoring_uri`` loads and returns probabilities on a worker; its pinned URI."""
+    return project_for(config).check_scoring_model(shared_client(config.compute))
+
+
 @task(name="score-and-select", cache_policy=NO_CACHE, retries=2, retry_delay_seconds=2)
 def score_and_select(config: AlflowConfig, round_id: int) -> int:
     project = project_for(config)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 Answer = tuple[str, str, str | None, str]
 
@@ -205,8 +206,9 @@ def cvat(export: Path, answers: list[Answer], out: Path, labels: list[str]) -> P
     name_of = {item: name for name, item in mapping["images"].items()}
     lines = ['<?xml version="1.0" encoding="utf-8"?>', "<annotations>", "<version>1.1</version>"]
     for n, (item, kind, label, _who) in enumerate(answers):
-        tag = "" if kind == "skip" else f'<tag label="{label}" source="manual"></tag>'
-        lines.append(f'<image id="{n}" name="{name_of[item]}" width="8" height="8">{tag}</image>')
+        tag = "" if kind == "skip" else f'<tag label={quoteattr(label)} source="manual"></tag>'
+        name = quoteattr(name_of[item])
+        lines.append(f'<image id="{n}" name={name} width="8" height="8">{tag}</image>')
     out.write_text("\n".join([*lines, "</annotations>"]) + "\n")
     return out
 

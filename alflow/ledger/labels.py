@@ -182,6 +182,11 @@ class LabelsLedger(LedgerStore):
         with self.transaction() as s:
             return s.execute(select(func.count()).select_from(Import)).scalar_one()
 
+    def labeled_among(self, item_ids: Iterable[str]) -> list[str]:
+        """The items among ``item_ids`` that have a resolved label."""
+        with self.transaction() as s:
+            return [row[0] for row in by_id(s, ResolvedLabel, item_ids)]
+
     def resolved_labels(self) -> pd.DataFrame:
         """All resolved labels as ``item_id``, ``label`` (sorted by item id)."""
         with self.transaction() as s:

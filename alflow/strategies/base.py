@@ -9,11 +9,13 @@ them all.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
+
+from alflow.strategy_params import Params
 
 NEEDS = frozenset({"features", "committee", "labeled", "density", "clusters", "estimator"})
 
@@ -56,7 +58,8 @@ Selector = Callable[..., np.ndarray]
 
 @dataclass(frozen=True)
 class StrategySpec:
-    """A registered strategy: its selector, the utility candidates are ranked by, its inputs."""
+    """A registered strategy: its selector, the utility candidates are ranked by, its inputs,
+    its parameter model (``schema``) and the parameters it runs with (``params``)."""
 
     name: str
     select: Selector
@@ -66,11 +69,25 @@ class StrategySpec:
     min_candidates: int = 0
     also_rank_by: tuple[str, ...] = ()
     candidate_factor: int = 0
+    schema: type[Params] = Params
+    params: Params = field(default_factory=Params)
 
     @property
     def ranks(self) -> tuple[str, ...]:
         """Every utility the scoring pass keeps top candidates by (the union reaches the driver)."""
         return (self.rank_by, *self.also_rank_by)
+
+    def with_params(self, params: Mapping[str, Any]) -> StrategySpec:
+        """This strategy run with ``params`` (checked by its ``schema``); a declared
+        ``utility`` is also what the scoring pass ranks the candidates by."""
+        checked = self.schema.model_validate(dict(params))
+        return replace(self, params=checked, rank_by=getattr(checked, "utility", self.rank_by))
+
+    def choose(self, candidates: Candidates, batch_size: int, random_state: int) -> np.ndarray:
+        """``select`` with this spec's parameters: indices of the batch in ``candidates``."""
+        return self.select(
+            candidates, batch_size, random_state=random_state, **self.params.model_dump()
+        )
 
 
 REGISTRY: dict[str, StrategySpec] = {}
@@ -85,14 +102,17 @@ def register(
     min_candidates: int = 0,
     also_rank_by: tuple[str, ...] = (),
     candidate_factor: int = 0,
+    params: type[Params] = Params,
 ) -> Callable[[Selector], Selector]:
     """Register ``fn(candidates, batch_size, *, random_state, **params) -> indices``.
 
-    ``rank_by`` names the per-item utility each partition ranks its candidates by; ``needs``
-    lists the optional ``Candidates`` fields the strategy reads (see ``NEEDS``);
-    ``min_candidates`` asks for at least that many candidates (clustering needs room);
-    ``also_rank_by`` adds the top candidates by other utilities (``random`` for a uniform slice);
-    ``candidate_factor`` asks for at least that many candidates per batch item.
+    ``rank_by`` names the per-item utility each partition ranks its candidates by (a ``utility``
+    parameter, when ``params`` declares one, overrides it); ``needs`` lists the optional
+    ``Candidates`` fields the strategy reads (see ``NEEDS``); ``min_candidates`` asks for at
+    least that many candidates (clustering needs room); ``also_rank_by`` adds the top
+    candidates by other utilities (``random`` for a uniform slice); ``candidate_factor`` asks
+    for at least that many candidates per batch item; ``params`` is the pydantic model of the
+    keyword parameters ``fn`` takes (``alflow.strategy_params``), its defaults ``fn``'s.
     """
     unknown = set(needs) - NEEDS
     if unknown:
@@ -110,6 +130,8 @@ def register(
             min_candidates,
             also_rank_by,
             candidate_factor,
+            params,
+            params(),
         )
         return fn
 

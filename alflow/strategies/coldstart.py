@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from alflow import strategy_params as P
 from alflow.index import assign, kmeans, knn_distances, nearest_distances
 from alflow.strategies.base import Candidates, register
 
@@ -33,6 +34,7 @@ def select_cluster_stratified(
     needs_model=False,
     needs=frozenset({"features", "labeled"}),
     min_candidates=2_000,
+    params=P.Typiclust,
 )
 def select_typiclust(
     candidates: Candidates, batch_size: int, *, random_state=None, neighbours: int = 20

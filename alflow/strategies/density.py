@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from alflow import strategy_params as P
 from alflow.strategies.base import Candidates, register, top_k
 
 
@@ -16,7 +17,12 @@ def information_density(utility: np.ndarray, density: np.ndarray, beta: float = 
     return utility * np.clip(density, 0.0, None) ** beta
 
 
-@register("information_density", rank_by="margin", needs=frozenset({"density"}))
+@register(
+    "information_density",
+    rank_by="margin",
+    needs=frozenset({"density"}),
+    params=P.InformationDensity,
+)
 def select_information_density(
     candidates: Candidates,
     batch_size: int,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from alflow import strategy_params as P
 from alflow.index import k_center_greedy, kmeans
 from alflow.strategies.base import Candidates, register, top_k
 from alflow.strategies.density import information_density
@@ -59,7 +60,13 @@ def clusters_of(candidates: Candidates, top: np.ndarray, k: int, seed: int) -> n
     return kmeans(candidates.features[top], k, seed=seed)[1]
 
 
-@register("kmeans_round_robin", rank_by="margin", needs=CLUSTERED, candidate_factor=10)
+@register(
+    "kmeans_round_robin",
+    rank_by="margin",
+    needs=CLUSTERED,
+    candidate_factor=10,
+    params=P.KmeansRoundRobin,
+)
 def select_kmeans_round_robin(
     candidates: Candidates,
     batch_size: int,
@@ -91,7 +98,12 @@ def select_coreset(candidates: Candidates, batch_size: int, *, random_state=None
     return k_center_greedy(candidates.features, batch_size, candidates.labeled_features)
 
 
-@register("margin_coreset", rank_by="margin", needs=frozenset({"features", "labeled"}))
+@register(
+    "margin_coreset",
+    rank_by="margin",
+    needs=frozenset({"features", "labeled"}),
+    params=P.MarginCoreset,
+)
 def select_margin_coreset(
     candidates: Candidates,
     batch_size: int,
@@ -105,7 +117,13 @@ def select_margin_coreset(
     return top_then_k_center(candidates, candidates.utilities[utility], batch_size, top_factor)
 
 
-@register("cluster_margin", rank_by="margin", needs=CLUSTERED, candidate_factor=10)
+@register(
+    "cluster_margin",
+    rank_by="margin",
+    needs=CLUSTERED,
+    candidate_factor=10,
+    params=P.ClusterMargin,
+)
 def select_cluster_margin(
     candidates: Candidates,
     batch_size: int,
@@ -131,7 +149,7 @@ def select_cluster_margin(
     return top[round_robin(clusters, rng.permutation(len(top)), batch_size, smallest_first)]
 
 
-@register("margin_explore", rank_by="margin", also_rank_by=("random",))
+@register("margin_explore", rank_by="margin", also_rank_by=("random",), params=P.MarginExplore)
 def select_margin_explore(
     candidates: Candidates,
     batch_size: int,
@@ -157,7 +175,7 @@ def gumbel_top_k(log_weights: np.ndarray, k: int, rng: np.random.Generator) -> n
     return np.argsort(-keys, kind="stable")[: min(k, len(keys))]
 
 
-@register("stochastic_power", rank_by="margin")
+@register("stochastic_power", rank_by="margin", params=P.StochasticPower)
 def select_stochastic_power(
     candidates: Candidates,
     batch_size: int,
@@ -173,7 +191,7 @@ def select_stochastic_power(
     return gumbel_top_k(power * np.log(u), batch_size, rng)
 
 
-@register("stochastic_softmax", rank_by="margin")
+@register("stochastic_softmax", rank_by="margin", params=P.StochasticSoftmax)
 def select_stochastic_softmax(
     candidates: Candidates,
     batch_size: int,
@@ -187,7 +205,7 @@ def select_stochastic_softmax(
     return gumbel_top_k(candidates.utilities[utility] / temperature, batch_size, rng)
 
 
-@register("class_quota", rank_by="margin", needs=frozenset({"labeled"}))
+@register("class_quota", rank_by="margin", needs=frozenset({"labeled"}), params=P.UtilityParams)
 def select_class_quota(
     candidates: Candidates,
     batch_size: int,
@@ -214,7 +232,12 @@ def select_class_quota(
     return np.asarray(picked[:batch_size], dtype=np.intp)
 
 
-@register("density_coreset", rank_by="margin", needs=frozenset({"features", "labeled", "density"}))
+@register(
+    "density_coreset",
+    rank_by="margin",
+    needs=frozenset({"features", "labeled", "density"}),
+    params=P.DensityCoreset,
+)
 def select_density_coreset(
     candidates: Candidates,
     batch_size: int,

@@ -16,6 +16,7 @@ import sklearn
 from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
+from alflow import strategy_params as P
 from alflow.committee import aligned_proba
 from alflow.strategies.base import Candidates, register, top_k
 
@@ -172,7 +173,12 @@ def select_egl(candidates: Candidates, batch_size: int, *, random_state=None) ->
     return top_k(scores, batch_size, candidates.item_ids)
 
 
-@register("expected_error_reduction", rank_by="margin", needs=LOOK_AHEAD)
+@register(
+    "expected_error_reduction",
+    rank_by="margin",
+    needs=LOOK_AHEAD,
+    params=P.ExpectedErrorReduction,
+)
 def select_expected_error_reduction(
     candidates: Candidates,
     batch_size: int,
@@ -207,7 +213,7 @@ def select_expected_error_reduction(
     return np.concatenate([best, by_margin[max_candidates:]])[:batch_size]
 
 
-@register("variance_reduction", rank_by="margin", needs=LOOK_AHEAD)
+@register("variance_reduction", rank_by="margin", needs=LOOK_AHEAD, params=P.VarianceReduction)
 def select_variance_reduction(
     candidates: Candidates,
     batch_size: int,

@@ -82,7 +82,7 @@ def test_a_real_and_a_simulated_round_pick_the_same_batch(
     position = pd.Index(pool.ids.to_numpy(zero_copy_only=False))
     labeled = position.get_indexer(inputs.labels["item_id"])
     assert (labeled >= 0).all() and len(labeled) == 60
-    spec, params = choose_strategy(
+    spec, _ = choose_strategy(
         cfg.strategy,
         pool.classes,
         pd.DataFrame({"label": pool.y[labeled]}),
@@ -98,7 +98,6 @@ def test_a_real_and_a_simulated_round_pick_the_same_batch(
         labeled,
         model,
         spec,
-        params,
         batch_size=BATCH,
         seed=cfg.seed,
         round_id=2,

@@ -45,3 +45,11 @@ def test_help_imports_nothing_heavy(tmp_path):
 @pytest.mark.parametrize("command", [["status"], ["audit", "rounds"]])
 def test_read_only_commands_import_neither_prefect_dask_nor_mlflow(tmp_path, config_file, command):
     assert modules_after([*command, "-c", str(config_file)], tmp_path) == []
+
+
+@pytest.mark.parametrize("command", [["status"], ["labels", "export", "labels.csv"]])
+def test_a_scoring_uri_config_is_validated_without_mlflow(tmp_path, command):
+    cfg = make_config(tmp_path / "ws", model={"scoring_uri": "models:/fraud@champion"})
+    path = tmp_path / "alflow.yaml"
+    path.write_text(yaml.safe_dump(cfg.model_dump(mode="json")))
+    assert modules_after([*command, "-c", str(path)], tmp_path) == []

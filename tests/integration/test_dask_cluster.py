@@ -24,7 +24,7 @@ from alflow.config import ComputeConfig
 from alflow.index import ClusterAssigner
 from alflow.pool import to_table, write_partition
 from alflow.project import Project
-from alflow.scoring import CLUSTER
+from alflow.scoring import CLUSTER, ScoreRequest
 from flows.local_services import free_port
 from tests.conftest import ROOT, make_config
 
@@ -133,9 +133,8 @@ def test_a_worker_killed_mid_scoring_yields_the_same_selection(tmp_path, cluster
     urls, model = write_pool(tmp_path)
     centroids = np.random.default_rng(1).normal(size=(40, 32)).astype(np.float32)
     assigner = ClusterAssigner(centroids, None, None) if clustered else None
-    kw = dict(
-        feature_kind="numeric",
-        excluded_ids=[f"p3-{i:05d}" for i in range(100)],
+    req = ScoreRequest(
+        excluded=[f"p3-{i:05d}" for i in range(100)],
         rank_by=("margin", "random"),
         top_m=300,
         seed=5,
@@ -148,7 +147,7 @@ def test_a_worker_killed_mid_scoring_yields_the_same_selection(tmp_path, cluster
         cluster() as (address, workers),
         dask_client(ComputeConfig(scheduler_address=address)) as c,
     ):
-        calm = score_pool(c, urls, model, assigner=assigner, **kw)
+        calm = score_pool(c, urls, model, req, assigner=assigner)
         done = []
 
         def kill_after_first():
@@ -156,7 +155,7 @@ def test_a_worker_killed_mid_scoring_yields_the_same_selection(tmp_path, cluster
             if len(done) == 1:
                 workers[1].send_signal(signal.SIGKILL)
 
-        hit = score_pool(c, urls, model, on_partition=kill_after_first, assigner=assigner, **kw)
+        hit = score_pool(c, urls, model, req, assigner, kill_after_first)
         assert workers[1].wait(timeout=30) == -signal.SIGKILL
         assert len(c.scheduler_info()["workers"]) == 1  # the pass finished on one worker
     assert len(done) == len(urls)

@@ -1,5 +1,7 @@
 """Scoring on a real LocalCluster gives exactly what one process scoring every partition gives."""
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -7,7 +9,7 @@ from sklearn.linear_model import LogisticRegression
 
 from alflow.compute import score_pool
 from alflow.pool import to_table, write_partition
-from alflow.scoring import keep_top, score_partition
+from alflow.scoring import ScoreRequest, keep_top, score_partition
 
 
 def write_pool(tmp_path, n_parts=5, rows=300):
@@ -30,33 +32,11 @@ def test_cluster_scoring_matches_single_process(tmp_path, dask_client):
     urls, model = write_pool(tmp_path)
     excluded = ["p0-0001", "p3-0100", "p4-0299"]
     ticks = []
-    got = score_pool(
-        dask_client,
-        urls,
-        model,
-        feature_kind="numeric",
-        excluded_ids=excluded,
-        rank_by="margin",
-        top_m=40,
-        seed=7,
-        round_id=3,
-        on_partition=lambda: ticks.append(1),
-    )
+    req = ScoreRequest(rank_by="margin", top_m=40, seed=7, round_id=3, excluded=excluded)
+    got = score_pool(dask_client, urls, model, req, on_partition=lambda: ticks.append(1))
     assert len(ticks) == len(urls)
     arr = pa.array(sorted(excluded), pa.string())
-    parts = [
-        score_partition(
-            u,
-            model,
-            feature_kind="numeric",
-            excluded=arr,
-            rank_by="margin",
-            top_m=10_000,
-            seed=7,
-            round_id=3,
-        )
-        for u in urls
-    ]
+    parts = [score_partition(u, model, arr, replace(req, top_m=10_000, excluded=())) for u in urls]
     reference = keep_top(pd.concat([p.candidates for p in parts]), 40, "margin")
     assert got.candidates["item_id"].tolist() == reference["item_id"].tolist()
     assert got.rows_scored == 5 * 300 - 3
@@ -67,11 +47,9 @@ def test_cluster_scoring_matches_single_process(tmp_path, dask_client):
 
 def test_random_selection_does_not_depend_on_cluster(tmp_path, dask_client):
     urls, _ = write_pool(tmp_path, n_parts=3)
-    args = dict(
-        feature_kind="numeric", excluded_ids=[], rank_by="random", top_m=25, seed=1, round_id=1
-    )
-    a = score_pool(dask_client, urls, None, **args).candidates["item_id"].tolist()
-    b = score_pool(dask_client, list(reversed(urls)), None, **args).candidates["item_id"].tolist()
+    req = ScoreRequest(rank_by="random", top_m=25, seed=1, round_id=1)
+    a = score_pool(dask_client, urls, None, req).candidates["item_id"].tolist()
+    b = score_pool(dask_client, list(reversed(urls)), None, req).candidates["item_id"].tolist()
     assert a == b and len(a) == 25
 
 
@@ -84,15 +62,6 @@ def test_a_scheduler_address_uses_that_cluster(tmp_path, dask_client):
     assert address.startswith("tcp://127.0.0.1:")
     with open_client(ComputeConfig(scheduler_address=address)) as client:
         assert client.scheduler.address == address
-        res = score_pool(
-            client,
-            urls,
-            model,
-            feature_kind="numeric",
-            excluded_ids=[],
-            rank_by="entropy",
-            top_m=5,
-            seed=0,
-            round_id=1,
-        )
+        req = ScoreRequest(rank_by="entropy", top_m=5, seed=0, round_id=1)
+        res = score_pool(client, urls, model, req)
     assert res.rows_scored == 100 and len(res.candidates) == 5

@@ -102,10 +102,13 @@ def test_config_hash_is_stable_and_sensitive():
 def test_portfolio_arms_are_validated():
     ok = {**BASE, "strategy": {"name": "portfolio", "params": {"arms": ["margin", "random"]}}}
     assert config_from_dict(ok, environ={}).strategy.params["arms"] == ["margin", "random"]
-    with pytest.raises(ConfigError, match=r"strategy\.params\.arms: a portfolio needs a list"):
+    with pytest.raises(ConfigError, match=r"strategy\.params\.arms: Field required"):
         config_from_dict({**BASE, "strategy": {"name": "portfolio"}}, environ={})
+    one = {**BASE, "strategy": {"name": "portfolio", "params": {"arms": ["margin"]}}}
+    with pytest.raises(ConfigError, match=r"strategy\.params\.arms: List should have at least 2"):
+        config_from_dict(one, environ={})
     bad = {**BASE, "strategy": {"name": "portfolio", "params": {"arms": ["margin", "magic"]}}}
-    with pytest.raises(ConfigError, match=r"strategy\.params\.arms\[1\]: unknown strategy 'magic'"):
+    with pytest.raises(ConfigError, match=r"arms\[1\]\.name: unknown strategy 'magic'"):
         config_from_dict(bad, environ={})
 
 
@@ -167,8 +170,9 @@ def test_the_configuration_reference_states_the_real_defaults():
     assert not wrong, wrong
 
 
-def test_the_light_strategy_name_list_matches_the_registry():
+def test_the_light_parameter_models_cover_the_registry():
     from alflow.strategies import REGISTRY
-    from alflow.strategy_names import STRATEGY_NAMES
+    from alflow.strategy_params import STRATEGY_PARAMS
 
-    assert set(REGISTRY) == STRATEGY_NAMES
+    assert set(REGISTRY) == set(STRATEGY_PARAMS)
+    assert all(REGISTRY[name].schema is model for name, model in STRATEGY_PARAMS.items())

@@ -10,16 +10,16 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from alflow.committee import aligned_proba
+from alflow.linear_scorer import linear_scorer, utilities_t
 from alflow.pool import features_of, read_partition, to_table, write_partition
 from alflow.scoring import (
     ROW,
     PartitionScores,
+    ScoreRequest,
     histogram,
     keep_top,
-    linear_scorer,
     merge_all,
     score_partition,
-    utilities_t,
 )
 from alflow.strategies import UTILITIES
 
@@ -67,11 +67,7 @@ def test_excluded_rows_are_masked_and_candidates_point_at_their_rows(tmp_path):
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=500)).fit(x, y)
     scorer = linear_scorer(model, ["0", "1", "2"])
     excluded = ids[::3]
-    out = score_partition(
-        url,
-        scorer,
-        feature_kind="numeric",
-        excluded=pa.array(sorted(excluded)),
+    req = ScoreRequest(
         rank_by="margin",
         top_m=50,
         seed=0,
@@ -80,6 +76,7 @@ def test_excluded_rows_are_masked_and_candidates_point_at_their_rows(tmp_path):
         keep_features=True,
         sample_m=30,
     )
+    out = score_partition(url, scorer, pa.array(sorted(excluded)), req)
     cand = out.candidates
     assert out.rows_scored == 400 - len(excluded)
     assert not set(cand["item_id"]) & set(excluded) and not set(out.sample["item_id"]) & set(
@@ -117,10 +114,9 @@ def test_a_tree_of_pairwise_merges_equals_one_full_sort(tmp_path):
     assert level[0]["item_id"].tolist() == full["item_id"].head(15).tolist()
     # a wider fan-in (all at once, or a tree of threes) is the same
     scores = [PartitionScores(p, {"margin": np.ones(20, int)}, 40) for p in parts]
-    at_once = merge_all(scores, 15, "margin")
-    threes = merge_all(
-        [merge_all(scores[i : i + 3], 15, "margin") for i in (0, 3, 6)], 15, "margin"
-    )
+    top_15 = ScoreRequest(rank_by="margin", top_m=15, seed=0, round_id=1)
+    at_once = merge_all(scores, top_15)
+    threes = merge_all([merge_all(scores[i : i + 3], top_15) for i in (0, 3, 6)], top_15)
     assert at_once.candidates["item_id"].tolist() == level[0]["item_id"].tolist()
     assert threes.candidates["item_id"].tolist() == level[0]["item_id"].tolist()
     assert at_once.rows_scored == 280 and at_once.histograms["margin"].sum() == 140

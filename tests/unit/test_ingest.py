@@ -164,6 +164,22 @@ def test_label_outside_schema_is_reported(tmp_path, ledger):
         ingest(path, ledger, tmp_path)
 
 
+def test_a_pool_row_with_a_gap_for_its_label_is_unlabeled_but_an_eval_row_is_refused(
+    tmp_path, ledger
+):
+    path = tmp_path / "in.csv"
+    df = frame(20)
+    df.loc[2, "y"], df.loc[5, "y"] = "?", ""
+    df.to_csv(path, index=False)
+    assert ingest(path, ledger, tmp_path).rows_added == 20
+    truth = read_partition(str(pool_files(tmp_path)[0])).column("truth").to_pylist()
+    assert truth[2] is None and truth[5] is None and set(truth) - {None} == {"neg", "pos"}
+    df["id"] = [f"e{i}" for i in range(20)]
+    df.to_csv(path, index=False)
+    with pytest.raises(InputError, match=r"in\.csv:4: column 'y': label '\?' is not in"):
+        ingest_file(str(path), data_config(), ledger, str(tmp_path / "eval"), target="eval")
+
+
 def test_duplicate_id_with_different_content_in_one_file(tmp_path, ledger):
     path = tmp_path / "in.csv"
     df = frame(20)
@@ -273,17 +289,18 @@ def test_an_item_cannot_be_in_the_pool_and_the_evaluation_set(tmp_path, ledger):
 
 
 def test_parquet_embeddings_parse_in_one_step_and_bad_rows_are_named(tmp_path):
-    from alflow.ingest import _vector_column, row_count
+    from alflow.ingest_read import row_count
+    from alflow.ingest_validate import vector_column
 
     x = np.arange(12, dtype=np.float32).reshape(4, 3)
     x[2, 1] = np.nan
     batch = pa.record_batch(
         {"e": pa.FixedSizeListArray.from_arrays(pa.array(x.ravel()), 3), "id": list("abcd")}
     )
-    got = _vector_column(batch, "e")
+    got = vector_column(batch, "e")
     assert got.shape == (4, 3) and np.array_equal(got[[0, 1, 3]], x[[0, 1, 3]])
     ragged = pa.record_batch({"e": pa.array([[1.0, 2.0], [3.0]])})
-    assert _vector_column(ragged, "e") is None  # checked row by row instead
+    assert vector_column(ragged, "e") is None  # checked row by row instead
     path = tmp_path / "v.parquet"
     pq.write_table(pa.Table.from_batches([batch]), path)
     assert row_count(str(path)) == 4 and row_count(str(tmp_path / "v.csv")) is None

@@ -6,6 +6,7 @@ import pytest
 
 from alflow.score_cache import ScoreCache, cache_key, ids_hash
 from alflow.scoring import FEATURES, PartitionScores, stack
+from alflow.tabular import block, is_tabular
 
 
 @pytest.mark.parametrize("features", ["numeric", "text"])
@@ -36,6 +37,17 @@ def test_saved_scores_load_back_equal(tmp_path, features):
     else:
         assert back.candidates[FEATURES].tolist() == x
     assert [p.name for p in (tmp_path / "scores").iterdir()] == ["k"]  # no temp folder left
+
+
+def test_tabular_feature_rows_load_back_with_gaps_and_categories(tmp_path):
+    x = block(np.array([[39.0, np.nan], [50.0, 13.0]]), [["State-gov"], [None]])
+    frame = pd.DataFrame({"item_id": ["a", "b"], "margin": [0.1, 0.2], FEATURES: list(x)})
+    cache = ScoreCache(tmp_path / "scores")
+    cache.save("k", PartitionScores(candidates=frame, histograms={}, rows_scored=2))
+    back = stack(cache.load("k").candidates[FEATURES].tolist())
+    assert is_tabular(back) and back.shape == (2, 3)
+    assert back[0, 0] == 39.0 and np.isnan(back[0, 1]) and back[0, 2] == "State-gov"
+    assert back[1, 2] is None and isinstance(back[1, 1], float)
 
 
 def test_keys_change_with_any_part():

@@ -4,9 +4,9 @@ import pyarrow as pa
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from alflow.candidates import build_candidates
+from alflow.candidates import CandidateSources, build_candidates
 from alflow.pool import to_table, write_partition
-from alflow.scoring import FEATURES, keep_top, random_scores, score_partition, stack
+from alflow.scoring import FEATURES, ScoreRequest, keep_top, random_scores, score_partition, stack
 from alflow.strategies import REGISTRY
 
 
@@ -23,14 +23,13 @@ def partition(tmp_path):
 
 
 NONE = pa.array([], pa.string())
+TOP_10 = ScoreRequest(rank_by="margin", top_m=10, seed=0, round_id=1)
 
 
-def score(url, model, **overrides):
+def score(url, model, excluded=NONE, **overrides):
     """``score_partition`` with the tests' defaults, overridden per call."""
-    args = dict(
-        feature_kind="numeric", excluded=NONE, rank_by="margin", top_m=500, seed=0, round_id=1
-    )
-    return score_partition(url, model, **{**args, **overrides})
+    args = dict(rank_by="margin", top_m=500, seed=0, round_id=1)
+    return score_partition(url, model, excluded, ScoreRequest(**{**args, **overrides}))
 
 
 def test_excluded_items_are_never_candidates(partition):
@@ -49,7 +48,9 @@ def test_keeps_the_top_m_by_the_ranking_utility(partition):
     assert len(top.candidates) == 15
     expected = full.candidates.nlargest(15, "entropy")["item_id"]
     assert set(top.candidates["item_id"]) == set(expected)
-    cand = build_candidates(top.candidates, None, REGISTRY["entropy"], model=model)
+    cand = build_candidates(
+        top.candidates, None, REGISTRY["entropy"], CandidateSources(model=model)
+    )
     assert cand.proba.shape == (15, 2) and cand.classes == ["0", "1"]
     np.testing.assert_allclose(cand.proba.sum(axis=1), 1.0)
     assert cand.features is None  # entropy needs nothing beyond the utilities
@@ -93,8 +94,7 @@ def test_features_and_a_uniform_sample_travel_with_the_candidates(partition):
         out.candidates,
         x,
         density_spec,
-        model=model,
-        pool_sample_raw=stack(out.sample[FEATURES].tolist()),
+        CandidateSources(model=model, pool_sample_raw=stack(out.sample[FEATURES].tolist())),
     )
     assert cand.density.shape == (12,) and np.all(cand.density <= 1.0 + 1e-6)
 
@@ -117,13 +117,13 @@ def test_a_partition_with_nothing_left_to_score_merges_cleanly(partition):
     full = score(url, model, top_m=10)
     assert empty.rows_scored == 0 and set(empty.histograms) == set(full.histograms)
     for merged in (
-        empty.merge(full, 10, "margin"),
-        full.merge(empty, 10, "margin"),
-        empty.merge(empty, 10, "margin"),
+        empty.merge(full, TOP_10),
+        full.merge(empty, TOP_10),
+        empty.merge(empty, TOP_10),
     ):
         assert set(merged.histograms) == set(full.histograms)
     assert (
-        empty.merge(full, 10, "margin").candidates["item_id"].tolist()
+        empty.merge(full, TOP_10).candidates["item_id"].tolist()
         == full.candidates["item_id"].tolist()
     )
 

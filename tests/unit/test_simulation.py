@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from alflow.candidates import DENSITY_K, Embedded, build_candidates
+from alflow.candidates import DENSITY_K, CandidateSources, Embedded, build_candidates
 from alflow.index import knn_similarity
 from alflow.simulation import Protocol, initial_labels, simulate
 from alflow.strategies import REGISTRY
@@ -92,11 +92,13 @@ def test_an_embedding_is_the_space_distances_are_measured_in(digits):
         frame,
         x[30:90],
         REGISTRY["density_coreset"],
-        model=model,
-        labeled_raw_x=x[labeled],
-        labeled_labels=y[labeled],
-        pool_sample_raw=x[200:400],
-        embedded=Embedded(emb[30:90], emb[labeled], emb[200:400]),
+        CandidateSources(
+            model=model,
+            labeled_raw_x=x[labeled],
+            labeled_labels=y[labeled],
+            pool_sample_raw=x[200:400],
+            embedded=Embedded(emb[30:90], emb[labeled], emb[200:400]),
+        ),
     )
     np.testing.assert_array_equal(cand.features, emb[30:90])
     np.testing.assert_array_equal(cand.labeled_features, emb[labeled])

@@ -1,5 +1,11 @@
-"""A user's own estimators, named in configs as ``tests.unit.user_models:<factory>``."""
+"""A user's own estimators, named in configs as ``tests.unit.user_models:<factory>``.
 
+``squashed_logistic`` holds a class of this module (``Squash``): a model built from it can
+only be unpickled where this module imports, as on the Dask workers of a round.
+"""
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
@@ -16,6 +22,25 @@ def poly_logistic(degree: int = 2):
     return Pipeline(
         [("poly", PolynomialFeatures(degree)), ("clf", LogisticRegression(max_iter=500))]
     )
+
+
+class Squash(TransformerMixin, BaseEstimator):
+    """A user's own transformer: ``sign(x) * log1p(|x|) * scale``."""
+
+    def __init__(self, scale: float = 1.0):
+        self.scale = scale
+
+    def fit(self, x, y=None):
+        return self
+
+    def transform(self, x):
+        x = np.asarray(x, dtype=np.float64)
+        return np.sign(x) * np.log1p(np.abs(x)) * self.scale
+
+
+def squashed_logistic(scale: float = 1.0, c: float = 1.0):
+    """A user pipeline with a transformer of its own, then logistic regression."""
+    return Pipeline([("squash", Squash(scale)), ("clf", LogisticRegression(C=c, max_iter=1000))])
 
 
 def no_proba():
