@@ -37,9 +37,9 @@ def seeded(databases, tmp_path):
     """Round 1 exported (20 items) on the database under test; returns a project factory."""
     project = project_for(databases, tmp_path)
     led = project.ledger
-    frame = pd.DataFrame({"item_id": items(), "content_hash": ["h"] * N_ITEMS})
-    with led.ingest("mem", "pool") as ingest:
-        ingest.add_partition(name="p0", target="pool", sha256="x", items=frame)
+    pool = pd.DataFrame({"digit_id": items(), **dict.fromkeys(DIGIT_COLUMNS, 0), "digit": 0})
+    pool.to_csv(tmp_path / "pool.csv", index=False)  # imports keep the items' pool features
+    project.ingest(str(tmp_path / "pool.csv"))
     r = led.open_round(strategy="margin", batch_size=N_ITEMS, seed=0, config_hash="c")[0].id
     assert r == ROUND
     led.record_selection(r, batch_frame())
