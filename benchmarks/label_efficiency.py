@@ -733,6 +733,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--strategies", default=None, help="alflow strategies, comma-separated (default: all)"
     )
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument(
+        "--seed-offset",
+        type=int,
+        default=0,
+        help="first seed (runs split over processes share --out-dir: a run with the full "
+        "--seeds then reports every kept seed)",
+    )
     ap.add_argument("--budget", type=int, default=600)
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument(
@@ -852,7 +859,7 @@ def main(argv: list[str] | None = None) -> None:
             args.late_batch,
         )
         for name in args.datasets.split(",")
-        for seed in range(args.seeds)
+        for seed in range(args.seed_offset, args.seed_offset + args.seeds)
     ]
     results = run_all(jobs, args.jobs, args.out_dir)
     report = build_report(args, results, strategies + baselines)

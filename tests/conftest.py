@@ -18,6 +18,9 @@ for _k, _v in {
 }.items():
     os.environ.setdefault(_k, _v)
 
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import uuid  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
@@ -28,11 +31,48 @@ import pytest  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 
 from alflow.config import AlflowConfig, config_from_dict  # noqa: E402
+from alflow.workspace import Workspace  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATASETS = ROOT.parent / "shared" / "datasets"
 DIGIT_COLUMNS = [f"px{i:02d}" for i in range(64)]
 POSTGRES_ENV = "ALFLOW_TEST_POSTGRES_URL"  # set by infra/ci/postgres.sh (see docs/operations.md)
+
+# ------------------------------------------------------------- MLflow store templates
+# A new MLflow backend store runs MLflow's ~50 schema migrations: 1.5-2.5 s of CPU each time,
+# in every test that opens a workspace. The session creates one store per backend (in a child
+# process, so no pooled connection holds it) and each test gets a copy: the same empty store.
+_TEMPLATES: dict[str, Path] = {}  # "folder": where the session keeps its templates
+_CREATE_MLFLOW_STORE = (
+    "import sys; from mlflow import MlflowClient; MlflowClient(sys.argv[1]).search_experiments()"
+)
+
+
+def create_mlflow_store(uri: str) -> None:
+    """A new, empty MLflow backend store at ``uri``, created by MLflow itself."""
+    subprocess.run(
+        [sys.executable, "-c", _CREATE_MLFLOW_STORE, uri], check=True, capture_output=True
+    )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _template_folder(tmp_path_factory) -> Iterator[None]:
+    _TEMPLATES["folder"] = tmp_path_factory.mktemp("templates")
+    yield
+    _TEMPLATES.clear()
+
+
+def new_mlflow_sqlite(path: Path) -> None:
+    """An empty MLflow SQLite store at ``path`` (left alone if it exists): a copy of the
+    session's template, or nothing outside a test session (MLflow then creates it)."""
+    folder = _TEMPLATES.get("folder")
+    if folder is None or path.exists():
+        return
+    template = folder / "mlflow.db"
+    if not template.exists():
+        create_mlflow_store(f"sqlite:///{template}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, path)
 
 
 def require_dataset(name: str) -> Path:
@@ -74,7 +114,11 @@ def make_config(workspace: Path, **sections) -> AlflowConfig:
             raw[key] = {**raw[key], **value}
         else:
             raw[key] = value
-    return config_from_dict(raw, environ={})
+    config = config_from_dict(raw, environ={})
+    tracking = Workspace.from_config(config).mlflow_tracking_uri
+    if tracking.startswith("sqlite:///"):
+        new_mlflow_sqlite(Path(tracking.removeprefix("sqlite:///")))
+    return config
 
 
 @pytest.fixture
@@ -139,8 +183,9 @@ class Databases:
 
 
 @contextmanager
-def postgres_databases(*names: str) -> Iterator[list[str]]:
-    """Fresh databases on the test server (``$ALFLOW_TEST_POSTGRES_URL``), dropped afterwards."""
+def postgres_databases(*names: str, templates: dict[str, str] | None = None) -> Iterator[list[str]]:
+    """Fresh databases on the test server (``$ALFLOW_TEST_POSTGRES_URL``), dropped afterwards;
+    ``templates`` maps a name to the database it is copied from (PostgreSQL's TEMPLATE)."""
     from sqlalchemy import create_engine, make_url, text
 
     admin_url = os.environ.get(POSTGRES_ENV)
@@ -152,10 +197,12 @@ def postgres_databases(*names: str) -> Iterator[list[str]]:
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     tag = uuid.uuid4().hex[:12]
     dbs = [f"t_{tag}_{n}" for n in names]
+    templates = templates or {}
     try:
         with admin.connect() as conn:
-            for db in dbs:
-                conn.execute(text(f'CREATE DATABASE "{db}"'))
+            for name, db in zip(names, dbs, strict=True):
+                source = f' TEMPLATE "{templates[name]}"' if name in templates else ""
+                conn.execute(text(f'CREATE DATABASE "{db}"{source}'))
         base = make_url(admin_url)
         yield [base.set(database=db).render_as_string(hide_password=False) for db in dbs]
     finally:
@@ -165,16 +212,30 @@ def postgres_databases(*names: str) -> Iterator[list[str]]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def postgres_mlflow_template() -> Iterator[str]:
+    """The name of an empty MLflow store on the test server, created once per session; each
+    test's MLflow database is a copy of it (no connection stays open: it is copied from)."""
+    from sqlalchemy import make_url
+
+    with postgres_databases("mlflow_template") as (url,):
+        create_mlflow_store(url)
+        yield make_url(url).database
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def databases(request, tmp_path: Path) -> Iterator[Databases]:
-    """The ledger and the MLflow backend store on SQLite files, then on PostgreSQL."""
+    """The ledger and the MLflow backend store on SQLite files, then on PostgreSQL (fresh,
+    empty stores: the MLflow ones copies of an empty store created once per session)."""
     if request.param == "sqlite":
+        new_mlflow_sqlite(tmp_path / "mlflow.db")
         yield Databases(
             "sqlite", f"sqlite:///{tmp_path / 'ledger.db'}", f"sqlite:///{tmp_path / 'mlflow.db'}"
         )
         return
-    with postgres_databases("ledger", "mlflow") as (ledger_url, mlflow_url):
-        yield Databases("postgresql", ledger_url, mlflow_url)
+    template = request.getfixturevalue("postgres_mlflow_template")
+    with postgres_databases("ledger", "mlflow", templates={"mlflow": template}) as urls:
+        yield Databases("postgresql", *urls)
 
 
 @pytest.fixture

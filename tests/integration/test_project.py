@@ -46,6 +46,7 @@ def test_gate_keeps_the_champion_when_the_new_model_is_not_better(
     assert project.status()["champion"]["model_version"] == first.model_version
 
 
+@pytest.mark.slow  # two rounds and two retrains per pair (15-30 s each on 2 cores)
 @pytest.mark.parametrize(
     ("cold_start", "strategy"),
     [
@@ -76,6 +77,7 @@ def test_rounds_with_strategies_that_need_more_than_utilities(
         project.retrain(round_id)
 
 
+@pytest.mark.slow  # four rounds and four retrains
 def test_portfolio_rounds_and_stop_set_agreement(tmp_path, digits_csv, dask_client):
     arms = ["margin", "kmeans_round_robin", "random"]
     config = make_config(

@@ -35,8 +35,9 @@ def candidates(n: int, k: int = 5, seed: int = 0, d: int = 8, members: int = 4) 
     )
 
 
-# The look-ahead strategies refit the model max_candidates x K times whatever n is; the memory
-# test is about n, so it looks ahead over fewer candidates (the refits cost time, not memory).
+# The look-ahead strategies refit the model max_candidates x K times whatever n is; the contract
+# is about batch sizes, seeds and n, so they look ahead over fewer candidates (the refits cost
+# time, not memory): 10 still puts batches of 1 inside the shortlist and 37+ beyond it.
 LOOK_AHEAD_COST = {"expected_error_reduction": {"max_candidates": 10}}
 
 
@@ -45,15 +46,16 @@ class TestStrategyContract:
     def test_batch_size_respected_and_indices_unique_within_candidates(self, name):
         cand = candidates(500)
         for b in (1, 37, 500, 900):
-            idx = REGISTRY[name].select(cand, b, random_state=1)
+            idx = REGISTRY[name].select(cand, b, random_state=1, **LOOK_AHEAD_COST.get(name, {}))
             assert len(idx) == min(b, len(cand))
             assert len(np.unique(idx)) == len(idx)
             assert idx.min() >= 0 and idx.max() < len(cand)
 
     def test_deterministic_under_a_seed(self, name):
         cand = candidates(400)
-        a = REGISTRY[name].select(cand, 25, random_state=3)
-        b = REGISTRY[name].select(cand, 25, random_state=3)
+        cost = LOOK_AHEAD_COST.get(name, {})
+        a = REGISTRY[name].select(cand, 25, random_state=3, **cost)
+        b = REGISTRY[name].select(cand, 25, random_state=3, **cost)
         np.testing.assert_array_equal(a, b)
 
     def test_ranks_by_a_utility_the_scoring_pass_computes(self, name):
