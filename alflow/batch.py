@@ -25,7 +25,7 @@ from alflow.pool_index_source import by_pool_index, pool_density, pool_index_sou
 from alflow.scoring import FEATURES, PartitionScores, ScoreRequest, stack
 from alflow.selection_policy import SelectionInputs, assemble_batch, control_picks, empty_picks
 from alflow.stages import timed
-from alflow.strategies import StrategySpec, candidate_count, get_strategy
+from alflow.strategies import Candidates, StrategySpec, candidate_count, get_strategy
 
 Progress = Callable[[], None]
 
@@ -73,15 +73,43 @@ def committee_builder(
     return fit
 
 
+@dataclass(frozen=True)
+class Weighed:
+    """The candidates left for the strategy once the control slice is taken, as the strategy
+    sees them (features, committee votes, density); ``n`` picks are left to make."""
+
+    frame: pd.DataFrame
+    candidates: Candidates | None  # None when stream and control fill the batch
+    control: pd.DataFrame
+    n: int
+
+
 def pick_batch(req: BatchRequest) -> pd.DataFrame:
     """The batch: ``req.stream`` picks, then the control slice (the top of the seeded uniform
-    sample), then the strategy's picks from the remaining candidates, ranked in that order."""
+    sample), then the strategy's picks from the remaining candidates, ranked in that order.
+    The two stages a round runs as tasks, in this order: ``weigh``, then ``diversify``."""
+    return diversify(req, weigh(req))
+
+
+@timed("weigh")
+def weigh(req: BatchRequest) -> Weighed:
+    """Take the control slice, then build what the strategy reads from the other candidates:
+    their features, the committee's votes and their density (the pool index on a worker, or
+    the uniform sample)."""
     control = control_picks(req.scores.sample, req.n_control, set(req.stream["item_id"]))
     taken = set(req.stream["item_id"]) | set(control["item_id"])
     frame, raw = _without(req.scores.candidates, req.scores.features, taken)
-    batch_size = req.batch_size - len(req.stream) - len(control)  # the strategy's share
-    picks = _strategy_picks(req, frame, raw, batch_size) if batch_size > 0 else empty_picks()
-    return assemble_batch([picks, req.stream, control])
+    n = req.batch_size - len(req.stream) - len(control)  # the strategy's share
+    candidates = _candidates(req, frame, raw) if n > 0 else None
+    return Weighed(frame, candidates, control, n)
+
+
+@timed("diversify")
+def diversify(req: BatchRequest, weighed: Weighed) -> pd.DataFrame:
+    """The strategy's ``weighed.n`` picks, after the stream picks and the control slice: the
+    ranked batch (``item_id``, ``rank``, ``utility``, ``predicted_label``, ... ``reason``)."""
+    picks = _strategy_picks(req, weighed) if weighed.candidates is not None else empty_picks()
+    return assemble_batch([picks, req.stream, weighed.control])
 
 
 def _without(frame: pd.DataFrame, features, taken: set):
@@ -104,8 +132,7 @@ def _pool_sample(scores: PartitionScores, frame: pd.DataFrame):
     return _without(sample, scores.sample_features, set(frame["item_id"]))
 
 
-@timed("density+diversification")
-def _strategy_picks(req: BatchRequest, frame: pd.DataFrame, raw, batch_size: int) -> pd.DataFrame:
+def _candidates(req: BatchRequest, frame: pd.DataFrame, raw) -> Candidates:
     spec = req.spec
     model = req.model if spec.needs_model else None
     labeled = spec.needs & {"labeled", "committee"} and len(req.labeled_y)
@@ -123,9 +150,13 @@ def _strategy_picks(req: BatchRequest, frame: pd.DataFrame, raw, batch_size: int
         embedded=req.embedded(frame, sample) if req.embedded else None,
         seed=req.seed,
     )
-    candidates = build_candidates(frame, raw, spec, sources)
-    picked = spec.choose(candidates, batch_size, random_state=req.seed + req.round_id)
-    batch = frame.iloc[picked].reset_index(drop=True)
+    return build_candidates(frame, raw, spec, sources)
+
+
+def _strategy_picks(req: BatchRequest, weighed: Weighed) -> pd.DataFrame:
+    spec = req.spec
+    picked = spec.choose(weighed.candidates, weighed.n, random_state=req.seed + req.round_id)
+    batch = weighed.frame.iloc[picked].reset_index(drop=True)
     batch["utility"] = batch[spec.rank_by]
     if "predicted_label" not in batch:
         batch["predicted_label"] = None
@@ -141,9 +172,23 @@ def compute_selection(
     on_partition: Progress | None = None,
     cache: str | None = None,
 ) -> tuple[pd.DataFrame, PartitionScores]:
-    """The batch that ``inputs`` and ``model`` pick. Without ``cache`` it has no side
-    effects (replay calls it); with a ``cache`` key the pool's scores are stored under it, so
-    a retry after a crash resumes from them.
+    """The batch that ``inputs`` and ``model`` pick, and the pool's scores: ``score``, then
+    ``pick_batch``. Without ``cache`` it has no side effects (replay calls it)."""
+    request = score(ctx, inputs, model, client, on_partition, cache)
+    return pick_batch(request), request.scores
+
+
+def score(
+    ctx: ProjectContext,
+    inputs: SelectionInputs,
+    model,
+    client,
+    on_partition: Progress | None = None,
+    cache: str | None = None,
+) -> BatchRequest:
+    """The scoring stage: the pool scored on Dask, and all else ``pick_batch`` reads. With a
+    ``cache`` key the pool's scores are stored under it, so a retry after a crash resumes
+    from them.
 
     Stream picks come first (new items the champion alone finds uncertain enough), then
     the control slice (the top of a seeded uniform sample of the unlabeled pool), and the
@@ -156,7 +201,7 @@ def compute_selection(
     cfg = ctx.config
     stream = _stream_picks(ctx, inputs, model, client, cfg.campaign.batch_size - inputs.n_control)
 
-    def score() -> PartitionScores:
+    def score_pass() -> PartitionScores:
         clusters = source and "clusters" in spec.needs
         return score_pool(
             client,
@@ -167,14 +212,14 @@ def compute_selection(
             on_partition,
         )
 
-    scores = _cached_scores(ctx, inputs.round_id, cache, score)
+    scores = _cached_scores(ctx, inputs.round_id, cache, score_pass)
     if scores.rows_scored == 0:
         raise AlflowError("no unlabeled items are left in the pool")
     labels = inputs.labels
     labeled_x = None
     if spec.needs & {"labeled", "committee"} and len(labels):
         labeled_x = ctx.labeled_data(labels["item_id"])
-    request = BatchRequest(
+    return BatchRequest(
         spec=spec,
         scores=scores,
         model=model,
@@ -191,7 +236,6 @@ def compute_selection(
         if has_pool_embedding(ctx)
         else None,
     )
-    return pick_batch(request), scores
 
 
 def _committee(ctx: ProjectContext) -> Callable[[Any, np.ndarray], list]:

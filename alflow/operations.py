@@ -3,9 +3,11 @@ inbox, the stop record and the status summary."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from alflow.context import ProjectContext
+from alflow.errors import LockBusy
 from alflow.pool import file_sha256
 
 UNFINISHED = ("open", "selected")
@@ -13,7 +15,48 @@ UNFINISHED = ("open", "selected")
 
 def round_lock(ctx: ProjectContext):
     """The campaign's round lock: two rounds of one campaign never overlap (any backend)."""
-    return ctx.ledger.lock(f"rounds:{ctx.config.project}", ctx.config.schedule.lock_wait_seconds)
+    return ctx.ledger.lock(_lock_name(ctx), ctx.config.schedule.lock_wait_seconds)
+
+
+@dataclass(frozen=True)
+class Admission:
+    """Whether a round may start: the lock's holder token when it may (the caller releases it
+    with ``release_round_lock``), or why it waits."""
+
+    holder: str | None
+    wait: str | None
+
+
+def admit_round(ctx: ProjectContext, scheduled: bool) -> Admission:
+    """Take the campaign's round lock, then check the in-flight limit and, for a ``scheduled``
+    round, that the last round was trained on; a round that waits releases the lock. When
+    another round keeps the lock past ``schedule.lock_wait_seconds``: ``LockBusy``, or for a
+    ``scheduled`` round a wait."""
+    lock = _lock_name(ctx)
+    try:
+        holder = ctx.ledger.acquire_lock(lock, ctx.config.schedule.lock_wait_seconds)
+    except LockBusy as err:
+        if not scheduled:
+            raise
+        return Admission(None, str(err))
+    try:
+        wait = in_flight_wait(ctx) or (untrained_wait(ctx) if scheduled else None)
+    except BaseException:
+        ctx.ledger.release_lock(lock, holder)
+        raise
+    if wait:
+        ctx.ledger.release_lock(lock, holder)
+        return Admission(None, wait)
+    return Admission(holder, None)
+
+
+def release_round_lock(ctx: ProjectContext, holder: str) -> None:
+    """Give the round lock that ``admit_round`` took back."""
+    ctx.ledger.release_lock(_lock_name(ctx), holder)
+
+
+def _lock_name(ctx: ProjectContext) -> str:
+    return f"rounds:{ctx.config.project}"
 
 
 def in_flight_wait(ctx: ProjectContext) -> str | None:

@@ -103,12 +103,6 @@ class Project(ProjectContext):
     def round_lock(self):
         return operations.round_lock(self)
 
-    def in_flight_wait(self) -> str | None:
-        return operations.in_flight_wait(self)
-
-    def untrained_wait(self) -> str | None:
-        return operations.untrained_wait(self)
-
     @property
     def inbox(self) -> Path:
         return operations.inbox(self)

@@ -12,7 +12,7 @@ from typing import Any
 import pandas as pd
 
 from alflow import external_model, faults, plots
-from alflow.batch import Progress, compute_selection
+from alflow.batch import BatchRequest, Progress, pick_batch, score
 from alflow.config import dump_config
 from alflow.context import ProjectContext
 from alflow.pool import pool_hash, to_table, write_partition
@@ -79,13 +79,40 @@ def scoring_model(ctx: ProjectContext) -> tuple[Any, str | None, str | None]:
     return ctx.tracker.load(uri), version, uri
 
 
+@dataclass(frozen=True)
+class ScoredRound:
+    """A round's pool scored: the batch request ``weigh`` and ``diversify`` read, and what
+    ``record_selection`` writes with the batch. Held in memory between the stages (the scores
+    themselves are kept in the workspace's score cache, for a retry after a crash)."""
+
+    inputs: SelectionInputs
+    request: BatchRequest
+    pool_hash: str
+    model_uri: str | None
+
+    @property
+    def scores(self) -> PartitionScores:
+        return self.request.scores
+
+
 def select(
     ctx: ProjectContext, round_id: int, client, on_partition: Progress | None = None
 ) -> pd.DataFrame:
-    """Score the pool on Dask and record the round's batch (once)."""
-    existing = ctx.ledger.selection(round_id)
-    if len(existing):
-        return existing
+    """Score the pool on Dask and record the round's batch (once): the stages a round's flow
+    runs as tasks, in order (``score_round``, ``batch.weigh``, ``batch.diversify``,
+    ``record_selection``)."""
+    scored = score_round(ctx, round_id, client, on_partition)
+    if scored is None:
+        return ctx.ledger.selection(round_id)
+    return record_selection(ctx, scored, pick_batch(scored.request))
+
+
+def score_round(
+    ctx: ProjectContext, round_id: int, client, on_partition: Progress | None = None
+) -> ScoredRound | None:
+    """The round's pool scored with the champion (or None when its selection is recorded)."""
+    if len(ctx.ledger.selection(round_id)):
+        return None
     model, version, uri = scoring_model(ctx)
     inputs = selection_inputs(ctx, round_id, model, version)
     pool = pool_hash(inputs.partitions)
@@ -100,20 +127,32 @@ def select(
         round=round_id,
         sample_m=inputs.sample_m,
     )
-    batch, scores = compute_selection(ctx, inputs, model, client, on_partition, cache=key)
+    request = score(ctx, inputs, model, client, on_partition, cache=key)
+    return ScoredRound(inputs, request, pool, uri)
+
+
+def record_selection(ctx: ProjectContext, scored: ScoredRound, batch) -> pd.DataFrame:
+    """Record the round's batch (once): the ledger, its MLflow run, the stop set, the
+    confident predictions kept as pseudo labels. Returns the recorded selection."""
+    inputs, scores = scored.inputs, scored.scores
+    round_id = inputs.round_id
+    if len(existing := ctx.ledger.selection(round_id)):
+        return existing
     if not ctx.stop_set_path.exists():
         _save_stop_set(ctx, scores.sample.head(ctx.config.campaign.stop_set_size))
     ctx.ledger.update_round(
         round_id,
         strategy=inputs.strategy,
-        pool_hash=pool,
-        model_uri=uri,
-        model_version=version,
+        pool_hash=scored.pool_hash,
+        model_uri=scored.model_uri,
+        model_version=inputs.model_version,
         ingest_watermark=inputs.watermark,
     )
-    _log_selection(ctx, inputs, pool, scores, batch)
-    if uri:
-        ctx.tracker.set_tags(ctx.round_run_id(round_id), {"alflow.scoring_model_uri": uri})
+    _log_selection(ctx, inputs, scored.pool_hash, scores, batch)
+    if scored.model_uri:
+        ctx.tracker.set_tags(
+            ctx.round_run_id(round_id), {"alflow.scoring_model_uri": scored.model_uri}
+        )
     if scores.confident is not None:
         _record_pseudo_labels(ctx, round_id, scores.confident, set(batch["item_id"]))
     ctx.ledger.record_selection(round_id, batch)

@@ -13,14 +13,21 @@ from flows.user_errors import guard
 
 
 @guard
-def round_(config: ConfigOpt = Path("alflow.yaml"), vendor: VendorOpt = None) -> None:
+def round_(
+    config: ConfigOpt = Path("alflow.yaml"),
+    vendor: VendorOpt = None,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(min=1, help="Items to select this round (default: campaign.batch_size)."),
+    ] = None,
+) -> None:
     """Run a labeling round: score the pool on Dask, select a batch, export it."""
     cfg = with_services(load(config, vendor))
     with stage("imports"):
         from flows.rounds import labeling_round
 
     with stage("orchestration"):
-        result = labeling_round(cfg)
+        result = labeling_round(cfg, batch_size=batch_size)
     if result.get("skipped"):
         typer.echo(f"round skipped: {result['skipped']}")
         return

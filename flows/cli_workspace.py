@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from alflow.stages import stage
-from flows.cli_common import ConfigOpt, load
+from flows.cli_common import ConfigOpt, load, with_services
 from flows.user_errors import fail, guard
 
 FromOpt = Annotated[
@@ -98,18 +98,15 @@ def ingest(
     ] = False,
 ) -> None:
     """Add a file's new items to the pool (or the evaluation set). Re-ingesting adds nothing."""
+    cfg = with_services(load(config))
     with stage("imports"):
-        from alflow.handles import Stores
-        from alflow.ingest_read import row_count
-        from tasks.progress import progress_bar
+        from flows.ingest import ingest as ingest_flow
 
-    project = Stores(load(config))
-    total = row_count(source)
-    with stage("ingest"), progress_bar(f"ingesting {source}", total) as advance:
-        report = project.ingest(source, target="eval" if eval_set else "pool", progress=advance)
+    with stage("orchestration"):
+        report = ingest_flow(cfg, source, target="eval" if eval_set else "pool")
     typer.echo(
-        f"{report.source}: read {report.rows_read} rows, added {report.rows_added} new items "
-        f"in {report.partitions} partition(s)"
+        f"{report['source']}: read {report['rows_read']} rows, added {report['rows_added']} new "
+        f"items in {report['partitions']} partition(s)"
     )
 
 

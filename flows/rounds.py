@@ -10,15 +10,17 @@ import sys
 
 from prefect import flow
 from prefect.runtime import flow_run
+from prefect.utilities.annotations import quote
 
 import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
-from alflow.errors import ConfigError, LockBusy
+from alflow.errors import ConfigError
 from alflow.labels_export import retrain_refusal
+from alflow.operations import release_round_lock
 from flows import schedules
 from flows.user_errors import quiet_expected_failures
 from tasks import round_tasks as t
-from tasks.context import as_config, project_for
+from tasks.context import as_config, project_for, with_batch_size
 
 if not os.environ.get("ALFLOW_VERBOSE"):
     quiet_expected_failures()
@@ -54,40 +56,51 @@ def _skip(config: AlflowConfig, scheduled: bool, reason: str) -> dict:
 
 
 @flow(name="labeling_round", flow_run_name=_select_name, log_prints=True)
-def labeling_round(config: AlflowConfig | str, scheduled: bool = False) -> dict:
-    """Score the pool, select a batch and export it to the vendor (each step once).
+def labeling_round(
+    config: AlflowConfig | str, scheduled: bool = False, batch_size: int | None = None
+) -> dict:
+    """Score the pool, select a batch and export it to the vendor (each step once), as the
+    tasks guard, open-round, score, weigh, diversify, record-selection and export.
 
-    Rounds of one campaign never overlap (a ledger lock: a second start waits up to
-    ``schedule.lock_wait_seconds``, then refuses). With ``schedule.max_in_flight`` a new round
-    is skipped while too many exported items wait for labels. A ``scheduled`` run (from
-    ``alflow serve``) skips instead of failing, stops the campaign when the pool is used up,
-    and hands the batch to the simulated annotator when the vendor is ``simulated``.
+    ``batch_size`` replaces ``campaign.batch_size`` for this round. Rounds of one campaign never
+    overlap (a ledger lock: a second start waits up to ``schedule.lock_wait_seconds``, then
+    refuses). With ``schedule.max_in_flight`` a new round is skipped while too many exported
+    items wait for labels. A ``scheduled`` run (from ``alflow serve``) skips instead of failing,
+    stops the campaign when the pool is used up, and hands the batch to the simulated annotator
+    when the vendor is ``simulated``.
     """
-    config = as_config(config)
-    project = project_for(config)
+    config = with_batch_size(as_config(config), batch_size)
     if scheduled and (reason := schedules.stopped(config)):
         return _skip(config, scheduled, f"campaign stopped: {reason}")
+    admission = t.guard(config, scheduled)
+    if admission.wait:
+        return _skip(config, scheduled, admission.wait)
     try:
-        with project.round_lock():
-            wait = project.in_flight_wait() or (scheduled and project.untrained_wait())
-            if wait:
-                return _skip(config, scheduled, wait)
-            if config.model.scoring_uri:  # before the round opens: a refusal changes nothing
-                t.check_scoring_model(config)
-            start = t.open_round(config, flow_run.id)
-            round_id = start["round_id"]
-            _say(scheduled, f"round {round_id}: started")
-            selected = t.score_and_select(config, round_id)
-            _say(scheduled, f"round {round_id}: selected {selected}")
-            export = t.export_batch(config, round_id)
-    except LockBusy as err:
-        if not scheduled:
-            raise
-        return _skip(config, scheduled, str(err))
+        if config.model.scoring_uri:  # before the round opens: a refusal changes nothing
+            t.check_scoring_model(config)
+        start = t.open_round(config, flow_run.id)
+        round_id = start["round_id"]
+        _say(scheduled, f"round {round_id}: started")
+        selected = _select(config, round_id)
+        _say(scheduled, f"round {round_id}: selected {selected}")
+        export = t.export_batch(config, round_id)
+    finally:
+        release_round_lock(project_for(config), admission.holder)
     out = {"round_id": round_id, "selected": selected, "export": export}
     if scheduled and config.vendor.kind == "simulated":
         out["labels"] = t.simulate_annotation(config, round_id)
     return out
+
+
+def _select(config: AlflowConfig, round_id: int) -> int:
+    """The selection stages in order, as tasks (``alflow.rounds.select`` composes the same
+    functions): score, weigh, diversify, record-selection. The batch's size."""
+    scored = t.score(config, round_id)
+    if scored is None:  # recorded by an earlier attempt at this round
+        return len(project_for(config).ledger.selection(round_id))
+    weighed = t.weigh(quote(scored))
+    picked = t.diversify(quote(scored), quote(weighed))
+    return t.record_selection(config, quote(scored), quote(picked))
 
 
 @flow(name="reimport_and_retrain", flow_run_name=_retrain_name, log_prints=True)

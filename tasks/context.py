@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from alflow.config import AlflowConfig, load_config
+from alflow.config import AlflowConfig, config_from_dict, load_config
 from alflow.project import Project
 
 _PROJECTS: dict[str, Project] = {}
@@ -16,6 +16,17 @@ def as_config(config: AlflowConfig | dict | str) -> AlflowConfig:
     if isinstance(config, str):
         return load_config(config)
     return AlflowConfig.model_validate(config)
+
+
+def with_batch_size(config: AlflowConfig, batch_size: int | None) -> AlflowConfig:
+    """``config`` with ``campaign.batch_size`` replaced (validated like the file's value); the
+    same config when ``batch_size`` is None or the same. The round records the config it ran
+    with (its hash and MLflow's ``config.yaml``), so a replay rebuilds the same batch."""
+    if batch_size is None or batch_size == config.campaign.batch_size:
+        return config
+    raw = config.model_dump()
+    raw["campaign"]["batch_size"] = batch_size
+    return config_from_dict(raw, source=f"batch size {batch_size}", environ={})
 
 
 def project_for(config: AlflowConfig) -> Project:
