@@ -20,7 +20,10 @@ SECTIONS = (
 def agreement_table(events: pd.DataFrame) -> tuple[dict, pd.DataFrame] | None:
     """Agreement among annotators over items labeled by two or more of them: the share of such
     items that are unanimous, the mean pairwise agreement, and per annotator how often they
-    agree with the item's majority. None when no item has two annotators."""
+    agree with the item's majority. None when no item has two annotators. ``events`` are the
+    ledger's annotations (``status`` under the vote rules): only label votes that count are
+    compared, the newest round's when an annotator labeled an item in several."""
+    events = events[(events["kind"] == "label") & (events["status"] == "counts")]
     events = events.dropna(subset=["annotator"]).drop_duplicates(
         ["item_id", "annotator"], keep="last"
     )

@@ -56,21 +56,51 @@ def vote_slot(e: EventRow) -> tuple:
     return e.item_id, e.round_id, "content", e.kind, e.label
 
 
+@dataclass(frozen=True)
+class Standing:
+    """Whether an event counts and, when it does not, which event took its place."""
+
+    status: str  # COUNTS, SUPERSEDED, RETRACTED or RETRACTION
+    by: int | None = None  # the id of the counting event, or of the retraction
+
+
+COUNTS, SUPERSEDED, RETRACTED, RETRACTION = "counts", "superseded", "retracted", "retraction"
+
+
+def standings(rows: Iterable[EventRow]) -> dict[int, Standing]:
+    """Every event's standing under the rules: the one newest event of each vote counts; the
+    others are superseded by it, or retracted (by the first retraction of their annotation id
+    after them); retraction events themselves never count."""
+    rows = list(rows)
+    retracts: dict[str, list[int]] = {}
+    for e in rows:
+        if e.kind == RETRACT and e.ref is not None:
+            retracts.setdefault(e.ref, []).append(e.id)
+    out: dict[int, Standing] = {}
+    newest: dict[tuple, EventRow] = {}
+    for e in rows:
+        later = [r for r in retracts.get(e.ref, ()) if r > e.id] if e.ref is not None else []
+        if e.kind == RETRACT:
+            out[e.id] = Standing(RETRACTION)
+        elif later:
+            out[e.id] = Standing(RETRACTED, min(later))
+        else:
+            slot = vote_slot(e)
+            if slot not in newest or order_key(e) > order_key(newest[slot]):
+                newest[slot] = e
+    winners = {vote_slot(e): e.id for e in newest.values()}
+    for e in rows:
+        if e.id not in out:
+            won = winners[vote_slot(e)]
+            out[e.id] = Standing(COUNTS) if won == e.id else Standing(SUPERSEDED, won)
+    return out
+
+
 def current_events(rows: Iterable[EventRow]) -> list[EventRow]:
     """The events that count, one per vote, in supersession order."""
     rows = list(rows)
-    retracted: dict[str, int] = {}
-    for e in rows:
-        if e.kind == RETRACT and e.ref is not None:
-            retracted[e.ref] = max(retracted.get(e.ref, 0), e.id)
-    newest: dict[tuple, EventRow] = {}
-    for e in rows:
-        if e.kind == RETRACT or (e.ref is not None and e.id < retracted.get(e.ref, 0)):
-            continue
-        slot = vote_slot(e)
-        if slot not in newest or order_key(e) > order_key(newest[slot]):
-            newest[slot] = e
-    return sorted(newest.values(), key=order_key)
+    standing = standings(rows)
+    return sorted((e for e in rows if standing[e.id].status == COUNTS), key=order_key)
 
 
 def current_votes(rows: Iterable[EventRow]) -> dict[str, list[Vote]]:

@@ -1,41 +1,82 @@
 """The Prefect runner of ``alflow serve``: the campaign's deployments served in a process of
-their own (``flows.serve`` supervises and stops it). Its first round is due at once."""
+their own (``flows.serve`` supervises and stops it). Its first round is due at once.
+
+On a server of ``alflow serve``'s own (``--own-server``), a flow run of the campaign still
+listed as pending or running died with the last ``alflow serve`` (a kill mid-round): it is
+marked crashed before serving. That releases the deployment's concurrency slot, which the
+server would otherwise never give back (its leases live in the memory of the server that was
+stopped), so the next round runs at once and resumes the unfinished one."""
 
 from __future__ import annotations
 
 import os
 import sys
 from pathlib import Path
+from uuid import UUID
 
 from prefect import serve as prefect_serve
-from prefect.client.orchestration import get_client
+from prefect.client.orchestration import SyncPrefectClient, get_client
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterDeploymentId,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+)
+from prefect.client.schemas.objects import StateType
 from prefect.events.worker import EventsWorker
 from prefect.logging.handlers import APILogWorker
+from prefect.states import Crashed
 
 import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import load_config
 from alflow.workspace import Workspace
 from flows.deployments import deployments as campaign_deployments
 from flows.local_services import wait_healthy
+from tasks.context import project_for
+
+UNFINISHED = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
 
 
-def run(config_path: Path, paused: bool) -> None:
+def run(config_path: Path, paused: bool, own_server: bool) -> None:
     """Serve until SIGINT; a campaign not paused gets a round now, not after the first
-    interval (or the scheduler's next loop)."""
+    interval (or the scheduler's next loop). While the server starts, the deployments are
+    built and the workspace's MLflow store is opened: a new one's migrations (4-10 s) are then
+    done before the first round's flow run needs it."""
     config = load_config(config_path)
     url = os.environ["PREFECT_API_URL"]  # set by flows.serve; the server may still be starting
     log = Workspace.from_config(config).root / "prefect" / "server.log"
-    wait_healthy("prefect server", f"{url}/health", None, log)
+    project_for(config).tracker  # noqa: B018  (opened for its side effect)
     deployments = campaign_deployments(config, str(config_path), paused=paused)
-    if not paused:
-        with get_client(sync_client=True) as client:
-            client.create_flow_run_from_deployment(deployments[0].apply())
+    wait_healthy("prefect server", f"{url}/health", None, log)
+    ids = [d.apply() for d in deployments]
+    with get_client(sync_client=True) as client:
+        if own_server:
+            crash_orphans(client, ids)
+        if not paused:
+            client.create_flow_run_from_deployment(ids[0])
     try:
         prefect_serve(*deployments, limit=2, pause_on_shutdown=True)
     except KeyboardInterrupt:
         pass
     finally:
         _drain_prefect()
+
+
+def crash_orphans(client: SyncPrefectClient, deployment_ids: list[UUID]) -> int:
+    """Mark the deployments' pending, running or cancelling flow runs crashed (each said on
+    stdout); how many."""
+    orphans = client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            deployment_id=FlowRunFilterDeploymentId(any_=deployment_ids),
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=UNFINISHED)),
+        )
+    )
+    for fr in orphans:
+        message = "its process died with the last alflow serve"
+        client.set_flow_run_state(fr.id, Crashed(message=message), force=True)
+        state = fr.state_type.value.lower() if fr.state_type else "unfinished"
+        print(f"flow run {fr.name} was left {state}: marked crashed", flush=True)
+    return len(orphans)
 
 
 def _drain_prefect() -> None:
@@ -46,4 +87,5 @@ def _drain_prefect() -> None:
 
 
 if __name__ == "__main__":
-    run(Path(sys.argv[1]), paused="--paused" in sys.argv[2:])
+    flags = sys.argv[2:]
+    run(Path(sys.argv[1]), paused="--paused" in flags, own_server="--own-server" in flags)

@@ -19,7 +19,12 @@ from alflow.ledger.schema import (
     Selection,
     Training,
 )
-from alflow.ledger.states import EventKind, ItemState
+from alflow.ledger.states import ItemState
+from alflow.ledger.votes import vote_rows
+from alflow.votes import EventRow, standings
+
+ANNOTATION_COLUMNS = ["event", "item_id", "round", "kind", "annotator", "label", "ref", "at"]
+ANNOTATION_COLUMNS += ["status", "by"]
 
 
 def _count_by_round(s: Session, query: Any) -> dict[int, int]:
@@ -86,23 +91,34 @@ def _exports(s: Session, round_ids: list[int]) -> list[dict[str, Any]]:
 
 
 def _annotations(s: Session, item_id: str) -> list[dict[str, Any]]:
-    events = s.execute(
-        select(AnnotationEvent, Import.source)
+    """The item's events in import order, each with its standing under the vote rules."""
+    rows = vote_rows(s, [item_id])
+    standing = standings(rows)
+    query = (
+        select(AnnotationEvent.id, Import.source)
         .join(Import, Import.id == AnnotationEvent.import_id)
         .where(AnnotationEvent.item_id == item_id)
-        .order_by(AnnotationEvent.id)
-    ).all()
+    )
+    sources = dict(s.execute(query).tuples().all())
     return [
         {
+            "event": e.id,
             "kind": e.kind,
             "label": e.label,
             "annotator": e.annotator,
-            "ref": e.annotation_ref,
-            "source": src,
-            "at": e.created_at.isoformat(),
+            "ref": e.ref,
+            "source": sources[e.id],
+            "given_at": e.at.isoformat() if e.at else None,
+            "at": e.arrived.isoformat(),
+            "status": standing[e.id].status,
+            "by": standing[e.id].by,
         }
-        for e, src in events
+        for e in rows
     ]
+
+
+def _event_cells(e: EventRow) -> tuple:
+    return e.id, e.item_id, e.round_id, e.kind, e.annotator, e.label, e.ref, e.at or e.arrived
 
 
 class AuditLedger(LabelsLedger):
@@ -146,18 +162,15 @@ class AuditLedger(LabelsLedger):
             }
 
     def annotations(self) -> pd.DataFrame:
-        """Every label event as ``item_id``, ``round``, ``annotator``, ``label`` (for agreement)."""
+        """Every annotation event in import order (``ANNOTATION_COLUMNS``) with its standing
+        under the vote rules (``alflow.votes``): ``status`` is ``counts`` for the one event of
+        each vote that counts, ``superseded`` or ``retracted`` (``by`` names the event that
+        took its place or retracted it) or ``retraction``. ``at`` is the vendor's time (else
+        the import's). Agreement is computed over the ``counts`` label rows."""
         with self.transaction() as s:
-            rows = s.execute(
-                select(
-                    AnnotationEvent.item_id,
-                    AnnotationEvent.round_id,
-                    AnnotationEvent.annotator,
-                    AnnotationEvent.label,
-                )
-                .where(AnnotationEvent.kind == EventKind.LABEL)
-                .order_by(AnnotationEvent.id)
-            )
-            return pd.DataFrame(
-                rows.tuples().all(), columns=["item_id", "round", "annotator", "label"]
-            )
+            rows = vote_rows(s, None)
+        standing = standings(rows)
+        return pd.DataFrame(
+            [(*_event_cells(e), standing[e.id].status, standing[e.id].by) for e in rows],
+            columns=ANNOTATION_COLUMNS,
+        ).astype({"by": "Int64"})

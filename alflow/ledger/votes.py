@@ -26,9 +26,14 @@ _COLUMNS = (
 )
 
 
-def vote_rows(s: Session, item_ids: Sequence[str], round_id: int | None = None) -> list[EventRow]:
-    """Every event of ``item_ids`` (of one round when given), in import order."""
-    query = select(*_COLUMNS).where(AnnotationEvent.item_id.in_(item_ids))
+def vote_rows(
+    s: Session, item_ids: Sequence[str] | None, round_id: int | None = None
+) -> list[EventRow]:
+    """Every event of ``item_ids`` (of all items when None; of one round when given), in
+    import order."""
+    query = select(*_COLUMNS)
+    if item_ids is not None:
+        query = query.where(AnnotationEvent.item_id.in_(item_ids))
     if round_id is not None:
         query = query.where(AnnotationEvent.round_id == round_id)
     return [EventRow(*row) for row in s.execute(query.order_by(AnnotationEvent.id))]

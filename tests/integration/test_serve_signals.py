@@ -23,10 +23,11 @@ from tests.conftest import ROOT, make_config
 
 pytestmark = pytest.mark.slow
 
-# the target is 30 s; measured 29-35 s at load 2.0-3.4 on the shared 2-core machine (server
-# 12 s, runner 2 s, the flow run's imports of alflow/sklearn ~5 s and its checks), so the test
-# allows 45 s and prints the time
-FIRST_ROUND_SECONDS = 45
+# launch to the first round's "started" line: the supervisor starts the server before it loads
+# anything heavy, the server starts from a migrated empty database, the runner opens MLflow's
+# store and builds the deployments meanwhile, and the first round is queued once it answers
+FIRST_ROUND_SECONDS = 30
+RESTART_ROUND_SECONDS = 30  # from the restarted serve's "serving" line to its round's "started"
 STARTED = re.compile(r"^round 1: started$", re.M)
 SELECTED = re.compile(r"^round 1: selected 10$", re.M)
 
@@ -77,15 +78,12 @@ def _wait_for(pattern: re.Pattern, out: Path, proc: subprocess.Popen, timeout: f
     raise AssertionError(f"no {pattern.pattern!r} in {timeout:.0f} s:\n{out.read_text()}")
 
 
-@pytest.mark.parametrize(
-    ("sig", "code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
-)
-def test_serve_reports_rounds_and_stops_everything_on_a_signal(tmp_path, digits_csv, sig, code):
-    path = _workspace(tmp_path, digits_csv)
-    out, err = tmp_path / "serve.out", tmp_path / "serve.err"
+def _serve(path: Path, tmp_path: Path, name: str) -> tuple[subprocess.Popen, Path, Path]:
+    """``alflow serve`` on the workspace, its own session and Prefect server; stdout, stderr
+    in ``<name>.out`` and ``<name>.err``."""
+    out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API_")}
     env.update(PYTHONPATH=str(ROOT), PREFECT_HOME=str(tmp_path / "prefect-home"))
-    started = time.monotonic()
     with out.open("w") as o, err.open("w") as e:
         proc = subprocess.Popen(
             [sys.executable, "-m", "flows.cli", "serve", "-c", str(path)],
@@ -95,6 +93,22 @@ def test_serve_reports_rounds_and_stops_everything_on_a_signal(tmp_path, digits_
             cwd=ROOT,
             start_new_session=True,
         )
+    return proc, out, err
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGTERM, 0), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
+)
+def test_serve_reports_rounds_and_stops_everything_on_a_signal(tmp_path, digits_csv, sig, code):
+    path = _workspace(tmp_path, digits_csv)
+    started = time.monotonic()
+    proc, out, err = _serve(path, tmp_path, "serve")
     try:
         api = _wait_for(re.compile(r"on the Prefect API at (\S+)"), out, proc, 60).split()[-1]
         first = _wait_for(STARTED, out, proc, 120)
@@ -108,9 +122,7 @@ def test_serve_reports_rounds_and_stops_everything_on_a_signal(tmp_path, digits_
         stopped_after = time.monotonic() - sent
         survivors = [c.pid for c in children if c.is_running() and c.status() != "zombie"]
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
+        _kill(proc)
     time.sleep(1)  # anything left would still be logging to the closed stderr file
     stderr = err.read_text()
     print(
@@ -125,3 +137,33 @@ def test_serve_reports_rounds_and_stops_everything_on_a_signal(tmp_path, digits_
     assert "Traceback" not in stderr, stderr
     assert "Traceback" not in out.read_text()
     assert len(children) >= 1  # at least its own Prefect server was there to stop
+
+
+def test_a_restart_after_a_kill_mid_round_resumes_the_round_at_once(tmp_path, digits_csv):
+    """SIGTERM mid-round leaves the round's flow run listed as running in the workspace's
+    Prefect database (and the round open in the ledger); the restarted ``alflow serve`` marks
+    it crashed and resumes the round within RESTART_ROUND_SECONDS of serving, instead of
+    cancelling every run for want of the deployment's concurrency slot."""
+    path = _workspace(tmp_path, digits_csv)
+    proc, out, _ = _serve(path, tmp_path, "first")
+    try:
+        _wait_for(STARTED, out, proc, 120)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        _kill(proc)
+    proc, out, err = _serve(path, tmp_path, "again")
+    try:
+        _wait_for(re.compile(r"on the Prefect API at (\S+)"), out, proc, 60)
+        serving = time.monotonic()
+        _wait_for(STARTED, out, proc, 120)
+        resumed_after = time.monotonic() - serving
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        _kill(proc)
+    text = out.read_text()
+    print(f"\nresumed round 1 {resumed_after:.1f} s after the restart served:\n{text}")
+    assert "flow run signals-round-1-select was left running: marked crashed" in text
+    assert "Traceback" not in err.read_text() + text
+    assert resumed_after < RESTART_ROUND_SECONDS

@@ -37,9 +37,9 @@ def seeded(databases, tmp_path):
     """Round 1 exported (20 items) on the database under test; returns a project factory."""
     project = project_for(databases, tmp_path)
     led = project.ledger
-    frame = pd.DataFrame({"item_id": items(), "content_hash": ["h"] * N_ITEMS})
-    with led.ingest("mem", "pool") as ingest:
-        ingest.add_partition(name="p0", target="pool", sha256="x", items=frame)
+    pool = pd.DataFrame({"digit_id": items(), **dict.fromkeys(DIGIT_COLUMNS, 0), "digit": 0})
+    pool.to_csv(tmp_path / "pool.csv", index=False)  # imports keep the items' pool features
+    project.ingest(str(tmp_path / "pool.csv"))
     r = led.open_round(strategy="margin", batch_size=N_ITEMS, seed=0, config_hash="c")[0].id
     assert r == ROUND
     led.record_selection(r, batch_frame())
@@ -227,6 +227,52 @@ def test_a_full_state_pull_retracts_what_disappeared(seeded, tmp_path):
     # a file import (not a full-state pull) never retracts
     project.import_labels(ls_export(tmp_path / "f.json", {"d0006": [ann(9, "5", uid="u9")]}))
     assert state(project)[0]["d0006"] == "5"
+
+
+def test_the_audit_says_which_events_count(seeded, tmp_path):
+    """``Ledger.annotations()`` and ``alflow audit item`` keep every event and mark the ones
+    that count: a superseded answer names its successor, a retracted one its retraction."""
+    files = seeded(resolution={"min_votes": 1})
+    newer, older = timed("7", "2026-11-22T10:00:00Z"), timed("2", "2026-11-22T09:00:00Z")
+    also = timed("7", "2026-11-22T08:00:00Z", "b")  # annotator b agrees: a vote of its own
+    files.import_labels(jsonl(tmp_path / "new.jsonl", [newer, also]))
+    files.import_labels(jsonl(tmp_path / "old.jsonl", [older]))  # late, and older
+    ls = seeded(resolution={"min_votes": 1}, vendor={"kind": "label-studio"})
+    ann = vendor_returns.ls_annotation
+    pulled = {"d0011": [ann(1, "4", user=1, uid="u1"), ann(2, "5", user=2, uid="u2")]}
+    ls.import_labels(ls_export(tmp_path / "p1.json", pulled), full_state=True)
+    pulled["d0011"] = pulled["d0011"][1:]  # annotation 1 deleted in Label Studio
+    ls.import_labels(ls_export(tmp_path / "p2.json", pulled), full_state=True)
+
+    events = ls.ledger.annotations()
+    d3 = events[events["item_id"] == "d0003"].fillna({"by": 0})
+    ids = {(a, label): int(e) for e, a, label in d3[["event", "annotator", "label"]].values}
+    standing = {
+        (a, label): (st, by)
+        for a, label, st, by in d3[["annotator", "label", "status", "by"]].values
+    }
+    assert standing == {
+        ("ann", "7"): ("counts", 0),
+        ("b", "7"): ("counts", 0),
+        ("ann", "2"): ("superseded", ids["ann", "7"]),
+    }
+    d11 = events[events["item_id"] == "d0011"]
+    assert sorted(d11["status"]) == ["counts", "retracted", "retraction"]
+    retraction = d11[d11["status"] == "retraction"]["event"].tolist()
+    assert d11[d11["status"] == "retracted"][["label", "by"]].values.tolist() == [
+        ["4", *retraction]
+    ]
+    labels = ls.ledger.resolved_labels().set_index("item_id")
+    assert labels.loc["d0003", "label"] == "7" and labels.loc["d0011", "label"] == "5"
+
+    history = ls.ledger.item_history("d0003")
+    assert history["resolved"]["events"] == 2  # the superseded answer is not a third vote
+    assert [(a["label"], a["status"], a["by"]) for a in history["annotations"]] == [
+        ("7", "counts", None),
+        ("7", "counts", None),
+        ("2", "superseded", ids["ann", "7"]),
+    ]
+    assert history["annotations"][2]["given_at"].startswith("2026-11-22T09:00")
 
 
 # ---------------------------------------------------------------------- strict parsing

@@ -19,14 +19,21 @@ def test_labels_needed_interpolates_the_learning_curve():
 
 
 def test_agreement_over_items_with_two_or_more_annotators():
-    events = pd.DataFrame(
-        {
-            "item_id": ["a", "a", "a", "b", "b", "c"],
-            "round": 1,
-            "annotator": ["x", "y", "z", "x", "y", "x"],
-            "label": ["1", "1", "2", "3", "3", "1"],
-        }
-    )
+    counting = {
+        "item_id": ["a", "a", "a", "b", "b", "c"],
+        "annotator": ["x", "y", "z", "x", "y", "x"],
+        "label": ["1", "1", "2", "3", "3", "1"],
+        "kind": "label",
+        "status": "counts",
+    }
+    not_counting = {  # a superseded answer, a retracted one, a skip, a retraction
+        "item_id": ["c", "b", "a", "b"],
+        "annotator": ["w", "z", "w", "z"],
+        "label": ["2", "1", None, None],
+        "kind": ["label", "label", "skip", "retract"],
+        "status": ["superseded", "retracted", "counts", "retraction"],
+    }
+    events = pd.concat([pd.DataFrame(counting), pd.DataFrame(not_counting)]).assign(round=1)
     summary, per = agreement_table(events)
     assert summary["items with 2+ annotators"] == 2  # c has one annotator
     assert summary["unanimous share"] == 0.5
