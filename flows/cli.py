@@ -85,9 +85,9 @@ def run() -> None:
         code: object = 0
     except SystemExit as done:
         code = done.code
-    for thread in threading.enumerate():
-        if thread is not threading.main_thread() and not thread.daemon:
-            thread.join()
+    # the interpreter's own order: threading's exit hooks (which stop the thread pools' workers),
+    # then a join of every non-daemon thread; joining first waits forever on an idle pool worker
+    threading._shutdown()
     atexit._run_exitfuncs()
     if isinstance(code, str):
         sys.stderr.write(f"{code}\n")
