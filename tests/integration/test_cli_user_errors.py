@@ -39,12 +39,12 @@ def workspace(tmp_path_factory, digits_frame):
     return tmp
 
 
-def alflow(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def alflow(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``python -m flows.cli ARGS`` in ``cwd`` with this checkout importable and ``env`` added."""
     return subprocess.run(
         [sys.executable, "-m", "flows.cli", *args],
         cwd=cwd,
-        env=env,
+        env={**os.environ, "PYTHONPATH": str(ROOT), **env},
         capture_output=True,
         text=True,
         timeout=300,

@@ -4,10 +4,8 @@ ledger on SQLite); its config errors through the CLI."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import mlflow
@@ -20,6 +18,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from flows.rounds import labeling_round, reimport_and_retrain
 from tasks.context import project_for
 from tests.conftest import DIGIT_COLUMNS, make_config
+from tests.integration import test_cli_user_errors as cli_user_errors
 from tests.unit.user_models import Squash
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,15 +83,7 @@ def test_own_estimator_trains_registers_and_scores_the_next_round(
 
 
 def alflow(cwd: Path, api: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_API_URL": api}
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return cli_user_errors.alflow(cwd, *args, PREFECT_API_URL=api)
 
 
 @pytest.mark.slow  # CLI processes

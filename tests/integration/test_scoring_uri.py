@@ -3,7 +3,6 @@ a real LocalCluster, MLflow and the ledger on SQLite)."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
 import sys
@@ -27,6 +26,7 @@ from flows.cli import app
 from flows.rounds import labeling_round, reimport_and_retrain
 from tasks.context import project_for
 from tests.conftest import DIGIT_COLUMNS, make_config
+from tests.integration import test_cli_user_errors as cli_user_errors
 from tests.user_pyfuncs import DropsAClass, ReversedProba, register
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -124,15 +124,7 @@ def test_rounds_score_with_the_users_mlflow_model(tmp_path, digits_csv, digits_f
 
 
 def alflow(cwd: Path, api: str, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "PREFECT_API_URL": api}
-    return subprocess.run(
-        [sys.executable, "-m", "flows.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return cli_user_errors.alflow(cwd, *args, PREFECT_API_URL=api)
 
 
 @pytest.mark.slow  # CLI processes
