@@ -15,7 +15,7 @@ from alflow.errors import InputError
 from flows.cli import app
 from flows.rounds import labeling_round, reimport_and_retrain
 from tasks.context import project_for
-from tests.conftest import make_config
+from tests.conftest import DIGIT_COLUMNS, make_config
 from tests.label_studio_server import start_label_studio
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -217,8 +217,10 @@ def test_deleted_annotations_are_retracted(tmp_path, label_studio, monkeypatch, 
     """A pull (the project's full state) retracts what was deleted in Label Studio: the item
     goes back to its remaining votes, or to waiting; the same on SQLite and PostgreSQL. Label
     Studio's JSON_MIN and CSV exports of the same project are refused, naming the export."""
+    import numpy as np
     import pandas as pd
 
+    from alflow.pool import join, to_table, write_partition
     from alflow.project import Project
     from alflow.vendors.sniff import label_studio_kind
 
@@ -235,9 +237,11 @@ def test_deleted_annotations_are_retracted(tmp_path, label_studio, monkeypatch, 
         )
     )
     ids = ["d0000", "d0001"]
+    features = np.zeros((2, len(DIGIT_COLUMNS)), dtype=np.float32)
+    sha = write_partition(to_table(ids, features), join(p.ws.pool_url, "p0"))
     with p.ledger.ingest("mem", "pool") as ingest:
         frame = pd.DataFrame({"item_id": ids, "content_hash": ["h", "h"]})
-        ingest.add_partition(name="p0", target="pool", sha256="x", items=frame)
+        ingest.add_partition(name="p0", target="pool", sha256=sha, items=frame)
     r = p.ledger.open_round(strategy="margin", batch_size=2, seed=0, config_hash="c")[0].id
     batch = pd.DataFrame(
         {"item_id": ids, "rank": [1, 2], "utility": [0.5, 0.5], "predicted_label": ["1", "1"]}
