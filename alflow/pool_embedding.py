@@ -1,9 +1,10 @@
 """A text pool's embedding column as the space a round measures distances in.
 
 The ``x`` column that ingest writes next to each text (``alflow.text_space``: the LSA embedding
-fitted on a pool sample) is read for the candidates, the labeled items and the pool sample, one
-partition at a time, and replaces the model's own representation for features, density and
-diversity (``candidates.Embedded``), as a simulation's ``embedding`` does."""
+fitted on a pool sample, or a pretrained sentence encoder's) is read for the candidates, the
+labeled items and the pool sample, one partition at a time, and replaces the model's own
+representation for features, density and diversity (``candidates.Embedded``), as a
+simulation's ``embedding`` does."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from alflow.scoring import PARTITION, ROW
 def has_pool_embedding(ctx: ProjectContext) -> bool:
     """Whether the pool is text with an embedding column (fitted at its first ingest)."""
     space = ctx.text_space
-    return ctx.config.data.features.kind == "text" and space is not None and space.svd is not None
+    return ctx.config.data.features.kind == "text" and space is not None and space.embedding_dim > 0
 
 
 def embedded_rows(
@@ -29,7 +30,7 @@ def embedded_rows(
 ) -> Callable[[pd.DataFrame, pd.DataFrame | None], Embedded]:
     """For a candidates frame (with ``_part``/``_row``) and the pool sample (``item_id``):
     their embedding rows, and the labeled items'."""
-    width = ctx.text_space.svd.n_components
+    width = ctx.text_space.embedding_dim
 
     def rows(frame: pd.DataFrame, sample: pd.DataFrame | None) -> Embedded:
         return Embedded(

@@ -8,6 +8,10 @@ Both are fitted at the first pool ingest on a uniform sample of at most
 never sits in memory whole), then applied chunk by chunk: every pool partition carries its rows'
 embedding as its vector column ``x`` next to ``text``. Unsupervised: they see the unlabeled pool,
 never a label.
+
+With ``data.features.text_embedding: minilm`` the embedding is a pretrained sentence encoder's
+(``alflow.sentence_encoder``, 384 dimensions) instead of the LSA projection; the classifier
+still reads the TF-IDF vectoriser.
 """
 
 from __future__ import annotations
@@ -23,30 +27,47 @@ from sklearn.decomposition import TruncatedSVD
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
+MINILM_DIM = 384  # alflow.sentence_encoder.DIM (that module loads only with its extra)
+
 
 @dataclass(frozen=True)
 class TextSpace:
-    """The fitted vectoriser (the classifier's input) and LSA projection (the embedding)."""
+    """The fitted vectoriser (the classifier's input) and the embedding: the LSA projection,
+    or the pretrained sentence encoder (``encoder: minilm``, nothing fitted)."""
 
     vectorizer: TfidfVectorizer
-    svd: TruncatedSVD | None  # None: no embedding (``text_embedding_dim: 0``)
+    svd: TruncatedSVD | None  # None: no LSA (``text_embedding_dim: 0``, or the encoder's)
     fitted_on: int  # texts in the sample
+    encoder: str = "lsa"  # ``data.features.text_embedding`` at the fit
+
+    @property
+    def embedding_dim(self) -> int:
+        """The embedding's dimension (0: this space has no embedding)."""
+        if self.encoder == "minilm":
+            return MINILM_DIM
+        return 0 if self.svd is None else self.svd.n_components
 
     def embed(self, texts: Sequence[str]) -> np.ndarray:
-        """The rows' LSA embedding, float32 with unit norm (zeros for a text with no term
+        """The rows' embedding, float32 with unit norm (LSA: zeros for a text with no term
         of the sample)."""
+        if self.encoder == "minilm":
+            from alflow import sentence_encoder  # the optional encoder extra: only when used
+
+            return sentence_encoder.encode(texts)
         if self.svd is None:
             raise ValueError("this text space has no embedding (text_embedding_dim: 0)")
         x = self.svd.transform(self.vectorizer.transform(texts))
         return normalize(x).astype(np.float32)
 
 
-def fit_text_space(texts: Sequence[str], dim: int, seed: int) -> TextSpace:
-    """Fit the vectoriser on ``texts`` and, when ``dim`` > 0, the SVD (at most one dimension
-    fewer than the vocabulary) on their TF-IDF vectors."""
+def fit_text_space(texts: Sequence[str], dim: int, seed: int, encoder: str = "lsa") -> TextSpace:
+    """Fit the vectoriser on ``texts`` and, for the LSA embedding with ``dim`` > 0, the SVD
+    (at most one dimension fewer than the vocabulary) on their TF-IDF vectors."""
     if not len(texts):
         raise ValueError("no texts to fit the text representation on")
     vectorizer = TfidfVectorizer(sublinear_tf=True, min_df=1).fit(texts)
+    if encoder != "lsa":
+        return TextSpace(vectorizer, None, len(texts), encoder)
     svd = None
     if dim:
         tfidf = vectorizer.transform(texts)

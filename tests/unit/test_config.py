@@ -1,10 +1,12 @@
 import re
 from importlib.resources import files
+from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
 import yaml
 
+from alflow import config_sections
 from alflow.config import config_from_dict, load_config
 from alflow.errors import ConfigError
 from tests.conftest import ROOT
@@ -37,6 +39,22 @@ def test_nested_rule_names_the_section():
     raw = {"data": {"features": {"kind": "text"}, "labels": ["x", "y"]}}
     with pytest.raises(ConfigError, match=r"data\.features: kind 'text' needs 'text_column'"):
         config_from_dict(raw, environ={})
+
+
+def test_the_sentence_encoder_without_its_extra_is_a_one_line_config_error(monkeypatch):
+    text = {"kind": "text", "text_column": "t", "text_embedding": "minilm"}
+    raw = {"data": {"features": text, "labels": ["x", "y"]}}
+    numeric = {**BASE["data"]["features"], "text_embedding": "minilm"}
+    with pytest.raises(ConfigError, match=r"text_embedding 'minilm' is for kind 'text' only"):
+        config_from_dict({**BASE, "data": {**BASE["data"], "features": numeric}}, environ={})
+    monkeypatch.setattr(
+        config_sections, "find_spec", lambda m: None if m == "onnxruntime" else find_spec(m)
+    )
+    with pytest.raises(ConfigError) as refused:
+        config_from_dict(raw, source="cfg.yaml", environ={})
+    message = str(refused.value)
+    assert "\n" not in message and "cfg.yaml: data.features.text_embedding: " in message
+    assert "onnxruntime not installed" in message and "pip install 'alflow[encoder]'" in message
 
 
 def test_unknown_strategy_is_rejected_with_the_known_ones():
