@@ -85,12 +85,14 @@ Curve = dict[str, list[float]]
 # --------------------------------------------------------------------------- model and data
 
 
-def model_config(kind: str, features: FeaturesConfig | None, seed: int) -> AlflowConfig:
-    """The config a user would write for the dataset: its features (text, numeric columns or
-    the mixed table's columns) and the default model (logistic regression)."""
+def model_config(
+    kind: str, features: FeaturesConfig | None, seed: int, text_embedding: str = "lsa"
+) -> AlflowConfig:
+    """The config a user would write for the dataset: its features (text, with its embedding,
+    numeric columns or the mixed table's columns) and the default model (logistic regression)."""
     if features is None:
         features = (
-            FeaturesConfig(kind="text", text_column="text")
+            FeaturesConfig(kind="text", text_column="text", text_embedding=text_embedding)
             if kind == "text"
             else FeaturesConfig(kind="numeric", columns=["x"])
         )
@@ -111,10 +113,11 @@ def text_features(
 ) -> tuple[TextSpace, sparse.csr_matrix, sparse.csr_matrix, np.ndarray]:
     """The pool's text space as the first pool ingest fits it (``alflow.text_space``: a sample
     of ``text_sample_rows`` texts), the pool and test sets through its vectoriser, and the
-    pool's LSA embedding applied partition by partition, as ingest writes it."""
+    pool's embedding (LSA, or the sentence encoder's) applied partition by partition, as ingest
+    writes it."""
     f = config.data.features
     sample = sample_texts(_chunks(list(x_pool)), f.text_sample_rows, seed)
-    space = fit_text_space(sample, f.text_embedding_dim, seed)
+    space = fit_text_space(sample, f.text_embedding_dim, seed, f.text_embedding)
     embedding = np.vstack([space.embed(c) for c in _chunks(list(x_pool))])
     return space, space.vectorizer.transform(x_pool), space.vectorizer.transform(x_test), embedding
 
@@ -400,6 +403,7 @@ class Job:
     root: Path
     started: float
     late_batch: int = 0
+    text_embedding: str = "lsa"  # data.features.text_embedding of the text datasets
 
 
 def campaigns(job: Job) -> Iterator[tuple[str, Callable[[Campaign], pd.DataFrame]]]:
@@ -414,7 +418,7 @@ def run_job(job: Job) -> dict[str, Any]:
     """Runs every campaign of ``job``; prints one line per finished campaign."""
     data = load(job.dataset, job.root)
     x_pool, y_pool, x_test, y_test = split(data, job.seed)
-    config = model_config(data.kind, data.features, job.seed)
+    config = model_config(data.kind, data.features, job.seed, job.text_embedding)
     space = embedding = None
     if data.kind == "text":
         space, x_pool, x_test, embedding = text_features(x_pool, x_test, config, job.seed)
@@ -749,6 +753,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="batch size once 600 labels are reached (long budgets); 0: --batch throughout",
     )
     ap.add_argument("--initial", type=int, default=20)
+    ap.add_argument(
+        "--text-embedding",
+        choices=["lsa", "minilm"],
+        default="lsa",
+        help="the text datasets' embedding (data.features.text_embedding; minilm: the encoder "
+        "extra)",
+    )
     ap.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True)
     ap.add_argument("--baseline-names", help="only these baselines, comma-separated")
     ap.add_argument(
@@ -771,8 +782,8 @@ def job_path(out_dir: Path, job: Job) -> Path:
     key = f"{job.strategies}{job.baselines}{job.initial},{job.batch},{job.budget}"
     if job.late_batch:
         key += f",late{job.late_batch}"
-    if job.dataset in TEXT:  # the pool's TF-IDF and its LSA embedding (alflow.text_space)
-        key += ",pool-tfidf-lsa"
+    if job.dataset in TEXT:  # the pool's TF-IDF and its embedding (alflow.text_space)
+        key += f",pool-tfidf-{job.text_embedding}"
     if job.dataset == "adult":  # the raw table through the tabular pipeline
         key += ",tabular-raw"
     digest = hashlib.sha256(key.encode()).hexdigest()[:12]
@@ -857,6 +868,7 @@ def main(argv: list[str] | None = None) -> None:
             args.datasets_dir.resolve(),
             started,
             args.late_batch,
+            args.text_embedding,
         )
         for name in args.datasets.split(",")
         for seed in range(args.seed_offset, args.seed_offset + args.seeds)

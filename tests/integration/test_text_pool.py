@@ -1,9 +1,10 @@
 """A text pool ingested through the CLI: the text space is fitted on a pool sample, every pool
-partition carries its LSA embedding, the model reads the pool's vectoriser, and a round on a
-real LocalCluster measures distances in the embedding (the batch a simulation with that
-embedding picks)."""
+partition carries its embedding (LSA, or the optional sentence encoder's), the model reads the
+pool's vectoriser, and a round on a real LocalCluster measures distances in the embedding (the
+batch a simulation with that embedding picks)."""
 
 import csv
+from importlib.util import find_spec
 
 import numpy as np
 import pandas as pd
@@ -27,9 +28,22 @@ runner = CliRunner()
 BATCH = 10
 
 
-@pytest.fixture(scope="module")
-def text_workspace(tmp_path_factory):
-    """500 SMS messages ingested as the pool and 200 as the evaluation set, by the CLI."""
+# the sentence encoder's pool: slow (it embeds every text), and only with the encoder extra
+MINILM = pytest.param(
+    "minilm",
+    marks=[
+        pytest.mark.slow,
+        pytest.mark.skipif(
+            find_spec("onnxruntime") is None, reason="the encoder extra is not installed"
+        ),
+    ],
+)
+
+
+@pytest.fixture(scope="module", params=["lsa", MINILM])
+def text_workspace(tmp_path_factory, request):
+    """500 SMS messages ingested as the pool and 200 as the evaluation set, by the CLI, with
+    the LSA embedding or the sentence encoder's."""
     root = tmp_path_factory.mktemp("text")
     frame = pd.read_csv(
         require_dataset("sms_spam") / "SMSSpamCollection",
@@ -54,6 +68,7 @@ def text_workspace(tmp_path_factory):
                 "text_column": "text",
                 "text_sample_rows": 300,
                 "text_embedding_dim": 16,
+                "text_embedding": request.param,
             },
             "labels": ["ham", "spam"],
             "partition_rows": 1_000,
@@ -75,11 +90,12 @@ def text_workspace(tmp_path_factory):
 def test_ingest_fits_the_text_space_on_a_sample_and_writes_the_embedding(text_workspace):
     project = Project(load_config(text_workspace))
     space = load_text_space(project.ws.text_space)
-    assert space.fitted_on == 300 and space.svd.n_components == 16
+    dim = {"lsa": 16, "minilm": 384}[project.config.data.features.text_embedding]
+    assert space.fitted_on == 300 and space.embedding_dim == dim
     ((name, _),) = project.ledger.partitions("pool")
     table = read_partition(join(project.ws.pool_url, name))
     x = features_of(table, "embedding")
-    assert x.shape == (500, 16)
+    assert x.shape == (500, dim)
     np.testing.assert_allclose(x, space.embed(table.column("text").to_pylist()), atol=1e-6)
     norms = np.linalg.norm(x, axis=1)
     # unit vectors; a message with no term of the sample (here 3 of 500) embeds to zeros
