@@ -52,6 +52,8 @@ def dask_client(cfg: ComputeConfig) -> Iterator[Client]:
 @contextmanager
 def local_cluster(cfg: ComputeConfig) -> Iterator[str]:
     """A LocalCluster of worker processes on 127.0.0.1, shaped by ``cfg``; yields its address."""
+    # the workers read it as they import distributed: no INFO lines of theirs on the console
+    os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "warning")
     with LocalCluster(
         n_workers=cfg.n_workers,
         threads_per_worker=cfg.threads_per_worker,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import matplotlib
@@ -10,6 +11,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+
+# "findfont: Font family ... not found" for each mathtext font when matplotlib's shared font
+# cache names another environment's files: 22 lines of noise on ``alflow serve``'s output
+logging.getLogger("matplotlib.font_manager").setLevel(logging.ERROR)
 
 
 def score_distribution(

@@ -22,16 +22,19 @@ from prefect.client.schemas.filters import (
     FlowRunFilterState,
     FlowRunFilterStateType,
 )
-from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.events.worker import EventsWorker
+from prefect.flow_engine import run_flow
 from prefect.logging.handlers import APILogWorker
 from prefect.states import Crashed
 
 import tasks  # noqa: F401  (offline defaults before Prefect loads)
+from alflow.compute import close_shared_clients
 from alflow.config import load_config
 from alflow.workspace import Workspace
 from flows.deployments import deployments as campaign_deployments
 from flows.local_services import wait_healthy
+from flows.rounds import labeling_round
 from tasks.context import project_for
 
 UNFINISHED = [StateType.PENDING, StateType.RUNNING, StateType.CANCELLING]
@@ -41,7 +44,10 @@ def run(config_path: Path, paused: bool, own_server: bool) -> None:
     """Serve until SIGINT; a campaign not paused gets a round now, not after the first
     interval (or the scheduler's next loop). While the server starts, the deployments are
     built and the workspace's MLflow store is opened: a new one's migrations (4-10 s) are then
-    done before the first round's flow run needs it."""
+    done before the first round's flow run needs it. That first flow run (of the rounds
+    deployment, under its concurrency limit) runs in this process before serving starts: a
+    flow run the runner serves is a spawned interpreter that imports the whole stack again
+    (10-20 s on 2 cores), which would be the first round's wait."""
     config = load_config(config_path)
     url = os.environ["PREFECT_API_URL"]  # set by flows.serve; the server may still be starting
     log = Workspace.from_config(config).root / "prefect" / "server.log"
@@ -52,14 +58,28 @@ def run(config_path: Path, paused: bool, own_server: bool) -> None:
     with get_client(sync_client=True) as client:
         if own_server:
             crash_orphans(client, ids)
-        if not paused:
-            client.create_flow_run_from_deployment(ids[0])
+        first = None if paused else client.create_flow_run_from_deployment(ids[0])
     try:
+        if first is not None:
+            _first_round(first)
         prefect_serve(*deployments, limit=2, pause_on_shutdown=True)
     except KeyboardInterrupt:
         pass
     finally:
         _drain_prefect()
+
+
+def _first_round(flow_run: FlowRun) -> None:
+    """Run ``flow_run`` here, where its imports are done (a spawned run redoes them), then
+    close its cluster (the served flow runs start their own). A stop mid-round exits at once:
+    the cluster may be half started, and distributed's own close asserts on that; ``alflow
+    serve`` kills what is left."""
+    try:
+        run_flow(labeling_round, flow_run=flow_run, return_type="state")
+    except KeyboardInterrupt:
+        _drain_prefect()
+        os._exit(130)
+    close_shared_clients()
 
 
 def crash_orphans(client: SyncPrefectClient, deployment_ids: list[UUID]) -> int:

@@ -5,10 +5,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from flows.workspace_services import read_state, services_dir
 from tests.conftest import make_config
+
+pytestmark = pytest.mark.slow  # each starts the workspace's server and cluster: 30-50 s
 
 ALFLOW = str(Path(sys.executable).with_name("alflow"))
 
