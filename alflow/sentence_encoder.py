@@ -25,7 +25,7 @@ from tokenizers import Tokenizer
 
 DIM = 384
 MAX_TOKENS = 256
-BATCH = 64  # texts per model call
+BATCH = 8  # texts per model call: attention memory grows with batch x tokens^2
 SLICE = 4096  # texts tokenised at once, sorted by length into batches
 
 
