@@ -104,7 +104,9 @@ class FeaturesConfig(Section):
     @field_validator("text_embedding")
     @classmethod
     def _encoder_installed(cls, value: str) -> str:
-        missing = [m for m in ENCODER_MODULES if value == "minilm" and find_spec(m) is None]
+        if value != "minilm":
+            return value
+        missing = [m for m in ENCODER_MODULES if find_spec(m) is None]
         if missing:
             raise ValueError(
                 f"'minilm' needs the optional encoder extra ({', '.join(missing)} not "
