@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 
+import dask.config
 import pyarrow as pa
 from distributed import Client, LocalCluster, as_completed
 
@@ -64,6 +65,12 @@ def local_cluster(cfg: ComputeConfig) -> Iterator[str]:
         silence_logs=logging.ERROR,
     ) as cluster:
         yield cluster.scheduler_address
+
+
+def reread_config() -> None:
+    """Dask's config again from the environment (a warm command's environment is its caller's,
+    set after Dask was imported)."""
+    dask.config.refresh()
 
 
 def scheduler_address(cfg: ComputeConfig) -> str | None:

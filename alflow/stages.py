@@ -13,6 +13,7 @@ import atexit
 import functools
 import json
 import os
+import resource
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -56,6 +57,20 @@ def mark(name: str) -> None:
     _MARKS[name] = time.time()
 
 
+def reset() -> None:
+    """Forget every stage and mark: a forked process starts its own count."""
+    TOTALS.clear()
+    _STACK.clear()
+    _MARKS.clear()
+
+
+def _usage() -> dict[str, float]:
+    """This process's CPU seconds and peak RSS so far (a forked command's own, not its
+    caller's)."""
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return {"cpu_s": u.ru_utime + u.ru_stime, "peak_rss_mb": u.ru_maxrss / 1024}
+
+
 def emit_at_exit() -> None:
     """Write the totals and marks to ``$ALFLOW_STAGES_FILE`` when the process exits.
 
@@ -68,7 +83,7 @@ def emit_at_exit() -> None:
 
     def write() -> None:
         mark("exit_handlers_done")
-        data = {"stages": TOTALS, "marks": _MARKS, "pid": os.getpid()}
+        data = {"stages": TOTALS, "marks": _MARKS, "pid": os.getpid(), "usage": _usage()}
         with open(path, "w") as f:
             json.dump(data, f)
 

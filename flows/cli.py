@@ -45,7 +45,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(labels_app, name="labels")
 
 
-def _quiet_logs(verbose: bool) -> None:
+def quiet_logs(verbose: bool) -> None:
     """Prefect, MLflow and Dask log every step at INFO; the CLI shows warnings unless -v."""
     import logging
 
@@ -70,18 +70,38 @@ def main(
     stages.emit_at_exit()
     if verbose:
         os.environ["ALFLOW_VERBOSE"] = "1"
-    _quiet_logs(verbose)
+    quiet_logs(verbose)
 
 
 def run() -> None:
-    """The ``alflow`` console script: the command, its exit handlers, then ``os._exit``.
+    """The ``alflow`` console script: a heavy command runs in a fork of the warm server
+    (``flows.warm``) when one can be had, any other here."""
+    from flows import warm
+
+    if warm.wanted(sys.argv[1:]):
+        code = warm.run_warm(sys.argv, _prog_name())
+        if code is not None:
+            os._exit(code)
+    run_here()
+
+
+def _prog_name() -> str:
+    """The name ``--help`` and usage errors show: ``alflow`` or ``python -m flows.cli``."""
+    package = getattr(sys.modules["__main__"], "__package__", None)
+    if not package:
+        return os.path.basename(sys.argv[0])
+    return f"python -m {package}.{os.path.splitext(os.path.basename(sys.argv[0]))[0]}"
+
+
+def run_here(prog_name: str | None = None) -> None:
+    """Run the command in this process: the command, its exit handlers, then ``os._exit``.
 
     Once Prefect, MLflow, Dask and scikit-learn are loaded, the interpreter's own teardown (some
     3,000 modules freed one by one) comes after everything the command does and took 0.25 s
     against 9 s on a busy machine; threads and exit handlers still finish as they would.
     """
     try:
-        app()
+        app(prog_name=prog_name)
         code: object = 0
     except SystemExit as done:
         code = done.code

@@ -3,6 +3,7 @@ config, pointing the process at the workspace's services, printing a training re
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -41,7 +42,24 @@ def with_services(cfg):
     from flows.workspace_services import use_workspace_services
 
     use_workspace_services(cfg)
+    if "prefect" in sys.modules:  # a warm command: Prefect read its settings before these
+        _reread_settings()
     return cfg
+
+
+def _reread_settings() -> None:
+    """After a warm command (``flows.warm``) changed its environment: Prefect's settings and
+    logging, and Dask's config, as a process that imported them now would have them."""
+    import prefect.context
+    import prefect.logging.configuration
+
+    from alflow.compute import reread_config
+    from flows.user_errors import quiet_expected_failures
+
+    prefect.context.refresh_global_settings_context()
+    prefect.logging.configuration.setup_logging(incremental=False)
+    quiet_expected_failures()  # new handlers: filtered again (a warm command is never -v)
+    reread_config()
 
 
 def print_training(train: dict) -> None:

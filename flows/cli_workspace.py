@@ -161,13 +161,16 @@ def status(config: ConfigOpt = Path("alflow.yaml")) -> None:
 
 @guard
 def stop(config: ConfigOpt = Path("alflow.yaml")) -> None:
-    """Stop the workspace's local Prefect server and Dask cluster (the next command that needs
-    them starts them again)."""
+    """Stop the workspace's local Prefect server and Dask cluster, and the warm server (the next
+    command that needs them starts them again)."""
     from alflow.workspace import Workspace
+    from flows.warm import stop_servers
     from flows.workspace_services import stop as stop_services
 
     root = Workspace.from_config(load(config)).root
     state = stop_services(root)
+    for pid in stop_servers():
+        typer.echo(f"stopped the warm server (pid {pid})")
     if state is None:
         typer.echo(f"no local services running for {root}")
         return

@@ -17,6 +17,8 @@ for _k, _v in {
     "ALFLOW_LOCAL_SERVICES": "0",
 }.items():
     os.environ.setdefault(_k, _v)
+# the session's own warm server (flows.warm), stopped when the session ends
+os.environ.setdefault("ALFLOW_WARM_DIR", __import__("tempfile").mkdtemp(prefix="alflow-warm-"))
 
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
@@ -53,6 +55,14 @@ def create_mlflow_store(uri: str) -> None:
     subprocess.run(
         [sys.executable, "-c", _CREATE_MLFLOW_STORE, uri], check=True, capture_output=True
     )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_warm_servers() -> Iterator[None]:
+    yield
+    from flows.warm import stop_servers
+
+    stop_servers()
 
 
 @pytest.fixture(scope="session", autouse=True)

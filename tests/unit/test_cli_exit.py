@@ -13,7 +13,7 @@ SCRIPT = """
 from concurrent.futures import ThreadPoolExecutor
 import flows.cli as cli
 pool = ThreadPoolExecutor(2)
-cli.app = lambda: pool.submit(print, "pool ran")
+cli.app = lambda **_: pool.submit(print, "pool ran")
 cli.run()
 """
 
