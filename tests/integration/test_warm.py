@@ -165,6 +165,8 @@ def test_stopping_the_server_lets_a_running_command_finish(workspace, warm_dir):
 
 
 def test_the_server_key_follows_the_code_and_pythons_start_variables(monkeypatch):
+    monkeypatch.delenv("PYTHONHASHSEED", raising=False)
+    monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)
     key = warm.server_key()
     monkeypatch.setenv("PYTHONHASHSEED", "0")
     assert warm.server_key() != key
