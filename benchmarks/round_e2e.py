@@ -133,33 +133,24 @@ def run(args: list[str], cwd: Path) -> dict:
             raise SystemExit(
                 f"alflow {' '.join(args)} failed ({proc.returncode}):\n{log.read_text()}"
             )
-        cpu, rss = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-        warm = _warm_usage(stages_file, proc.pid)
-        if warm is not None:  # the command ran in a fork of the warm server: count its child
-            cpu, rss = cpu + warm["cpu_s"], max(rss, warm["peak_rss_mb"])
-        return {
-            "wall_s": wall,
-            "cpu_s": cpu,
-            "peak_rss_mb": round(rss, 1),
-            "warm": warm is not None,
-            "stages": _breakdown(stages_file, t0, wall),
-        }
+        try:
+            data = json.loads(stages_file.read_text())
+        except (OSError, ValueError):
+            data = {}
+    cpu, rss = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    warm = data.get("pid") not in (None, proc.pid)  # it ran in a fork of the warm server
+    if warm:  # count the fork's own CPU time and peak RSS, which it wrote
+        cpu, rss = cpu + data["usage"]["cpu_s"], max(rss, data["usage"]["peak_rss_mb"])
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_rss_mb": round(rss, 1),
+        "warm": warm,
+        "stages": _breakdown(data, t0, wall) if data else {},
+    }
 
 
-def _warm_usage(path: Path, pid: int) -> dict | None:
-    """The usage the command's own process wrote, when that was not ``pid`` (a warm fork)."""
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data["usage"] if data.get("pid") != pid and "usage" in data else None
-
-
-def _breakdown(path: Path, t0: float, wall: float) -> dict[str, float]:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}
+def _breakdown(data: dict, t0: float, wall: float) -> dict[str, float]:
     out = {"startup": data["marks"]["command_start"] - t0, **data["stages"]}
     out["other"] = wall - sum(out.values())
     return {k: round(v, 3) for k, v in out.items()}

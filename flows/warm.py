@@ -59,12 +59,17 @@ def wanted(argv: list[str]) -> bool:
     return command_of(argv) in COMMANDS
 
 
+def code_fingerprint() -> str:
+    """The newest modification time of alflow's modules: a changed module means new servers
+    (this one and the workspace's, ``flows.workspace_services``)."""
+    return str(max(p.stat().st_mtime_ns for d in CODE for p in d.rglob("*.py")))
+
+
 def server_key() -> str:
-    """What a warm server must share with the command: the interpreter, alflow's code (its
-    newest module) and the variables Python reads at start."""
-    newest = max(p.stat().st_mtime_ns for d in CODE for p in d.rglob("*.py"))
+    """What a warm server must share with the command: the interpreter, alflow's code and the
+    variables Python reads at start."""
     python_env = [os.environ.get(k) for k in STARTUP_VARS]
-    blob = json.dumps([sys.executable, sys.prefix, newest, python_env])
+    blob = json.dumps([sys.executable, sys.prefix, code_fingerprint(), python_env])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -78,8 +83,8 @@ def socket_dir() -> Path:
     return d
 
 
-def socket_path(key: str | None = None) -> Path:
-    return socket_dir() / f"{key or server_key()}.sock"
+def socket_path() -> Path:
+    return socket_dir() / f"{server_key()}.sock"
 
 
 def _connect(path: Path) -> socket.socket | None:

@@ -31,8 +31,7 @@ from alflow import stages
 from flows.cli import quiet_logs, run_here
 from flows.warm import IDLE
 
-PRELOAD = (
-    "flows.cli",
+PRELOAD = (  # flows.cli itself is imported above
     "flows.rounds",
     "flows.ingest",
     "alflow.project",

@@ -35,12 +35,12 @@ from alflow.errors import AlflowError
 from alflow.stages import stage
 from alflow.workspace import Workspace
 from flows.local_services import prefect_server
+from flows.warm import code_fingerprint
 
 SWITCH = "ALFLOW_LOCAL_SERVICES"
 IDLE = "ALFLOW_SERVICES_IDLE_SECONDS"
 SCHEDULER = "ALFLOW_LOCAL_SCHEDULER"  # alflow.compute.LOCAL_SCHEDULER (not imported: Dask)
 STATE, LAST_USED, LOG = "services.json", "last-used", "services.log"
-CODE = [Path(__file__).resolve().parents[1] / pkg for pkg in ("alflow", "tasks", "flows")]
 
 
 def services_dir(root: Path) -> Path:
@@ -58,12 +58,6 @@ def prefect_configured() -> bool:
         return False
     active = os.environ.get("PREFECT_PROFILE") or profiles.get("active", "ephemeral")
     return bool(profiles.get("profiles", {}).get(active, {}).get("PREFECT_API_URL"))
-
-
-def code_fingerprint() -> str:
-    """The newest modification time of alflow's modules: a changed module restarts workers."""
-    newest = max(p.stat().st_mtime_ns for d in CODE for p in d.rglob("*.py"))
-    return str(newest)
 
 
 def use_workspace_services(config: AlflowConfig) -> None:

@@ -22,10 +22,8 @@ pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def workspace(tmp_path_factory, digits_frame):
-    """``alflow init`` and the digits pool ingested, in a folder of its own."""
-    tmp = tmp_path_factory.mktemp("cli-errors")
+def init_and_ingest(tmp: Path, digits_frame) -> Path:
+    """``alflow init`` and 300 digits ingested in ``tmp`` (in this process: quick)."""
     pool = tmp / "pool.csv"
     digits_frame.iloc[:300].to_csv(pool, index=False)
     cwd = os.getcwd()
@@ -37,6 +35,12 @@ def workspace(tmp_path_factory, digits_frame):
     finally:
         os.chdir(cwd)
     return tmp
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, digits_frame):
+    """``alflow init`` and the digits pool ingested, in a folder of its own."""
+    return init_and_ingest(tmp_path_factory.mktemp("cli-errors"), digits_frame)
 
 
 def alflow(cwd: Path, *args: str, **env: str) -> subprocess.CompletedProcess:

@@ -16,11 +16,14 @@ from pathlib import Path
 
 import psutil
 import pytest
-from typer.testing import CliRunner
 
 from flows import warm
-from flows.cli import app
-from tests.integration.test_cli_user_errors import assert_one_clear_line, events, jsonl
+from tests.integration.test_cli_user_errors import (
+    assert_one_clear_line,
+    events,
+    init_and_ingest,
+    jsonl,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -38,18 +41,7 @@ def warm_dir() -> Path:
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory, digits_frame):
-    tmp = tmp_path_factory.mktemp("warm")
-    pool = tmp / "pool.csv"
-    digits_frame.iloc[:300].to_csv(pool, index=False)
-    cwd = os.getcwd()
-    os.chdir(tmp)
-    try:
-        runner = CliRunner()
-        assert runner.invoke(app, ["init", "--config", "alflow.yaml"]).exit_code == 0
-        assert runner.invoke(app, ["ingest", str(pool)]).exit_code == 0
-    finally:
-        os.chdir(cwd)
-    return tmp
+    return init_and_ingest(tmp_path_factory.mktemp("warm"), digits_frame)
 
 
 def start(cwd: Path, warm_dir: Path, *args: str, **env: str) -> subprocess.Popen:
