@@ -117,6 +117,12 @@ def read_state(d: Path) -> dict | None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """``pid`` runs (a daemon this process started and that exited is reaped, not a zombie)."""
+    try:
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    except ChildProcessError:
+        pass  # not this process's child: started by an earlier command
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 
 for _k, _v in {
     "DO_NOT_TRACK": "true",
@@ -12,8 +12,8 @@ for _k, _v in {
     "PREFECT_LOGGING_LEVEL": "WARNING",
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
     "MLFLOW_LOGGING_LEVEL": "WARNING",
-    # CLI commands in tests use the embedded Prefect API and a cluster of their own; the
-    # workspace's shared services are tested on their own (test_workspace_services.py)
+    # CLI commands in tests use the session's Prefect server and cluster (_shared_services), not
+    # a workspace's; the workspace's services are tested on their own (test_workspace_services.py)
     "ALFLOW_LOCAL_SERVICES": "0",
 }.items():
     os.environ.setdefault(_k, _v)
@@ -55,6 +55,45 @@ def create_mlflow_store(uri: str) -> None:
     subprocess.run(
         [sys.executable, "-c", _CREATE_MLFLOW_STORE, uri], check=True, capture_output=True
     )
+
+
+SHARED: dict[str, str] = {}  # PREFECT_API_URL and ALFLOW_LOCAL_SCHEDULER of _shared_services
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_services(request, tmp_path_factory) -> Iterator[None]:
+    """One Prefect server and one Dask cluster for the whole session, held by alflow's own
+    service daemon (``flows.workspace_services``) and exported to every process the tests start:
+    a CLI command that starts Prefect's embedded API and a LocalCluster of its own spends
+    10-14 s on them. Only when integration tests run; tests of the embedded defaults and of the
+    daemon itself remove these variables from their commands' environment."""
+    if not any("integration" in item.nodeid for item in request.session.items):
+        yield
+        return
+    from alflow.config import ComputeConfig
+    from flows.workspace_services import IDLE, ensure_running, stop
+
+    root = tmp_path_factory.mktemp("shared-services")
+    os.environ[IDLE] = "86400"  # the daemon's commands never touch it: it must not idle out
+    try:
+        state = ensure_running(root, ComputeConfig(), prefect=True, dask=True)
+    finally:
+        del os.environ[IDLE]
+    SHARED.update(
+        PREFECT_API_URL=state["prefect_api_url"], ALFLOW_LOCAL_SCHEDULER=state["dask_address"]
+    )
+    before = {name: os.environ.get(name) for name in SHARED}
+    os.environ.update(SHARED)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        SHARED.clear()
+        stop(root)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -146,14 +185,23 @@ def dask_client():
     from alflow.compute import dask_client as open_client
     from alflow.config import ComputeConfig
 
-    with open_client(ComputeConfig(n_workers=2, threads_per_worker=1)) as client:
+    with ExitStack() as stack:
+        shared = os.environ.pop("ALFLOW_LOCAL_SCHEDULER", None)  # its own cluster, in-process
+        try:
+            client = stack.enter_context(open_client(ComputeConfig(n_workers=2)))
+        finally:
+            if shared:
+                os.environ["ALFLOW_LOCAL_SCHEDULER"] = shared
         yield client
 
 
 @pytest.fixture(scope="session")
 def prefect_api(tmp_path_factory) -> Iterator[str]:
-    """One real ``prefect server`` for the session's CLI subprocesses (``PREFECT_API_URL``):
-    an ephemeral API server started by every CLI run cost most of each run's time."""
+    """The session's Prefect server (``_shared_services``), or one of its own when the session
+    has none: an ephemeral API server started by every CLI run cost most of each run's time."""
+    if SHARED:
+        yield SHARED["PREFECT_API_URL"]
+        return
     from flows.local_services import prefect_server
 
     with prefect_server(tmp_path_factory.mktemp("prefect-home")) as url:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -16,6 +17,7 @@ from alflow.ledger.timing import time_statements
 from alflow.stages import stage
 
 SUPPORTED = {"sqlite": sqlite, "postgresql": postgresql}
+BUSY_SECONDS = "ALFLOW_LEDGER_BUSY_SECONDS"  # how long a command waits for a locked SQLite ledger
 _IN_CHUNK = 900  # stays under every backend's bound-parameter limit
 
 
@@ -43,7 +45,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
+    wait_ms = int(float(os.environ.get(BUSY_SECONDS, "30")) * 1000)
+    cursor.execute(f"PRAGMA busy_timeout={wait_ms}")
     cursor.close()
 
 

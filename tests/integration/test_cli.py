@@ -4,12 +4,10 @@ import os
 import subprocess
 import sys
 
-import mlflow
 import pytest
 import yaml
 from typer.testing import CliRunner
 
-from alflow.config import StrategyConfig
 from flows.cli import app
 
 runner = CliRunner()
@@ -104,29 +102,6 @@ def test_a_misspelt_strategy_parameter_is_one_line_with_file_and_line(tmp_path):
 
 
 @pytest.mark.slow
-def test_demo_runs_both_campaigns_into_mlflow(tmp_path):
-    ws = tmp_path / "demo"
-    out = subprocess.run(
-        [sys.executable, "-m", "flows.cli", "demo", "--workspace", str(ws), "--rounds", "3"],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**os.environ},
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    default = StrategyConfig().name
-    assert "labels" in out.stdout and default in out.stdout and "random" in out.stdout
-    assert (ws / "learning_curve.png").stat().st_size > 10_000
-    uri = f"sqlite:///{ws / 'mlflow.db'}"
-    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
-    for name in (f"digits-{default}", "digits-random"):
-        exp = client.get_experiment_by_name(name)
-        runs = client.search_runs([exp.experiment_id])
-        assert len(runs) == 3 and {r.info.status for r in runs} == {"FINISHED"}
-        alias = client.get_model_version_by_alias(f"{name}-model", "champion")
-        assert alias.version
-
-
 def test_init_from_a_file_refuses_in_one_line_and_writes_nothing(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     data = tmp_path / "people.csv"

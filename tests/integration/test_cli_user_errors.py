@@ -149,7 +149,7 @@ def test_a_locked_ledger_is_one_line(workspace):
         out = alflow(workspace, "import", "--weak", str(workspace / "none.csv"))
         weak = workspace / "weak.csv"
         weak.write_text("item_id,label,confidence\nd0000,0,0.9\n")
-        out = alflow(workspace, "import", "--weak", str(weak))
+        out = alflow(workspace, "import", "--weak", str(weak), ALFLOW_LEDGER_BUSY_SECONDS="2")
     finally:
         db.rollback()
         db.close()

@@ -4,6 +4,7 @@ benchmark, the test suite itself). A new block must be classified, so none goes 
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import re
@@ -14,6 +15,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from flows.cli_campaign import demo
 from tests.conftest import ROOT, require_dataset
 
 BLOCK = re.compile(r"```(?:bash|sh|shell|console)\n(.*?)```", re.S)
@@ -88,6 +90,7 @@ SKIP_COMMAND = {
 DEMO = "README.md: python3 -m venv .venv && .venv/bin/pip install -q -e . && .ve"
 WALK = "README.md: python -c \"import pandas as pd; pd.read_csv('../shared/datase"
 DOWNLOAD = "docs/operations.md: MLFLOW_TRACKING_URI=sqlite:///workspace/mlflow.db ml"
+DEMO_ROUNDS = inspect.signature(demo).parameters["rounds"].default  # `alflow demo`'s default
 SETUP = "python3 -m venv .venv && .venv/bin/pip install -q -e . && "  # this venv is that venv
 
 
@@ -187,10 +190,24 @@ def _artifact_download(tmp_path: Path, api: str) -> None:
 
 
 def _demo(tmp_path: Path, _frame: pd.DataFrame, api: str) -> None:
+    """README's first command: both campaigns run, each round a finished MLflow run, a champion
+    registered for each, the learning curve drawn."""
+    import mlflow
+
+    from alflow.config import StrategyConfig
+
     (command,) = commands(blocks()[DEMO])
     assert command.startswith(SETUP)  # the venv this test runs in is that venv
-    run(command.removeprefix(SETUP), tmp_path, api)
-    assert (tmp_path / "alflow-demo" / "mlflow.db").exists()
+    out = run(command.removeprefix(SETUP), tmp_path, api)
+    default, ws = StrategyConfig().name, tmp_path / "alflow-demo"
+    assert "labels" in out and default in out and "random" in out
+    assert (ws / "learning_curve.png").stat().st_size > 10_000
+    uri = f"sqlite:///{ws / 'mlflow.db'}"
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    for name in (f"digits-{default}", "digits-random"):
+        runs = client.search_runs([client.get_experiment_by_name(name).experiment_id])
+        assert len(runs) == DEMO_ROUNDS and {r.info.status for r in runs} == {"FINISHED"}
+        assert client.get_model_version_by_alias(f"{name}-model", "champion").version
 
 
 RUN = {
