@@ -74,11 +74,18 @@ def _shared_services(request, tmp_path_factory) -> Iterator[None]:
     from flows.workspace_services import IDLE, ensure_running, stop
 
     root = tmp_path_factory.mktemp("shared-services")
-    os.environ[IDLE] = "86400"  # the daemon's commands never touch it: it must not idle out
+    daemon_env = {
+        IDLE: "86400",  # the commands never touch the daemon: it must not idle out
+        # its workers unpickle the tests' own estimators (tests.user_pyfuncs), as a user's
+        # cluster has the user's modules
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
+    }
+    before = {name: os.environ.get(name) for name in daemon_env}
+    os.environ.update(daemon_env)
     try:
         state = ensure_running(root, ComputeConfig(), prefect=True, dask=True)
     finally:
-        del os.environ[IDLE]
+        restore(before)
     SHARED.update(
         PREFECT_API_URL=state["prefect_api_url"], ALFLOW_LOCAL_SCHEDULER=state["dask_address"]
     )
@@ -87,13 +94,18 @@ def _shared_services(request, tmp_path_factory) -> Iterator[None]:
     try:
         yield
     finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+        restore(before)
         SHARED.clear()
         stop(root)
+
+
+def restore(before: dict[str, str | None]) -> None:
+    """The environment variables ``before`` names back to those values (None: unset)."""
+    for name, value in before.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
 
 
 @pytest.fixture(scope="session", autouse=True)
