@@ -57,7 +57,8 @@ def create_mlflow_store(uri: str) -> None:
     )
 
 
-SHARED: dict[str, str] = {}  # PREFECT_API_URL and ALFLOW_LOCAL_SCHEDULER of _shared_services
+SHARED_VARS = ("PREFECT_API_URL", "ALFLOW_LOCAL_SCHEDULER")  # what _shared_services exports
+SHARED: dict[str, str] = {}  # their values while _shared_services runs
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -74,38 +75,22 @@ def _shared_services(request, tmp_path_factory) -> Iterator[None]:
     from flows.workspace_services import IDLE, ensure_running, stop
 
     root = tmp_path_factory.mktemp("shared-services")
-    daemon_env = {
-        IDLE: "86400",  # the commands never touch the daemon: it must not idle out
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv(IDLE, "86400")  # the commands never touch the daemon: it must not idle out
         # its workers unpickle the tests' own estimators (tests.user_pyfuncs), as a user's
         # cluster has the user's modules
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])),
-    }
-    before = {name: os.environ.get(name) for name in daemon_env}
-    os.environ.update(daemon_env)
-    try:
+        env.setenv("PYTHONPATH", str(ROOT), prepend=os.pathsep)
         state = ensure_running(root, ComputeConfig(), prefect=True, dask=True)
-    finally:
-        restore(before)
-    SHARED.update(
-        PREFECT_API_URL=state["prefect_api_url"], ALFLOW_LOCAL_SCHEDULER=state["dask_address"]
-    )
-    before = {name: os.environ.get(name) for name in SHARED}
-    os.environ.update(SHARED)
-    try:
-        yield
-    finally:
-        restore(before)
-        SHARED.clear()
-        stop(root)
-
-
-def restore(before: dict[str, str | None]) -> None:
-    """The environment variables ``before`` names back to those values (None: unset)."""
-    for name, value in before.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+    values = (state["prefect_api_url"], state["dask_address"])
+    SHARED.update(zip(SHARED_VARS, values, strict=True))
+    with pytest.MonkeyPatch.context() as env:
+        for name, value in SHARED.items():
+            env.setenv(name, value)
+        try:
+            yield
+        finally:
+            SHARED.clear()
+            stop(root)
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -198,12 +183,9 @@ def dask_client():
     from alflow.config import ComputeConfig
 
     with ExitStack() as stack:
-        shared = os.environ.pop("ALFLOW_LOCAL_SCHEDULER", None)  # its own cluster, in-process
-        try:
+        with pytest.MonkeyPatch.context() as env:
+            env.delenv("ALFLOW_LOCAL_SCHEDULER", raising=False)  # its own cluster, in-process
             client = stack.enter_context(open_client(ComputeConfig(n_workers=2)))
-        finally:
-            if shared:
-                os.environ["ALFLOW_LOCAL_SCHEDULER"] = shared
         yield client
 
 

@@ -12,9 +12,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import pytest
 
+from alflow.config import StrategyConfig
 from flows.cli_campaign import demo
 from tests.conftest import ROOT, require_dataset
 
@@ -192,10 +194,6 @@ def _artifact_download(tmp_path: Path, api: str) -> None:
 def _demo(tmp_path: Path, _frame: pd.DataFrame, api: str) -> None:
     """README's first command: both campaigns run, each round a finished MLflow run, a champion
     registered for each, the learning curve drawn."""
-    import mlflow
-
-    from alflow.config import StrategyConfig
-
     (command,) = commands(blocks()[DEMO])
     assert command.startswith(SETUP)  # the venv this test runs in is that venv
     out = run(command.removeprefix(SETUP), tmp_path, api)

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from flows.workspace_services import read_state, services_dir
-from tests.conftest import SHARED, make_config
+from tests.conftest import SHARED_VARS, make_config
 
 pytestmark = pytest.mark.slow  # each starts the workspace's server and cluster: 30-50 s
 
@@ -17,7 +17,7 @@ ALFLOW = str(Path(sys.executable).with_name("alflow"))
 
 
 def alflow(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess:
-    full = {k: v for k, v in os.environ.items() if k not in SHARED}  # the session's services
+    full = {k: v for k, v in os.environ.items() if k not in SHARED_VARS}  # the session's services
     full |= {"ALFLOW_LOCAL_SERVICES": "1", **env}
     out = subprocess.run(
         [ALFLOW, *args], cwd=cwd, env=full, capture_output=True, text=True, timeout=600
