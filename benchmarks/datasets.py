@@ -28,7 +28,8 @@ from sklearn.model_selection import train_test_split
 from alflow.coerce import tabular_block
 from alflow.config import FeaturesConfig
 
-TEXT = frozenset({"sms_spam", "20newsgroups"})  # the datasets of kind "text"
+TEXT = frozenset({"sms_spam", "20newsgroups", "ag_news_test", "imdb_acl"})  # kind "text"
+TABULAR = frozenset({"adult", "kddcup99_10pct", "mushroom", "electricity", "wine_quality"})
 POOL_CAP = 20_000
 TEST_CAP = 5_000
 HOLDOUT_FRACTION = 0.25  # test share for datasets without an official test split
@@ -142,6 +143,124 @@ def _covertype(root: Path) -> Dataset:
     return Dataset("covertype_sample_15k", "numeric", _numbers(frame), y)
 
 
+def _skin_segmentation(root: Path) -> Dataset:
+    frame = pd.read_csv(root / "skin_segmentation" / "Skin_NonSkin.txt", sep="\t", header=None)
+    return Dataset("skin_segmentation", "numeric", _numbers(frame.iloc[:, :3]), _labels(frame[3]))
+
+
+def _spambase(root: Path) -> Dataset:
+    frame = pd.read_csv(root / "spambase" / "spambase.data", header=None)
+    return Dataset("spambase", "numeric", _numbers(frame.iloc[:, :57]), _labels(frame[57]))
+
+
+def _magic_gamma(root: Path) -> Dataset:
+    frame = pd.read_csv(root / "magic_gamma" / "magic04.data")
+    y = _labels(frame.pop("class"))
+    return Dataset("magic_gamma", "numeric", _numbers(frame), y)
+
+
+def _satimage(root: Path) -> Dataset:
+    train, test = (
+        pd.read_csv(root / "satimage" / f"sat.{ext}", sep=" ", header=None)
+        for ext in ("trn", "tst")
+    )
+    return Dataset(
+        "satimage",
+        "numeric",
+        _numbers(train.iloc[:, :36]),
+        _labels(train[36]),
+        _numbers(test.iloc[:, :36]),
+        _labels(test[36]),
+    )
+
+
+def _ag_news_test(root: Path) -> Dataset:
+    """Title and description joined, as a user's text column would hold a news item."""
+    frame = pd.read_csv(root / "ag_news_test" / "test.csv", dtype=str, keep_default_na=False)
+    text = frame["title"] + ". " + frame["description"].str.replace("\\", " ", regex=False)
+    return Dataset("ag_news_test", "text", _texts(text), _labels(frame["label"]))
+
+
+def _imdb_acl(root: Path) -> Dataset:
+    """Members ``aclImdb/<split>/<pos|neg>/<id>_<rating>.txt``: the official 25k/25k split."""
+    parts: dict[str, tuple[list[str], list[str]]] = {"train": ([], []), "test": ([], [])}
+    with tarfile.open(root / "imdb_acl" / "aclImdb_labeled.tar.gz") as tar:
+        for member in tar:
+            path = member.name.split("/")
+            if not member.isfile() or len(path) != 4 or path[1] not in parts:
+                continue
+            handle = tar.extractfile(member)
+            assert handle is not None
+            parts[path[1]][0].append(handle.read().decode("utf-8"))
+            parts[path[1]][1].append(path[2])
+    (x, y), (x_test, y_test) = parts["train"], parts["test"]
+    return Dataset("imdb_acl", "text", _texts(x), _labels(y), _texts(x_test), _labels(y_test))
+
+
+def _kddcup99(root: Path) -> Dataset:
+    """The usual task, normal vs attack, on the 145,586 unique rows (the file repeats 348,435);
+    three categorical columns (protocol, service, flag)."""
+    folder = root / "kddcup99_10pct"
+    names = [
+        line.split(":")[0]
+        for line in (folder / "kddcup.names").read_text().splitlines()
+        if ":" in line
+    ]
+    frame = pd.read_csv(
+        folder / "kddcup.data_10_percent.gz", header=None, names=[*names, "label"], dtype=str
+    ).drop_duplicates(ignore_index=True)
+    y = np.where(frame.pop("label") == "normal.", "normal", "attack")
+    categorical = ["protocol_type", "service", "flag"]
+    numeric = [c for c in names if c not in categorical]
+    return _table("kddcup99_10pct", frame, y, numeric, categorical)
+
+
+def _mushroom(root: Path) -> Dataset:
+    """22 one-letter categorical columns; ``?`` (2,480 cells, all in stalk-root) is a gap."""
+    frame = pd.read_csv(
+        root / "mushroom" / "agaricus-lepiota.data", header=None, dtype=str, keep_default_na=False
+    )
+    y = frame.pop(0)
+    frame.columns = [f"c{j}" for j in frame.columns]
+    return _table("mushroom", frame, y, [], list(frame.columns))
+
+
+def _electricity(root: Path) -> Dataset:
+    """Seven numeric columns and the day of week as a category (its features.json)."""
+    frame = pd.read_csv(root / "electricity" / "electricity.csv", dtype=str)
+    y = frame.pop("class")
+    return _table("electricity", frame, y, [c for c in frame.columns if c != "day"], ["day"])
+
+
+def _wine_quality(root: Path) -> Dataset:
+    """Red and white wines together, the colour a category; quality 3-9 the class."""
+    frame = pd.concat(
+        [
+            pd.read_csv(root / "wine_quality" / f"winequality-{c}.csv", sep=";", dtype=str).assign(
+                color=c
+            )
+            for c in ("red", "white")
+        ],
+        ignore_index=True,
+    )
+    y = frame.pop("quality")
+    return _table("wine_quality", frame, y, [c for c in frame.columns if c != "color"], ["color"])
+
+
+def _table(
+    name: str, frame: pd.DataFrame, y, numeric: list[str], categorical: list[str]
+) -> Dataset:
+    """A raw table's cells through ingest's tabular coercion, with the config a user would write."""
+    features = FeaturesConfig(kind="tabular", numeric=numeric, categorical=categorical)
+
+    def refuse(row: int, column: str, message: str) -> None:
+        raise ValueError(f"{name} row {row}, column {column!r}: {message}")
+
+    return Dataset(
+        name, "tabular", tabular_block(frame, features, refuse), _labels(y), features=features
+    )
+
+
 LOADERS: dict[str, Callable[[Path], Dataset]] = {
     "sms_spam": _sms_spam,
     "20newsgroups": _20newsgroups,
@@ -149,6 +268,16 @@ LOADERS: dict[str, Callable[[Path], Dataset]] = {
     "letter_recognition": _letter_recognition,
     "pendigits": _pendigits,
     "covertype_sample_15k": _covertype,
+    "kddcup99_10pct": _kddcup99,
+    "skin_segmentation": _skin_segmentation,
+    "ag_news_test": _ag_news_test,
+    "imdb_acl": _imdb_acl,
+    "spambase": _spambase,
+    "magic_gamma": _magic_gamma,
+    "satimage": _satimage,
+    "mushroom": _mushroom,
+    "electricity": _electricity,
+    "wine_quality": _wine_quality,
 }
 
 
