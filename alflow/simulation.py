@@ -164,7 +164,7 @@ def _metrics(y_true, pred, pool: SimulatedPool) -> dict[str, float]:
 
 
 def simulate(
-    strategy: str,
+    strategy: str | StrategyConfig,
     x_pool: Any,
     y_pool: np.ndarray,
     x_test: Any,
@@ -176,8 +176,10 @@ def simulate(
     embedding: np.ndarray | None = None,
     make_family: Callable[[], list] | None = None,
 ) -> pd.DataFrame:
-    """Run one campaign; one row per round: ``labels``, ``accuracy``, ``macro_f1`` (on the test
-    set, which only reports: nothing the campaign picks depends on it).
+    """Run one campaign of ``strategy`` (a registered name, or a whole ``strategy`` config
+    section: its cold start, committee and parameters as a round reads them); one row per
+    round: ``labels``, ``accuracy``, ``macro_f1`` (on the test set, which only reports: nothing
+    the campaign picks depends on it).
 
     ``x_pool``/``x_test`` are arrays, lists of texts, or sparse matrices (text vectorised once
     for the whole campaign, which ``make_model`` then takes as it is).
@@ -190,20 +192,25 @@ def simulate(
     ``embedding`` (one row per pool item), when given, is the space distances are measured in,
     as a pool's embedding column is in a real round; otherwise the model's own representation.
     """
-    params = dict(params or {})
-    defaults = StrategyConfig()
-    size = params.pop("committee_size", defaults.committee_size)
-    kind = params.pop("committee_kind", defaults.committee_kind)
-    s = StrategyConfig(name=strategy, params=params)
+    if isinstance(strategy, StrategyConfig):
+        s = strategy
+    else:
+        params = dict(params or {})
+        defaults = StrategyConfig()
+        size = params.pop("committee_size", defaults.committee_size)
+        kind = params.pop("committee_kind", defaults.committee_kind)
+        s = StrategyConfig(name=strategy, params=params, committee_size=size, committee_kind=kind)
     y_pool, y_test = np.asarray(y_pool).astype(str), np.asarray(y_test).astype(str)
     pool = SimulatedPool.of(x_pool, y_pool, sorted(set(y_pool) | set(y_test)), embedding)
-    committee = committee_builder(kind, size, make_model, make_family, protocol.seed)
+    committee = committee_builder(
+        s.committee_kind, s.committee_size, make_model, make_family, protocol.seed
+    )
     labeled = initial_labels(y_pool, protocol.initial, np.random.default_rng(protocol.seed))
     rows, rewards, strategies = [], [], ["initial"]
     for round_id in range(1, 10_000):
         model = make_model().fit(_take(x_pool, labeled), y_pool[labeled])
         rows.append({"labels": len(labeled), **_metrics(y_test, model.predict(x_test), pool)})
-        if strategy == PORTFOLIO:
+        if s.name == PORTFOLIO:
             rewards.append(holdout_metric(pool, labeled, make_model, protocol.seed))
         batch_size = min(protocol.batch_at(len(labeled)), protocol.budget - len(labeled))
         batch_size = min(batch_size, len(y_pool) - len(labeled))

@@ -7,9 +7,15 @@ Every (dataset, seed) runs each alflow strategy through ``alflow.simulation.simu
 same protocol: the same pool/test split, model factory, initial labels, batch size and budget.
 Reports per dataset and strategy the AULC (mean test accuracy over the rounds), accuracy at fixed
 label counts, labels needed to reach 95% and 98% of full-pool accuracy and the saving against
-random at 95%; then each strategy's mean AULC rank across datasets. Writes a markdown table and
-JSON to benchmarks/results/ and one learning-curve PNG per dataset. Each finished (dataset, seed)
-is kept under ``<out-dir>/jobs/``: rerunning an interrupted command resumes where it stopped.
+random at 95%; then each strategy's mean AULC rank across datasets and the datasets where it
+loses to margin sampling beyond two paired standard errors. Writes a markdown table and JSON to
+benchmarks/results/ and one learning-curve PNG per dataset.
+
+A strategy is a registered name, ``default`` (the shipped ``strategy`` section, whatever it is)
+or ``NAME/COLD@N`` (NAME after the cold start COLD while a class has fewer than N labels). Each
+finished campaign is kept under ``<out-dir>/jobs/`` per (dataset, seed, protocol): rerunning an
+interrupted command resumes, and adding a strategy runs only that one (``--rerun NAMES`` runs
+kept ones again after their code changed).
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property, partial
 from importlib.util import find_spec
 from pathlib import Path
@@ -68,6 +74,7 @@ TUNING = (  # the six the default was first chosen on (docs/benchmarks.md)
 DATASETS = tuple(LOADERS)  # the broad development suite: every dataset in ../shared/datasets
 CHECKPOINTS = (100, 200, 600)
 THRESHOLDS = (0.95, 0.98)
+DEFAULT = "default"  # alflow's shipped default strategy section, whatever it is
 REFERENCE = "margin"  # the baseline every library has (Bahri et al. 2022)
 COMMITTEE_SIZE = 5
 PAL_CANDIDATES = 1_000  # ProbabilisticAL scores this many random unlabeled rows a round
@@ -377,10 +384,23 @@ def run_baseline(name: str, c: Campaign) -> pd.DataFrame:
     return run_loop(ADAPTERS[library](c, method))
 
 
+def strategy_config(name: str) -> StrategyConfig:
+    """A report column as the ``strategy`` section a user would write: ``default`` is alflow's
+    shipped default (``StrategyConfig()``), ``NAME`` a registered strategy, and
+    ``NAME/COLD@N`` NAME after the cold start COLD while some class has fewer than N labels."""
+    if name == DEFAULT:
+        return StrategyConfig()
+    main, _, cold = name.partition("/")
+    if not cold:
+        return StrategyConfig(name=main)
+    cold_start, _, until = cold.partition("@")
+    return StrategyConfig(name=main, cold_start=cold_start, cold_start_until_per_class=int(until))
+
+
 def run_alflow(name: str, c: Campaign) -> pd.DataFrame:
-    """alflow's registered strategy ``name`` through ``alflow.simulation.simulate``."""
+    """alflow's strategy ``name`` (``strategy_config``) through ``alflow.simulation.simulate``."""
     return simulate(
-        name,
+        strategy_config(name),
         c.x_pool,
         c.y_pool,
         c.x_test,
@@ -795,6 +815,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument(
         "--replot", type=Path, help="re-render the table and PNGs of a saved JSON report, then stop"
     )
+    ap.add_argument(
+        "--rerun",
+        help="strategies to run again where kept (comma-separated; after their code changed)",
+    )
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--datasets-dir", type=Path, default=ROOT / ".." / "shared" / "datasets")
     ap.add_argument("--out-dir", type=Path, default=RESULTS)
@@ -802,14 +826,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def strategy_names(arg: str | None) -> list[str]:
-    """alflow strategies to run: ``random`` first, then the rest in registry order."""
-    names = arg.split(",") if arg else list(REGISTRY)
+    """alflow strategies to run (``strategy_config`` names, each checked): ``random`` first,
+    then the rest in the given (or registry) order."""
+    names = arg.split(",") if arg else [DEFAULT, *REGISTRY]
+    for name in names:
+        try:
+            strategy_config(name)
+        except ValueError as exc:
+            raise SystemExit(f"--strategies: {name!r} is not a strategy section: {exc}") from None
     return sorted(dict.fromkeys(names), key=lambda n: n != "random")
 
 
 def job_path(out_dir: Path, job: Job) -> Path:
-    """Where a finished (dataset, seed) is kept, keyed by everything that shapes its result."""
-    key = f"{job.strategies}{job.baselines}{job.initial},{job.batch},{job.budget}"
+    """Where a (dataset, seed)'s campaigns are kept, keyed by everything that shapes their
+    results except which strategies run: each strategy's curve is kept once and reused."""
+    key = f"{job.initial},{job.batch},{job.budget}"
     if job.late_batch:
         key += f",late{job.late_batch}"
     if job.dataset in TEXT:  # the pool's TF-IDF and its embedding (alflow.text_space)
@@ -820,26 +851,62 @@ def job_path(out_dir: Path, job: Job) -> Path:
     return out_dir / "jobs" / f"{job.dataset}-seed{job.seed}-{digest}.json"
 
 
-def run_all(jobs: list[Job], workers: int, out_dir: Path) -> list[dict]:
-    """Runs the jobs on a process pool, keeping each finished (dataset, seed) under
-    ``out_dir/jobs`` so that a rerun of the same command resumes instead of starting over."""
-    results, todo = [], []
+def _kept(out_dir: Path, job: Job, rerun: frozenset[str]) -> tuple[dict | None, Job | None]:
+    """What is kept of ``job`` and the job of the campaigns still to run (None: all kept)."""
+    path = job_path(out_dir, job)
+    kept = json.loads(path.read_text()) if path.exists() else None
+    done = set() if kept is None else (set(kept["curves"]) | set(kept["skipped"])) - rerun
+    todo = replace(
+        job,
+        strategies=tuple(n for n in job.strategies if n not in done),
+        baselines=tuple(n for n in job.baselines if n not in done),
+    )
+    return kept, (todo if todo.strategies or todo.baselines else None)
+
+
+def _merge(kept: dict | None, new: dict) -> dict:
+    """``new`` campaigns over the ``kept`` ones of the same (dataset, seed)."""
+    if kept is None:
+        return new
+    for part in ("curves", "skipped", "seconds"):
+        for name in new[part]:
+            for other in ("curves", "skipped", "seconds"):
+                kept[other].pop(name, None)
+        kept[part].update(new[part])
+    return kept
+
+
+def _only(result: dict, job: Job) -> dict:
+    """``result`` with the campaigns of ``job``'s strategies and baselines only."""
+    names = {*job.strategies, *job.baselines}
+    parts = ("curves", "skipped", "seconds")
+    return {**result, **{p: {k: v for k, v in result[p].items() if k in names} for p in parts}}
+
+
+def run_all(
+    jobs: list[Job], workers: int, out_dir: Path, rerun: frozenset[str] = frozenset()
+) -> list[dict]:
+    """Runs the jobs on a process pool, keeping each (dataset, seed)'s campaigns under
+    ``out_dir/jobs``: a rerun resumes, and a strategy already run there (a baseline, say) is
+    not run again unless named in ``rerun`` (after its code changed)."""
+    results, todo = [], {}
     for job in jobs:
-        path = job_path(out_dir, job)
-        if path.exists():
-            results.append(json.loads(path.read_text()))
-            print(f"== {job.dataset} seed={job.seed} kept from {path.name}", flush=True)
+        kept, missing = _kept(out_dir, job, rerun)
+        if missing is None:
+            results.append(_only(kept, job))
+            print(f"== {job.dataset} seed={job.seed} kept", flush=True)
         else:
-            todo.append(job)
+            todo[missing] = (job, kept)
     spawn = multiprocessing.get_context("spawn")  # no forked BLAS or matplotlib state
     with ProcessPoolExecutor(workers, mp_context=spawn, initializer=_init_worker) as pool:
-        futures = {pool.submit(run_job, job): job for job in todo}
+        futures = {pool.submit(run_job, missing): missing for missing in todo}
         for n, future in enumerate(as_completed(futures), 1):
-            job = futures[future]
-            results.append(future.result())
+            job, kept = todo[futures[future]]
+            merged = _merge(kept, future.result())
             path = job_path(out_dir, job)
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(results[-1], default=str))
+            path.write_text(json.dumps(merged, default=str))
+            results.append(_only(merged, job))
             print(f"== {job.dataset} seed={job.seed} done ({n}/{len(todo)})", flush=True)
     return sorted(results, key=lambda r: (r["dataset"], r["seed"]))
 
@@ -905,7 +972,8 @@ def main(argv: list[str] | None = None) -> None:
         for name in args.datasets.split(",")
         for seed in range(args.seed_offset, args.seed_offset + args.seeds)
     ]
-    results = run_all(jobs, args.jobs, args.out_dir)
+    rerun = frozenset(args.rerun.split(",")) if args.rerun else frozenset()
+    results = run_all(jobs, args.jobs, args.out_dir, rerun)
     report = build_report(args, results, strategies + baselines)
     report.update(
         command="python benchmarks/label_efficiency.py " + " ".join(sys.argv[1:]),

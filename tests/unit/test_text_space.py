@@ -11,6 +11,7 @@ from alflow.handles import Stores
 from alflow.model import build_model
 from alflow.pool import features_of, read_partition
 from alflow.text_space import (
+    SINGLETONS_DROPPED_FROM,
     fit_text_space,
     load_text_space,
     sample_texts,
@@ -132,3 +133,12 @@ def test_the_first_pool_ingest_fits_the_space_once_and_a_refusal_keeps_none(tmp_
     x = features_of(read_partition(f"{stores.ws.pool_url}/{name}"), "embedding")
     space = load_text_space(stores.ws.text_space)
     np.testing.assert_allclose(x, space.embed(texts[300:]), atol=1e-6)
+
+
+def test_terms_of_one_text_only_are_dropped_from_large_samples():
+    common = [f"alpha beta gamma word{i % 50}" for i in range(SINGLETONS_DROPPED_FROM - 1)]
+    small = fit_text_space([*common[1:], "alpha onlyhere"], 0, seed=0)
+    assert "onlyhere" in small.vectorizer.vocabulary_  # below the threshold: every term kept
+    large = fit_text_space([*common, "alpha onlyhere", "beta"], 0, seed=0)
+    assert "onlyhere" not in large.vectorizer.vocabulary_
+    assert {"alpha", "beta", "word7"} <= set(large.vectorizer.vocabulary_)
