@@ -5,6 +5,7 @@ the same code as a real round's (``score_features`` scores the pool like a Dask 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -179,7 +180,8 @@ def simulate(
     """Run one campaign of ``strategy`` (a registered name, or a whole ``strategy`` config
     section: its cold start, committee and parameters as a round reads them); one row per
     round: ``labels``, ``accuracy``, ``macro_f1`` (on the test set, which only reports: nothing
-    the campaign picks depends on it).
+    the campaign picks depends on it) and ``query_seconds`` (building the next batch; none
+    after the last round).
 
     ``x_pool``/``x_test`` are arrays, lists of texts, or sparse matrices (text vectorised once
     for the whole campaign, which ``make_model`` then takes as it is).
@@ -216,6 +218,7 @@ def simulate(
         batch_size = min(batch_size, len(y_pool) - len(labeled))
         if batch_size <= 0:
             break
+        started = time.perf_counter()
         picked = _next_batch(
             s,
             pool,
@@ -228,6 +231,7 @@ def simulate(
             committee,
             protocol.seed,
         )
+        rows[-1]["query_seconds"] = time.perf_counter() - started
         labeled = np.concatenate([labeled, picked["item_id"].astype(int).to_numpy()])
     return pd.DataFrame(rows)
 

@@ -56,7 +56,7 @@ from alflow.model import build_model
 from alflow.simulation import Protocol, initial_labels, simulate
 from alflow.strategies import REGISTRY
 from alflow.text_space import TextSpace, fit_text_space, sample_texts
-from benchmarks.datasets import LOADERS, TABULAR, TEXT, load, split
+from benchmarks.datasets import LOADERS, POOL_CAP, TABULAR, TEXT, load, split
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -89,6 +89,7 @@ SKACTIVEML = (
 LIBRARIES = {"modal": ("modAL", MODAL), "skactiveml": ("skactiveml", SKACTIVEML)}
 
 Curve = dict[str, list[float]]
+CURVE_COLUMNS = ("labels", "accuracy", "macro_f1", "query_seconds")
 
 
 # --------------------------------------------------------------------------- model and data
@@ -205,7 +206,9 @@ def run_loop(adapter: Adapter) -> pd.DataFrame:
         batch = min(p.batch_at(len(labeled)), p.budget - len(labeled), len(c.y_pool) - len(labeled))
         if batch <= 0:
             break
+        started = time.perf_counter()
         picked = np.asarray(adapter.query(model, labeled, batch, round_id), dtype=int)
+        rows[-1]["query_seconds"] = time.perf_counter() - started
         if len(np.intersect1d(picked, labeled)) or len(np.unique(picked)) != len(picked):
             raise RuntimeError(f"{adapter.method} queried an already labeled or duplicate item")
         labeled = np.concatenate([labeled, picked])
@@ -475,7 +478,7 @@ def run_job(job: Job) -> dict[str, Any]:
             _progress(job, name, f"skipped: {out['skipped'][name]}")
             continue
         out["seconds"][name] = time.perf_counter() - start
-        out["curves"][name] = frame[["labels", "accuracy", "macro_f1"]].to_dict("list")
+        out["curves"][name] = frame[[*CURVE_COLUMNS]].to_dict("list")
         final = frame.iloc[-1]
         _progress(
             job,
@@ -528,8 +531,10 @@ def summarise_strategy(curves: list[Curve], full_pool: float, checkpoints: list[
         if len(pos):
             per_seed = [c["accuracy"][pos[0]] for c in curves]
             at[str(k)] = {"mean": float(np.mean(per_seed)), "std": float(np.std(per_seed))}
+    queries = [np.nanmean(c["query_seconds"]) for c in curves if "query_seconds" in c]
     return {
         "seeds": len(curves),
+        "query_seconds": float(np.mean(queries)) if queries else None,
         "aulc": {"mean": float(np.mean(aulc)), "std": float(np.std(aulc)), "per_seed": aulc},
         "accuracy_at": at,
         "labels_to": {
@@ -585,13 +590,27 @@ def paired_vs(d: dict, name: str, reference: str = REFERENCE) -> dict | None:
     return {"mean": mean, "se": se, "loses": mean + 2 * se < 0}
 
 
+def query_ratio(d: dict, reference: str = REFERENCE) -> dict[str, float]:
+    """Each strategy's query time per round over ``reference``'s on one dataset."""
+    runs = d["strategies"]
+    base = runs.get(reference, {}).get("query_seconds")
+    if not base:
+        return {}
+    return {n: r["query_seconds"] / base for n, r in runs.items() if r.get("query_seconds")}
+
+
 def overall(datasets: dict[str, dict], names: list[str]) -> dict[str, dict]:
-    """Mean AULC rank (1 = best, ties averaged) across datasets, mean saving at 95%, and the
-    datasets where a strategy loses to margin sampling beyond two paired standard errors."""
+    """Mean AULC rank (1 = best, ties averaged) across datasets, mean saving at 95%, the
+    datasets where a strategy loses to margin sampling beyond two paired standard errors, and its
+    mean query time over margin's on the full-size (``POOL_CAP``) pools."""
     ranks: dict[str, list[float]] = {n: [] for n in names}
     savings: dict[str, list[float]] = {n: [] for n in names}
     losses: dict[str, list[str]] = {n: [] for n in names}
+    query_ratios: dict[str, list[float]] = {n: [] for n in names}
     for dataset, d in datasets.items():
+        if d["pool"] >= POOL_CAP:
+            for name, ratio in query_ratio(d).items():
+                query_ratios[name].append(ratio)
         ran = list(d["strategies"])
         for name, r in zip(
             ran, rankdata([-d["strategies"][n]["aulc"]["mean"] for n in ran]), strict=True
@@ -609,6 +628,7 @@ def overall(datasets: dict[str, dict], names: list[str]) -> dict[str, dict]:
             "mean_saving_95": float(np.mean(savings[n])) if savings[n] else None,
             "saving_datasets": len(savings[n]),
             "loses_to_margin": losses[n],
+            "query_vs_margin": float(np.mean(query_ratios[n])) if query_ratios[n] else None,
         }
         for n in names
     }
@@ -661,8 +681,9 @@ def overall_table(rows: dict[str, dict], n_datasets: int) -> list[str]:
         "### Overall",
         "",
         "| strategy | mean AULC rank | datasets | mean saving vs random at 95% "
-        f"| below {REFERENCE} beyond 2 paired SE |",
-        "|---|---|---|---|---|",
+        f"| below {REFERENCE} beyond 2 paired SE | query time vs {REFERENCE} "
+        f"({POOL_CAP:,}-row pools) |",
+        "|---|---|---|---|---|---|",
     ]
     ranked = sorted(
         (item for item in rows.items() if item[1]["mean_aulc_rank"] is not None),
@@ -673,9 +694,10 @@ def overall_table(rows: dict[str, dict], n_datasets: int) -> list[str]:
         if r["mean_saving_95"] is not None:
             saving += f" ({r['saving_datasets']}/{n_datasets} datasets)"
         below = ", ".join(r.get("loses_to_margin", [])) or "—"
+        query = f"{r['query_vs_margin']:.1f}x" if r.get("query_vs_margin") else "—"
         lines.append(
             f"| {name} | {r['mean_aulc_rank']:.2f} | {r['datasets']}/{n_datasets} | {saving} "
-            f"| {below} |"
+            f"| {below} | {query} |"
         )
     return [*lines, ""]
 

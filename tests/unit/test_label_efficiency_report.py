@@ -7,10 +7,11 @@ from benchmarks.label_efficiency import overall, paired_vs
 
 def _dataset(**per_seed: list[float]) -> dict:
     return {
+        "pool": 100,
         "strategies": {
             name: {"aulc": {"mean": sum(v) / len(v), "per_seed": v}, "saving_95": None}
             for name, v in per_seed.items()
-        }
+        },
     }
 
 
