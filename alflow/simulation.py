@@ -164,6 +164,17 @@ def _metrics(y_true, pred, pool: SimulatedPool) -> dict[str, float]:
     }
 
 
+def _strategy_section(strategy: str | StrategyConfig, params: dict | None) -> StrategyConfig:
+    """``strategy`` as a config section: a name's ``params`` minus the committee's size and kind."""
+    if isinstance(strategy, StrategyConfig):
+        return strategy
+    params = dict(params or {})
+    defaults = StrategyConfig()
+    size = params.pop("committee_size", defaults.committee_size)
+    kind = params.pop("committee_kind", defaults.committee_kind)
+    return StrategyConfig(name=strategy, params=params, committee_size=size, committee_kind=kind)
+
+
 def simulate(
     strategy: str | StrategyConfig,
     x_pool: Any,
@@ -194,14 +205,7 @@ def simulate(
     ``embedding`` (one row per pool item), when given, is the space distances are measured in,
     as a pool's embedding column is in a real round; otherwise the model's own representation.
     """
-    if isinstance(strategy, StrategyConfig):
-        s = strategy
-    else:
-        params = dict(params or {})
-        defaults = StrategyConfig()
-        size = params.pop("committee_size", defaults.committee_size)
-        kind = params.pop("committee_kind", defaults.committee_kind)
-        s = StrategyConfig(name=strategy, params=params, committee_size=size, committee_kind=kind)
+    s = _strategy_section(strategy, params)
     y_pool, y_test = np.asarray(y_pool).astype(str), np.asarray(y_test).astype(str)
     pool = SimulatedPool.of(x_pool, y_pool, sorted(set(y_pool) | set(y_test)), embedding)
     committee = committee_builder(
@@ -220,17 +224,9 @@ def simulate(
             break
         started = time.perf_counter()
         picked = _next_batch(
-            s,
-            pool,
-            labeled,
-            model,
-            rewards,
-            strategies,
-            batch_size,
-            round_id,
-            committee,
+            s, pool, labeled, model, rewards, strategies, batch_size, round_id, committee,
             protocol.seed,
-        )
+        )  # fmt: skip
         rows[-1]["query_seconds"] = time.perf_counter() - started
         labeled = np.concatenate([labeled, picked["item_id"].astype(int).to_numpy()])
     return pd.DataFrame(rows)
