@@ -890,10 +890,11 @@ def _merge(kept: dict | None, new: dict) -> dict:
     """``new`` campaigns over the ``kept`` ones of the same (dataset, seed)."""
     if kept is None:
         return new
-    for part in ("curves", "skipped", "seconds"):
-        for name in new[part]:
-            for other in ("curves", "skipped", "seconds"):
-                kept[other].pop(name, None)
+    parts = ("curves", "skipped", "seconds")
+    for name in {n for part in parts for n in new[part]}:  # a rerun replaces all it had
+        for part in parts:
+            kept[part].pop(name, None)
+    for part in parts:
         kept[part].update(new[part])
     return kept
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from benchmarks.label_efficiency import overall, paired_vs
+from benchmarks.label_efficiency import _merge, overall, paired_vs
 
 
 def _dataset(**per_seed: list[float]) -> dict:
@@ -38,3 +38,30 @@ def test_overall_lists_the_datasets_lost_to_margin_and_ranks_ties_evenly():
     assert rows["y"]["loses_to_margin"] == [] and rows["margin"]["loses_to_margin"] == []
     assert rows["margin"]["mean_aulc_rank"] == rows["y"]["mean_aulc_rank"] == (1.5 + 2.5) / 2
     assert rows["x"]["mean_aulc_rank"] == (3 + 1) / 2
+
+
+def _campaigns(**seconds: float) -> dict:
+    return {
+        "curves": {name: {"labels": [20], "accuracy": [s]} for name, s in seconds.items()},
+        "skipped": {},
+        "seconds": dict(seconds),
+    }
+
+
+def test_merging_new_campaigns_into_a_kept_job_keeps_old_and_new_and_replaces_a_rerun():
+    kept = _campaigns(margin=1.0, random=2.0)
+    merged = _merge(kept, _campaigns(density_coreset=3.0, random=4.0))
+    assert (
+        set(merged["curves"]) == set(merged["seconds"]) == {"margin", "random", "density_coreset"}
+    )
+    assert merged["seconds"] == {"margin": 1.0, "random": 4.0, "density_coreset": 3.0}
+    assert merged["curves"]["random"]["accuracy"] == [4.0]
+
+
+def test_a_rerun_that_is_now_skipped_drops_its_old_curve():
+    kept = _campaigns(margin=1.0, typiclust=2.0)
+    new = {"curves": {}, "skipped": {"typiclust": "pool too large"}, "seconds": {}}
+    merged = _merge(kept, new)
+    assert set(merged["curves"]) == {"margin"} and merged["skipped"] == {
+        "typiclust": "pool too large"
+    }
