@@ -98,12 +98,16 @@ def choose_strategy(
     round_id: int,
 ) -> tuple[StrategySpec, dict[str, Any]]:
     """``(spec, params)`` for this round: the cold start while no model exists or some class
-    has fewer than ``cold_start_until_per_class`` labels; a portfolio's pick (EXP3 over the
-    ``history`` of gains) with that arm's params; or the configured strategy. The spec runs
-    with the params (``StrategySpec.with_params``)."""
+    has fewer than ``cold_start_until_per_class`` labels (before the first model, ``random``
+    in place of a cold start that needs one); a portfolio's pick (EXP3 over the ``history`` of
+    gains) with that arm's params; or the configured strategy. The spec runs with the params
+    (``StrategySpec.with_params``)."""
     counts = labels["label"].value_counts()
-    if not has_model or any(counts.get(c, 0) < s.cold_start_until_per_class for c in classes):
-        return get_strategy(s.cold_start), {}
+    cold = get_strategy(s.cold_start)
+    if not has_model:
+        return (get_strategy("random") if cold.needs_model else cold), {}
+    if any(counts.get(c, 0) < s.cold_start_until_per_class for c in classes):
+        return cold, {}
     if s.name != PORTFOLIO:
         return get_strategy(s.name).with_params(s.params), s.params
     portfolio = Portfolio.model_validate(s.params)
