@@ -10,7 +10,7 @@ then measures, in one run:
   * the pool index's one-time build (``index.PoolIndex``) on a worker, as rounds build it (the
     driver never holds it), and its reuse (load) on the next round;
   * the scoring pass again with FAISS cluster assignment of the candidates to the index's
-    centroids (``index.ClusterAssigner``), then ``kmeans_round_robin`` (the default) over those
+    centroids (``index.ClusterAssigner``), then ``kmeans_round_robin`` over those
     clusters for a batch;
   * density of the candidates from the pool index (on a worker), and ``density_coreset`` for a
     batch;
@@ -242,7 +242,7 @@ def index_and_selection(r, args, client, root, parts, urls, scores, req, model, 
     r["index_load_s_per_round"] = round(on_worker(client, timed_load, folder, h), 2)
     r["centroids"] = len(assigner.centroids)
 
-    by_clusters = get_strategy("kmeans_round_robin")  # the default: clusters from the pass
+    by_clusters = get_strategy("kmeans_round_robin")  # clusters from the pass
     top_m = candidate_count(by_clusters, args.batch, 5)
     passes = []
     for _ in range(args.reps):  # best of --reps, like the plain pass
