@@ -24,6 +24,7 @@ from pydantic import Field, ValidationError
 
 from alflow.config_sections import (
     BUILTIN_ESTIMATORS,
+    DEFAULT_STRATEGY,
     MISSING_MARKERS,
     TOKEN_ENV,
     ArchiveLimits,
@@ -50,6 +51,7 @@ from alflow.errors import ConfigError
 
 __all__ = [  # the sections are re-exported: ``from alflow.config import StrategyConfig`` works
     "BUILTIN_ESTIMATORS",
+    "DEFAULT_STRATEGY",
     "MISSING_MARKERS",
     "TOKEN_ENV",
     "AlflowConfig",

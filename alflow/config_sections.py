@@ -232,14 +232,24 @@ class EvaluationConfig(Section):
     min_eval_labels: Annotated[int, Field(ge=1)] = 10
 
 
+DEFAULT_STRATEGY = "default"  # what the demo and the benchmarks call the default section
+# a section that chooses its strategy or cold start: what it leaves out is the plain cold start
+CHOSEN_COLD_START = {"cold_start": "random", "cold_start_until_per_class": 0}
+
+
 class StrategyConfig(Section):
     """The query strategy, chosen by name from the registry, and what feeds it; ``params`` are
-    checked against the strategy's parameter model (``alflow.strategy_params``)."""
+    checked against the strategy's parameter model (``alflow.strategy_params``).
 
-    name: str = "kmeans_round_robin"
+    The default section is the measured default (docs/benchmarks.md): ``margin_explore`` after
+    a ``density_coreset`` cold start while some class has fewer than 30 labels. A section that
+    sets ``name``, ``cold_start`` or ``cold_start_until_per_class`` gets ``random`` and ``0`` for
+    the cold-start fields it leaves out: ``{name: margin}`` is margin from the first model on."""
+
+    name: str = "margin_explore"
     params: dict[str, Any] = Field(default_factory=dict, validate_default=True)
-    cold_start: str = "random"
-    cold_start_until_per_class: Annotated[int, Field(ge=0)] = 0
+    cold_start: str = "density_coreset"
+    cold_start_until_per_class: Annotated[int, Field(ge=0)] = 30
     candidate_factor: Annotated[int, Field(ge=1)] = 5
     pool_sample: Annotated[int, Field(ge=100)] = 5_000
     density_index: Literal["auto", "sample", "pool"] = "auto"
@@ -261,6 +271,14 @@ class StrategyConfig(Section):
     @classmethod
     def _typed_params(cls, params: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
         return checked_params(params, info)
+
+    @model_validator(mode="after")
+    def _chosen_strategy_without_default_cold_start(self) -> StrategyConfig:
+        chosen = self.model_fields_set & {"name", *CHOSEN_COLD_START}
+        for field, value in CHOSEN_COLD_START.items() if chosen else ():
+            if field not in chosen:
+                setattr(self, field, value)
+        return self
 
 
 class ArchiveLimits(Section):

@@ -9,7 +9,7 @@ import pandas as pd
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
-from alflow.config import AlflowConfig, config_from_dict
+from alflow.config import DEFAULT_STRATEGY, AlflowConfig, config_from_dict
 
 MARKER = ".alflow-demo"
 
@@ -33,7 +33,8 @@ def write_digits(folder: Path, seed: int = 0, eval_size: int = 500) -> tuple[Pat
 def digits_config(
     root: Path, strategy: str, *, rounds: int, batch_size: int, seed: int = 0
 ) -> AlflowConfig:
-    """One campaign of the demo: its own workspace, the demo's shared MLflow backend."""
+    """One campaign of the demo: its own workspace, the demo's shared MLflow backend;
+    ``strategy`` is a registered name or ``default`` (the default strategy section)."""
     return config_from_dict(
         {
             "project": f"digits-{strategy}",
@@ -51,7 +52,7 @@ def digits_config(
                 "partition_rows": 400,
             },
             "model": {"params": {"C": 0.5, "max_iter": 2000}},
-            "strategy": {"name": strategy},
+            "strategy": {} if strategy == DEFAULT_STRATEGY else {"name": strategy},
             "vendor": {"kind": "simulated"},
             "campaign": {"batch_size": batch_size, "max_rounds": rounds},
         }

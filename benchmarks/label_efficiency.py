@@ -51,7 +51,13 @@ from sklearn.metrics import accuracy_score, f1_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from alflow.config import AlflowConfig, FeaturesConfig, StrategyConfig, config_from_dict
+from alflow.config import (
+    DEFAULT_STRATEGY,
+    AlflowConfig,
+    FeaturesConfig,
+    StrategyConfig,
+    config_from_dict,
+)
 from alflow.model import build_model
 from alflow.simulation import Protocol, initial_labels, simulate
 from alflow.strategies import REGISTRY
@@ -74,7 +80,7 @@ TUNING = (  # the six the default was first chosen on (docs/benchmarks.md)
 DATASETS = tuple(LOADERS)  # the broad development suite: every dataset in ../shared/datasets
 CHECKPOINTS = (100, 200, 600)
 THRESHOLDS = (0.95, 0.98)
-DEFAULT = "default"  # alflow's shipped default strategy section, whatever it is
+DEFAULT = DEFAULT_STRATEGY  # alflow's shipped default strategy section, whatever it is
 REFERENCE = "margin"  # the baseline every library has (Bahri et al. 2022)
 COMMITTEE_SIZE = 5
 PAL_CANDIDATES = 1_000  # ProbabilisticAL scores this many random unlabeled rows a round

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from alflow.config import StrategyConfig
+from alflow.config import DEFAULT_STRATEGY
 from flows.cli_common import ConfigOpt, load
 from flows.user_errors import fail, guard
 
@@ -36,8 +36,12 @@ def demo(
         Path, typer.Option(help="Folder for the demo (replaced each run).")
     ] = Path("alflow-demo"),
     strategy: Annotated[
-        str, typer.Option(help="Strategy to compare with random (default: the config default).")
-    ] = StrategyConfig().name,
+        str,
+        typer.Option(
+            help="Strategy to compare with random: a registered name, or default (the default "
+            "strategy section, docs/benchmarks.md)."
+        ),
+    ] = DEFAULT_STRATEGY,
     rounds: Annotated[int, typer.Option(min=2, help="Rounds per campaign.")] = 10,
     batch_size: Annotated[int, typer.Option(min=1, help="Items per round.")] = 20,
     seed: Annotated[int, typer.Option(help="Seed for data split, model and sampling.")] = 0,
@@ -49,7 +53,7 @@ def demo(
     from alflow.strategies import REGISTRY
     from flows.demo import run_demo
 
-    if strategy not in REGISTRY:
+    if strategy != DEFAULT_STRATEGY and strategy not in REGISTRY:
         fail(ValueError(f"unknown strategy {strategy!r}; known: {sorted(REGISTRY)}"))
     out = run_demo(
         workspace.resolve(), strategy=strategy, rounds=rounds, batch_size=batch_size, seed=seed

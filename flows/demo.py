@@ -38,7 +38,7 @@ def run_demo(root: Path, *, strategy: str, rounds: int, batch_size: int, seed: i
         project.ingest(str(pool_csv))
         project.ingest(str(eval_csv), target="eval")
         result = campaign(config)
-        curves.extend(result["curve"])
+        curves.extend({**row, "strategy": name} for row in result["curve"])
         timings[name] = time.perf_counter() - started
     frame = pd.DataFrame(curves)
     png = plots.learning_curves(

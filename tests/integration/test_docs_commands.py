@@ -16,7 +16,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from alflow.config import StrategyConfig
+from alflow.config import DEFAULT_STRATEGY
 from flows.cli_campaign import demo
 from tests.conftest import ROOT, require_dataset
 
@@ -197,7 +197,7 @@ def _demo(tmp_path: Path, _frame: pd.DataFrame, api: str) -> None:
     (command,) = commands(blocks()[DEMO])
     assert command.startswith(SETUP)  # the venv this test runs in is that venv
     out = run(command.removeprefix(SETUP), tmp_path, api)
-    default, ws = StrategyConfig().name, tmp_path / "alflow-demo"
+    default, ws = DEFAULT_STRATEGY, tmp_path / "alflow-demo"
     assert "labels" in out and default in out and "random" in out
     assert (ws / "learning_curve.png").stat().st_size > 10_000
     uri = f"sqlite:///{ws / 'mlflow.db'}"

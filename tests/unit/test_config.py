@@ -18,9 +18,28 @@ BASE = {
 
 def test_minimal_config_gets_embedded_defaults():
     cfg = config_from_dict(BASE, environ={})
-    assert cfg.strategy.name == "kmeans_round_robin"  # the measured default (docs/benchmarks.md)
+    s = cfg.strategy  # the measured default (docs/benchmarks.md)
+    assert (s.name, s.cold_start, s.cold_start_until_per_class) == (
+        "margin_explore",
+        "density_coreset",
+        30,
+    )
     assert cfg.compute.scheduler_address is None
     assert cfg.storage.ledger_url is None
+
+
+@pytest.mark.parametrize(
+    ("section", "expected"),
+    [
+        ({"pool_sample": 400}, ("margin_explore", "density_coreset", 30)),
+        ({"name": "margin"}, ("margin", "random", 0)),
+        ({"name": "margin", "cold_start_until_per_class": 5}, ("margin", "random", 5)),
+        ({"cold_start": "typiclust"}, ("margin_explore", "typiclust", 0)),
+    ],
+)
+def test_a_section_that_chooses_its_strategy_gets_no_default_cold_start(section, expected):
+    s = config_from_dict({**BASE, "strategy": section}, environ={}).strategy
+    assert (s.name, s.cold_start, s.cold_start_until_per_class) == expected
 
 
 def test_unknown_key_fails_with_its_dotted_path():

@@ -124,6 +124,24 @@ def test_portfolio_arms_params_are_checked_and_used():
     assert picks["random"] == ({}, {})
 
 
+@pytest.mark.parametrize(
+    ("has_model", "counts", "expected"),
+    [
+        (False, {"a": 0, "b": 0}, "random"),  # density_coreset needs a model: random before one
+        (True, {"a": 29, "b": 40}, "density_coreset"),  # a class below 30 labels
+        (True, {"a": 30, "b": 30}, "margin_explore"),
+    ],
+)
+def test_the_default_section_starts_random_then_density_coreset_then_margin_explore(
+    has_model, counts, expected
+):
+    labels = pd.DataFrame({"label": [c for c, n in counts.items() for _ in range(n)]})
+    spec, _ = choose_strategy(
+        StrategyConfig(), ["a", "b"], labels, has_model=has_model, history=[], seed=0, round_id=1
+    )
+    assert spec.name == expected
+
+
 def test_strategy_config_built_in_code_is_checked_too():
     with pytest.raises(ValidationError, match="top_factr"):
         StrategyConfig(name="margin_coreset", params={"top_factr": 3})
