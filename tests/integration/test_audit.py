@@ -28,7 +28,8 @@ def test_audit_answers_for_rounds_items_and_models(tmp_path, digits_csv, dask_cl
     assert out.exit_code == 0, out.output
     summary = project.ledger.round_summary()
     assert summary["selected"].tolist() == [12, 12] and summary["labeled_back"].tolist() == [12, 12]
-    assert summary["strategy"].tolist() == ["random", config.strategy.name]
+    cold = config.strategy.cold_start  # round 2: fewer than 30 labels a class
+    assert summary["strategy"].tolist() == ["random", cold]
     assert summary["scored_with"].tolist()[1] == trained[0].model_version
     assert (tmp_path / "r.csv").exists()
 

@@ -57,7 +57,7 @@ def test_round_then_reimport_and_retrain(project):
     out2 = labeling_round(cfg)
     assert out2["round_id"] == 2
     rnd2 = project.ledger.get_round(2)
-    assert rnd2.strategy == cfg.strategy.name and rnd2.model_version == "1"
+    assert rnd2.strategy == cfg.strategy.cold_start and rnd2.model_version == "1"
     run2 = client.get_run(rnd2.mlflow_run_id)
     assert run2.data.params["scoring_model_version"] == "1"
     artifacts = {a.path for a in client.list_artifacts(rnd2.mlflow_run_id)}

@@ -74,7 +74,7 @@ def test_own_estimator_trains_registers_and_scores_the_next_round(
 
     labeling_round(config)  # the workers unpickle the champion (and the user's class)
     rnd = project.ledger.get_round(2)
-    assert rnd.model_version == "1" and rnd.strategy == config.strategy.name
+    assert rnd.model_version == "1" and rnd.strategy == config.strategy.cold_start
     batch = project.ledger.selection(2)
     x = digits_frame.set_index("digit_id").loc[batch["item_id"], DIGIT_COLUMNS].to_numpy()
     proba = champion.predict_proba(x.astype(np.float32))
