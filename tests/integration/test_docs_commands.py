@@ -31,6 +31,9 @@ SKIP = {
     "README.md: .venv/bin/mlflow ui --backend-store-uri sqlite:///alflow-demo": (
         "starts the MLflow UI server and waits for a browser"
     ),
+    "docs/benchmarks.md: DS=spambase,satimage,mushroom,wine_quality,pendigits": (
+        "the broad suite: about 80 min of benchmark on 2 cores"
+    ),
     "docs/benchmarks.md: python benchmarks/label_efficiency.py --seeds 5 --jo": (
         "a benchmark (hours on 2 cores), not a test"
     ),
