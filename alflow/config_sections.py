@@ -275,9 +275,10 @@ class StrategyConfig(Section):
     @model_validator(mode="after")
     def _chosen_strategy_without_default_cold_start(self) -> StrategyConfig:
         chosen = self.model_fields_set & {"name", *CHOSEN_COLD_START}
-        for field, value in CHOSEN_COLD_START.items() if chosen else ():
-            if field not in chosen:
-                setattr(self, field, value)
+        if chosen:
+            for field, value in CHOSEN_COLD_START.items():
+                if field not in chosen:
+                    setattr(self, field, value)
         return self
 
 

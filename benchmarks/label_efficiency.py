@@ -80,7 +80,7 @@ TUNING = (  # the six the default was first chosen on (docs/benchmarks.md)
 DATASETS = tuple(LOADERS)  # the broad development suite: every dataset in ../shared/datasets
 CHECKPOINTS = (100, 200, 600)
 THRESHOLDS = (0.95, 0.98)
-DEFAULT = DEFAULT_STRATEGY  # alflow's shipped default strategy section, whatever it is
+PARTS = ("curves", "skipped", "seconds")  # what a job keeps per strategy
 REFERENCE = "margin"  # the baseline every library has (Bahri et al. 2022)
 COMMITTEE_SIZE = 5
 PAL_CANDIDATES = 1_000  # ProbabilisticAL scores this many random unlabeled rows a round
@@ -397,7 +397,7 @@ def strategy_config(name: str) -> StrategyConfig:
     """A report column as the ``strategy`` section a user would write: ``default`` is alflow's
     shipped default (``StrategyConfig()``), ``NAME`` a registered strategy, and
     ``NAME/COLD@N`` NAME after the cold start COLD while some class has fewer than N labels."""
-    if name == DEFAULT:
+    if name == DEFAULT_STRATEGY:
         return StrategyConfig()
     main, _, cold = name.partition("/")
     if not cold:
@@ -856,7 +856,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def strategy_names(arg: str | None) -> list[str]:
     """alflow strategies to run (``strategy_config`` names, each checked): ``random`` first,
     then the rest in the given (or registry) order."""
-    names = arg.split(",") if arg else [DEFAULT, *REGISTRY]
+    names = arg.split(",") if arg else [DEFAULT_STRATEGY, *REGISTRY]
     for name in names:
         try:
             strategy_config(name)
@@ -896,11 +896,10 @@ def _merge(kept: dict | None, new: dict) -> dict:
     """``new`` campaigns over the ``kept`` ones of the same (dataset, seed)."""
     if kept is None:
         return new
-    parts = ("curves", "skipped", "seconds")
-    for name in {n for part in parts for n in new[part]}:  # a rerun replaces all it had
-        for part in parts:
+    for name in {n for part in PARTS for n in new[part]}:  # a rerun replaces all it had
+        for part in PARTS:
             kept[part].pop(name, None)
-    for part in parts:
+    for part in PARTS:
         kept[part].update(new[part])
     return kept
 
@@ -908,8 +907,7 @@ def _merge(kept: dict | None, new: dict) -> dict:
 def _only(result: dict, job: Job) -> dict:
     """``result`` with the campaigns of ``job``'s strategies and baselines only."""
     names = {*job.strategies, *job.baselines}
-    parts = ("curves", "skipped", "seconds")
-    return {**result, **{p: {k: v for k, v in result[p].items() if k in names} for p in parts}}
+    return {**result, **{p: {k: v for k, v in result[p].items() if k in names} for p in PARTS}}
 
 
 def run_all(
