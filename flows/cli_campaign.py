@@ -54,7 +54,8 @@ def demo(
     from flows.demo import run_demo
 
     if strategy != DEFAULT_STRATEGY and strategy not in REGISTRY:
-        fail(ValueError(f"unknown strategy {strategy!r}; known: {sorted(REGISTRY)}"))
+        known = [DEFAULT_STRATEGY, *sorted(REGISTRY)]
+        fail(ValueError(f"unknown strategy {strategy!r}; known: {known}"))
     out = run_demo(
         workspace.resolve(), strategy=strategy, rounds=rounds, batch_size=batch_size, seed=seed
     )
