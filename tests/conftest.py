@@ -17,8 +17,10 @@ for _k, _v in {
     "ALFLOW_LOCAL_SERVICES": "0",
 }.items():
     os.environ.setdefault(_k, _v)
-# the session's own warm server (flows.warm), stopped when the session ends
-os.environ.setdefault("ALFLOW_WARM_DIR", __import__("tempfile").mkdtemp(prefix="alflow-warm-"))
+# the session's own warm server (flows.warm), stopped when the session ends; one per pytest-xdist
+# worker (a worker inherits the controller's environment, and one worker's end stops its server)
+if "ALFLOW_WARM_DIR" not in os.environ or "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ["ALFLOW_WARM_DIR"] = __import__("tempfile").mkdtemp(prefix="alflow-warm-")
 
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
