@@ -205,12 +205,22 @@ def prefect_api(tmp_path_factory) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def prefect_harness():
-    """Prefect's test harness: a real temporary API and database, entered once per session."""
+def _prefect_harness_session():
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def prefect_harness(_prefect_harness_session):
+    """Prefect's test harness: a real temporary API and database, entered once per session.
+    Each test starts with no events worker: Prefect keeps one per process whatever the API URL,
+    so one an earlier test started for another server would take this test's task-run events."""
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all()
+    yield
 
 
 @pytest.fixture
@@ -334,3 +344,4 @@ def mlflow_server(databases: Databases, tmp_path: Path) -> Iterator[tuple[str, P
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
