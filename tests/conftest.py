@@ -344,4 +344,3 @@ def mlflow_server(databases: Databases, tmp_path: Path) -> Iterator[tuple[str, P
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-
