@@ -1,6 +1,7 @@
 """Ingest: every bad-input path gives file, line or row, and column, and changes nothing."""
 
 import json
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ import pytest
 from alflow.config import config_from_dict
 from alflow.errors import InputError
 from alflow.ingest import ingest_file
+from alflow.ingest_read import read_chunks, row_count
+from alflow.ingest_validate import vector_column
 from alflow.ledger import Ledger
 from alflow.pool import features_of, read_partition
 
@@ -289,9 +292,6 @@ def test_an_item_cannot_be_in_the_pool_and_the_evaluation_set(tmp_path, ledger):
 
 
 def test_parquet_embeddings_parse_in_one_step_and_bad_rows_are_named(tmp_path):
-    from alflow.ingest_read import row_count
-    from alflow.ingest_validate import vector_column
-
     x = np.arange(12, dtype=np.float32).reshape(4, 3)
     x[2, 1] = np.nan
     batch = pa.record_batch(
@@ -316,8 +316,6 @@ def _row_groups_file(path: Path, groups: int, rows: int, dim: int) -> None:
 
 
 def test_parquet_chunks_number_every_row_once_across_row_groups(tmp_path):
-    from alflow.ingest_read import read_chunks
-
     path = tmp_path / "groups.parquet"
     _row_groups_file(path, groups=3, rows=250, dim=2)
     chunks = list(read_chunks(str(path), 100))
@@ -330,10 +328,6 @@ def test_parquet_chunks_number_every_row_once_across_row_groups(tmp_path):
 def test_parquet_reading_holds_one_row_group_not_the_file(tmp_path):
     """One reader over the whole file kept each row group's read bytes until the file ended
     (traced: 50 MB per 100k rows x 128); memory must stay with one row group."""
-    import tracemalloc
-
-    from alflow.ingest_read import read_chunks
-
     path = tmp_path / "big.parquet"
     groups, rows, dim = 16, 8_000, 64
     _row_groups_file(path, groups, rows, dim)
