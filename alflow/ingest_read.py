@@ -113,9 +113,14 @@ def _parquet_chunks(url: str, chunk_rows: int) -> Iterator[Chunk]:
     per 100k rows x 128, so memory grew with the file; a reader per row group stays flat."""
     start = 1
     with fsspec.open(url, "rb") as f:
-        pf = pq.ParquetFile(f)
-        for group in range(pf.num_row_groups):
-            for batch in pf.iter_batches(batch_size=chunk_rows, row_groups=[group]):
-                frame = batch.to_pandas()
-                yield Chunk(frame, np.arange(start, start + len(frame)), "row", batch)
-                start += len(frame)
+        try:
+            pf = pq.ParquetFile(f)
+            for group in range(pf.num_row_groups):
+                for batch in pf.iter_batches(batch_size=chunk_rows, row_groups=[group]):
+                    frame = batch.to_pandas()
+                    yield Chunk(frame, np.arange(start, start + len(frame)), "row", batch)
+                    start += len(frame)
+        except pa.ArrowInvalid as err:
+            raise InputError(
+                f"{url}: not a readable Parquet file (near row {start}): {err}"
+            ) from None

@@ -340,3 +340,10 @@ def test_parquet_reading_holds_one_row_group_not_the_file(tmp_path):
     finally:
         tracemalloc.stop()
     assert peak < 4 * group_bytes, f"{peak / group_bytes:.1f} row groups held at once"
+
+
+def test_a_file_that_is_not_parquet_is_one_clear_error(tmp_path):
+    path = tmp_path / "bad.parquet"
+    path.write_text("not parquet\n")
+    with pytest.raises(InputError, match=r"bad\.parquet: not a readable Parquet file"):
+        list(read_chunks(str(path), 100))
