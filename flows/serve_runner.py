@@ -10,7 +10,10 @@ stopped), so the next round runs at once and resumes the unfinished one."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID
 
@@ -71,15 +74,29 @@ def run(config_path: Path, paused: bool, own_server: bool) -> None:
 
 def _first_round(flow_run: FlowRun) -> None:
     """Run ``flow_run`` here, where its imports are done (a spawned run redoes them), then
-    close its cluster (the served flow runs start their own). A stop mid-round exits at once:
-    the cluster may be half started, and distributed's own close asserts on that; ``alflow
-    serve`` kills what is left."""
-    try:
+    close its cluster (the served flow runs start their own)."""
+    with exit_on_interrupt():
         run_flow(labeling_round, flow_run=flow_run, return_type="state")
-    except KeyboardInterrupt:
+        close_shared_clients()
+
+
+@contextmanager
+def exit_on_interrupt() -> Iterator[None]:
+    """A SIGINT (``alflow serve`` stopping) ends this process at once, Prefect's workers
+    flushed, exit code 130. Not a KeyboardInterrupt: raised wherever the main thread is, one
+    landing in a finalizer (a Dask future's ``__del__``) is printed as a traceback and
+    swallowed, and the round goes on; one mid-way through the cluster's start makes
+    distributed's close assert. ``alflow serve`` kills whatever is left (the cluster)."""
+
+    def handler(_signum: int, _frame) -> None:
         _drain_prefect()
         os._exit(130)
-    close_shared_clients()
+
+    before = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 def crash_orphans(client: SyncPrefectClient, deployment_ids: list[UUID]) -> int:

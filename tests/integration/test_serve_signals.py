@@ -171,3 +171,50 @@ def test_a_restart_after_a_kill_mid_round_resumes_the_round_at_once(tmp_path, di
     assert "flow run signals-round-1-select was left running: marked crashed" in text
     assert "Traceback" not in err.read_text() + text
     assert resumed_after < RESTART_ROUND_SECONDS
+
+
+# the main thread spends its time in finalizers, as it may when a round's Dask futures are
+# collected: a KeyboardInterrupt raised there is printed ("Exception ignored in ... __del__")
+# and swallowed, and the loop runs to its end (exit 3)
+FINALIZERS = """
+import sys, time
+from flows.serve_runner import exit_on_interrupt
+
+class Slow:
+    def __del__(self):
+        time.sleep(0.05)
+
+with exit_on_interrupt():
+    print("ready", flush=True)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        Slow()
+sys.exit(3)
+"""
+
+
+def test_a_stop_during_the_first_round_exits_at_once_even_inside_a_finalizer():
+    """The runner's first round runs in its own process under ``exit_on_interrupt``: the
+    SIGINT of ``alflow serve`` stopping ends it with code 130 and no traceback, wherever the
+    main thread was (CI once caught one in a Dask future's ``__del__``: the traceback printed,
+    the round went on)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-c", FINALIZERS],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout.readline() == "ready\n"
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGINT)
+        sent = time.monotonic()
+        code = proc.wait(timeout=15)
+        took = time.monotonic() - sent
+    finally:
+        _kill(proc)
+    stderr = proc.stderr.read()
+    assert code == 130, stderr
+    assert "Traceback" not in stderr, stderr
+    assert took < 5
