@@ -5,10 +5,12 @@ import json
 import mlflow
 import pytest
 from mlflow import MlflowClient
+from prefect import flow
 from prefect.client.orchestration import get_client
+from prefect.settings import get_current_settings
 
 from alflow.errors import InputError
-from flows.campaign import campaign
+from flows.campaign import campaign, subflows_without_heartbeats
 from flows.rounds import labeling_round, reimport_and_retrain
 from tasks.context import project_for
 from tests.conftest import make_config
@@ -113,3 +115,19 @@ def test_campaign_runs_rounds_until_max_rounds(tmp_path, digits_csv):
     ).get_model_version_by_alias("test-model", "champion")
     promoted = [c["model_version"] for c in curve if c["promoted"]]
     assert str(alias.version) == promoted[-1]
+
+
+def test_a_campaigns_subflows_send_no_heartbeats_and_its_own_flow_still_does():
+    @flow
+    def heartbeat_seconds() -> int | None:
+        return get_current_settings().flows.heartbeat_frequency
+
+    @flow
+    def parent() -> tuple[int | None, int | None]:
+        with subflows_without_heartbeats():
+            inside = heartbeat_seconds()
+        return inside, heartbeat_seconds()
+
+    inside, outside = parent()
+    assert inside is None
+    assert outside == get_current_settings().flows.heartbeat_frequency > 0

@@ -149,7 +149,10 @@ def test_prefect_yaml_on_a_prefect_server_with_a_work_pool(tmp_path, digits_csv,
             PREFECT_API_URL=api_url,
             ALFLOW_CONFIG=str(path),
             ALFLOW_PROJECT="served",
-            ALFLOW_ROUND_CRON="* * * * *",  # the next minute
+            # every 10 s (a sixth cron field is seconds): the next run is due within 10 s, not
+            # within the minute; the worker polls every 2 s, not 10
+            ALFLOW_ROUND_CRON="* * * * * */10",
+            PREFECT_WORKER_QUERY_SECONDS="2",
             ALFLOW_REPO=str(ROOT),
         )
         prefect = [sys.executable, "-m", "prefect"]
