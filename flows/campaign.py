@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 from prefect import flow
 from prefect.runtime import flow_run
-from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
 import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
 from alflow.stopping import stop_reason
+from flows.heartbeats import without_heartbeats
 from flows.rounds import labeling_round, reimport_and_retrain
 from tasks import round_tasks as t
 from tasks.progress import progress_bar
@@ -23,22 +20,14 @@ def _campaign_name() -> str:
     return f"{project}-campaign"
 
 
-@contextmanager
-def subflows_without_heartbeats() -> Iterator[None]:
-    """Flow runs started inside send no heartbeats: they are subflows in this flow's process,
-    whose own heartbeat already says it is alive. Each flow run's exit waits up to 1 s for its
-    heartbeat thread (Prefect's thread sleeps in 1 s steps): about 1 s of a small round's 3."""
-    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
-        yield
-
-
 @flow(name="campaign", flow_run_name=_campaign_name, log_prints=True)
 def campaign(config: AlflowConfig) -> dict:
     """Run rounds with the simulated annotator; return the learning curve and the stop reason."""
     curve: list[dict] = []
     reason = None
     bar = progress_bar(f"{config.project}: rounds", config.campaign.max_rounds)
-    with bar as advance, subflows_without_heartbeats():
+    # its rounds are subflows in this process: the campaign's own heartbeat says it is alive
+    with bar as advance, without_heartbeats():
         while reason is None:
             selected = labeling_round(config)
             labels_path = t.simulate_annotation(config, selected["round_id"])

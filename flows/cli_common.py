@@ -4,10 +4,14 @@ config, pointing the process at the workspace's services, printing a training re
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from alflow.stages import stage
 
 ConfigOpt = Annotated[
     Path,
@@ -45,6 +49,16 @@ def with_services(cfg):
     if "prefect" in sys.modules:  # a warm command: Prefect read its settings before these
         _reread_settings()
     return cfg
+
+
+@contextmanager
+def orchestration() -> Iterator[None]:
+    """The command's flow run, booked as the "orchestration" stage; it sends no heartbeats
+    unless the environment asks for them (``flows.heartbeats``)."""
+    from flows.heartbeats import command_heartbeats
+
+    with stage("orchestration"), command_heartbeats():
+        yield
 
 
 def _reread_settings() -> None:

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from alflow.stages import stage
-from flows.cli_common import ConfigOpt, VendorOpt, load, print_training, with_services
+from flows.cli_common import (
+    ConfigOpt,
+    VendorOpt,
+    load,
+    orchestration,
+    print_training,
+    with_services,
+)
 from flows.user_errors import guard
 
 
@@ -26,7 +33,7 @@ def round_(
     with stage("imports"):
         from flows.rounds import labeling_round
 
-    with stage("orchestration"):
+    with orchestration():
         result = labeling_round(cfg, batch_size=batch_size)
     if result.get("skipped"):
         typer.echo(f"round skipped: {result['skipped']}")
@@ -78,7 +85,7 @@ def import_(
         if not retrain:
             return
 
-    with stage("orchestration"):
+    with orchestration():
         out = reimport_and_retrain(
             cfg,
             str(labels_file) if labels_file and not weak else None,
@@ -103,7 +110,9 @@ def retrain(config: ConfigOpt = Path("alflow.yaml")) -> None:
     cfg = with_services(load(config))
     from flows.rounds import reimport_and_retrain
 
-    print_training(reimport_and_retrain(cfg)["train"])
+    with orchestration():
+        train = reimport_and_retrain(cfg)["train"]
+    print_training(train)
 
 
 @guard

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from alflow.stages import stage
-from flows.cli_common import ConfigOpt, load, with_services
+from flows.cli_common import ConfigOpt, load, orchestration, with_services
 from flows.user_errors import fail, guard
 
 FromOpt = Annotated[
@@ -102,7 +102,7 @@ def ingest(
     with stage("imports"):
         from flows.ingest import ingest as ingest_flow
 
-    with stage("orchestration"):
+    with orchestration():
         report = ingest_flow(cfg, source, target="eval" if eval_set else "pool")
     typer.echo(
         f"{report['source']}: read {report['rows_read']} rows, added {report['rows_added']} new "

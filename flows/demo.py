@@ -12,6 +12,7 @@ from alflow import plots
 from alflow.demo import MARKER, digits_config, write_digits
 from alflow.errors import AlflowError
 from flows.campaign import campaign
+from flows.heartbeats import command_heartbeats
 from tasks.context import project_for
 
 
@@ -37,7 +38,8 @@ def run_demo(root: Path, *, strategy: str, rounds: int, batch_size: int, seed: i
         project = project_for(config)
         project.ingest(str(pool_csv))
         project.ingest(str(eval_csv), target="eval")
-        result = campaign(config)
+        with command_heartbeats():
+            result = campaign(config)
         curves.extend({**row, "strategy": name} for row in result["curve"])
         timings[name] = time.perf_counter() - started
     frame = pd.DataFrame(curves)

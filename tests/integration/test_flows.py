@@ -10,7 +10,8 @@ from prefect.client.orchestration import get_client
 from prefect.settings import get_current_settings
 
 from alflow.errors import InputError
-from flows.campaign import campaign, subflows_without_heartbeats
+from flows.campaign import campaign
+from flows.heartbeats import ASKED, command_heartbeats, without_heartbeats
 from flows.rounds import labeling_round, reimport_and_retrain
 from tasks.context import project_for
 from tests.conftest import make_config
@@ -117,17 +118,28 @@ def test_campaign_runs_rounds_until_max_rounds(tmp_path, digits_csv):
     assert str(alias.version) == promoted[-1]
 
 
+@flow
+def _heartbeat_seconds() -> int | None:
+    return get_current_settings().flows.heartbeat_frequency
+
+
 def test_a_campaigns_subflows_send_no_heartbeats_and_its_own_flow_still_does():
     @flow
-    def heartbeat_seconds() -> int | None:
-        return get_current_settings().flows.heartbeat_frequency
-
-    @flow
     def parent() -> tuple[int | None, int | None]:
-        with subflows_without_heartbeats():
-            inside = heartbeat_seconds()
-        return inside, heartbeat_seconds()
+        with without_heartbeats():
+            inside = _heartbeat_seconds()
+        return inside, _heartbeat_seconds()
 
     inside, outside = parent()
     assert inside is None
     assert outside == get_current_settings().flows.heartbeat_frequency > 0
+
+
+def test_a_commands_flow_sends_heartbeats_only_when_the_environment_asks(monkeypatch):
+    for key in ASKED:
+        monkeypatch.delenv(key, raising=False)
+    with command_heartbeats():
+        assert _heartbeat_seconds() is None
+    monkeypatch.setenv("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", "60")
+    with command_heartbeats():
+        assert _heartbeat_seconds() == get_current_settings().flows.heartbeat_frequency > 0
