@@ -142,7 +142,8 @@ def _add_chunk(chunk: Chunk, validator: Validator, out: _Partitions) -> None:
     x, ok = validator.features(chunk)
     truth = validator.truth(chunk, ok)
     feature_bytes = _feature_bytes(x)
-    content_ids = [_hash([b]) for b in feature_bytes]
+    # an item without an id column is named by its content
+    content_ids = [] if validator.data.id_column else [_hash([b]) for b in feature_bytes]
     hashes = [
         _hash([b, ((truth[i] if truth else None) or "").encode()])
         for i, b in enumerate(feature_bytes)

@@ -10,9 +10,9 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alflow.ledger.schema import EvalItem, Import, Ingest, Item, Partition
+from alflow.ledger.schema import EvalItem, Import, Ingest, Item, Partition, utcnow
 from alflow.ledger.states import IN_FLIGHT, ItemState
-from alflow.ledger.store import LedgerStore, by_id
+from alflow.ledger.store import LedgerStore, by_id, insert_many
 
 
 def _items_table(target: str) -> type[Item] | type[EvalItem]:
@@ -36,13 +36,19 @@ class IngestWriter:
         self.session.add(
             Partition(name=name, target=target, ingest_id=self.id, n_rows=len(items), sha256=sha256)
         )
-        self.session.flush()
-        rows = [
-            {"item_id": i, "content_hash": h, "partition": name}
-            for i, h in zip(items["item_id"], items["content_hash"], strict=True)
-        ]
-        if rows:
-            self.session.execute(_items_table(target).__table__.insert(), rows)
+        n = len(items)
+        values = {
+            "item_id": items["item_id"].tolist(),
+            "content_hash": items["content_hash"].tolist(),
+            "partition": [name] * n,
+        }
+        table = _items_table(target).__table__
+        if target == "pool":  # the column defaults, bound once
+            dialect = self.session.get_bind().dialect
+            stamp = table.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect)
+            values["state"] = [ItemState.UNLABELED.value] * n
+            values["updated_at"] = [stamp(utcnow()) if stamp else utcnow()] * n
+        insert_many(self.session, table.name, values)
 
 
 class ItemsLedger(LedgerStore):

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, make_url, select
+from sqlalchemy import Engine, create_engine, event, make_url
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,14 +31,47 @@ def by_id(
     session: Session, table: Any, item_ids: Iterable[str], *columns: Any, for_update: bool = False
 ) -> list[tuple]:
     """``(item_id, *columns)`` rows of ``table`` for the known ids, queried in bounded chunks
-    (``for_update``: rows locked until the transaction ends, where the backend locks rows)."""
+    (``for_update``: rows locked until the transaction ends, where the backend locks rows).
+
+    Plain SQL through the driver: SQLAlchemy's expanding ``IN`` cost 3.6 ms of Python per
+    900-id statement, three quarters of an ingest's id lookups (a 10M-row ingest runs 22,000)."""
+    conn = _driver(session)
+    q = conn.dialect.identifier_preparer.quote
+    names = ", ".join(q(n) for n in ["item_id", *(c.expression.name for c in columns)])
+    # in id order, so two transactions lock shared rows in the same order
+    tail = " ORDER BY item_id" if for_update else ""
+    if for_update and conn.dialect.name == "postgresql":
+        tail += " FOR UPDATE"
     rows: list[tuple] = []
     for chunk in chunks(sorted(set(item_ids))):
-        query = select(table.item_id, *columns).where(table.item_id.in_(chunk))
-        if for_update:  # in id order, so two transactions lock shared rows in the same order
-            query = query.order_by(table.item_id).with_for_update()
-        rows.extend(session.execute(query).tuples())
+        marks = ", ".join([_mark(conn)] * len(chunk))
+        sql = f"SELECT {names} FROM {q(table.__tablename__)} WHERE item_id IN ({marks}){tail}"
+        rows.extend(tuple(r) for r in conn.exec_driver_sql(sql, tuple(chunk)))
     return rows
+
+
+def insert_many(session: Session, table: str, values: dict[str, list[Any]]) -> None:
+    """Insert rows given as equal-length columns (``name -> values``, bound as they are) in one
+    driver ``executemany``: SQLAlchemy's per-row parameter handling cost twice the database's
+    own insert time on a 1M-row ingest."""
+    conn = _driver(session)
+    rows = list(zip(*values.values(), strict=True))
+    if rows:
+        q = conn.dialect.identifier_preparer.quote
+        marks = ", ".join([_mark(conn)] * len(values))
+        cols = ", ".join(q(c) for c in values)
+        conn.exec_driver_sql(f"INSERT INTO {q(table)} ({cols}) VALUES ({marks})", rows)
+
+
+def _driver(session: Session) -> Any:
+    """The session's connection, with what the ORM holds back flushed (as ``execute`` would)."""
+    session.flush()
+    return session.connection()
+
+
+def _mark(conn: Any) -> str:
+    """The driver's positional parameter marker: ``?`` for sqlite3, ``%s`` for psycopg."""
+    return "?" if conn.dialect.paramstyle == "qmark" else "%s"
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
