@@ -10,7 +10,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from alflow.ledger.schema import EvalItem, Import, Ingest, Item, Partition, utcnow
+from alflow.ledger.schema import EvalItem, Import, Ingest, Item, Partition
 from alflow.ledger.states import IN_FLIGHT, ItemState
 from alflow.ledger.store import LedgerStore, by_id, insert_many
 
@@ -36,19 +36,12 @@ class IngestWriter:
         self.session.add(
             Partition(name=name, target=target, ingest_id=self.id, n_rows=len(items), sha256=sha256)
         )
-        n = len(items)
         values = {
             "item_id": items["item_id"].tolist(),
             "content_hash": items["content_hash"].tolist(),
-            "partition": [name] * n,
+            "partition": [name] * len(items),
         }
-        table = _items_table(target).__table__
-        if target == "pool":  # the column defaults, bound once
-            dialect = self.session.get_bind().dialect
-            stamp = table.c.updated_at.type.dialect_impl(dialect).bind_processor(dialect)
-            values["state"] = [ItemState.UNLABELED.value] * n
-            values["updated_at"] = [stamp(utcnow()) if stamp else utcnow()] * n
-        insert_many(self.session, table.name, values)
+        insert_many(self.session, _items_table(target).__table__, values)  # state, updated_at: defaults
 
 
 class ItemsLedger(LedgerStore):
