@@ -41,7 +41,8 @@ class IngestWriter:
             "content_hash": items["content_hash"].tolist(),
             "partition": [name] * len(items),
         }
-        insert_many(self.session, _items_table(target).__table__, values)  # state, updated_at: defaults
+        # state and updated_at: their column defaults
+        insert_many(self.session, _items_table(target).__table__, values)
 
 
 class ItemsLedger(LedgerStore):
