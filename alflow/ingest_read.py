@@ -44,12 +44,15 @@ def _format(url: str) -> str:
 def read_chunks(url: str, chunk_rows: int) -> Iterator[Chunk]:
     """Stream a file as chunks of at most ``chunk_rows`` records."""
     fmt = _format(url)
-    if fmt == "parquet":
-        yield from _parquet_chunks(url, chunk_rows)
-    elif fmt == "jsonl":
-        yield from _jsonl_chunks(url, chunk_rows)
-    else:
-        yield from _csv_chunks(url, chunk_rows)
+    try:
+        if fmt == "parquet":
+            yield from _parquet_chunks(url, chunk_rows)
+        elif fmt == "jsonl":
+            yield from _jsonl_chunks(url, chunk_rows)
+        else:
+            yield from _csv_chunks(url, chunk_rows)
+    except FileNotFoundError:
+        raise InputError(f"{url}: file not found") from None
 
 
 def row_count(url: str) -> int | None:

@@ -109,6 +109,14 @@ def test_input_errors_are_one_line_through_the_import_flow(workspace):
     assert verbose.returncode == 2 and "Traceback" in verbose.stderr  # -v shows the trace
 
 
+def test_a_missing_pool_file_is_one_line(workspace):
+    before = events(workspace)
+    assert_one_clear_line(
+        alflow(workspace, "ingest", "gone.parquet"), "gone.parquet: file not found"
+    )
+    assert events(workspace) == before
+
+
 @pytest.mark.parametrize(
     ("kwargs", "needle"), [({"encrypted": True}, "encrypted"), ({"method": 99}, "method 99")]
 )

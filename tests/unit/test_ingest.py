@@ -342,6 +342,12 @@ def test_parquet_reading_holds_one_row_group_not_the_file(tmp_path):
     assert peak < 4 * group_bytes, f"{peak / group_bytes:.1f} row groups held at once"
 
 
+@pytest.mark.parametrize("name", ["gone.parquet", "gone.csv", "gone.jsonl"])
+def test_a_missing_file_is_one_clear_error(tmp_path, name):
+    with pytest.raises(InputError, match=rf"{name.replace('.', r'[.]')}: file not found"):
+        list(read_chunks(str(tmp_path / name), 100))
+
+
 def test_a_file_that_is_not_parquet_is_one_clear_error(tmp_path):
     path = tmp_path / "bad.parquet"
     path.write_text("not parquet\n")
