@@ -137,6 +137,16 @@ def on_worker(client: Client, fn: Callable, /, *args, **kwargs):
     return client.submit(fn, *args, pure=False, **kwargs).result()
 
 
+def host_threads(client: Client) -> int:
+    """The threads the cluster's workers on one machine have together (the smallest
+    machine's): what one task may use while the rest of the cluster is idle (the pool index
+    search after the scoring pass), where each worker's own libraries run on one thread."""
+    per_host: dict[str, int] = {}
+    for w in client.scheduler_info(n_workers=-1)["workers"].values():
+        per_host[w["host"]] = per_host.get(w["host"], 0) + w["nthreads"]
+    return min(per_host.values(), default=1)
+
+
 _SHARED: dict[tuple, tuple[Client, object]] = {}
 
 

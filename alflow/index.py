@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import faiss
@@ -136,6 +138,11 @@ def k_center_greedy(
 INDEX_MEMORY = 2 * 2**30  # bytes the stored vectors may take before they are compressed
 POOL_NPROBE = 16
 TRAIN_PER_LIST = 40
+# lists probed x queries per density call: up to 12,500 candidates probe POOL_NPROBE lists each,
+# more probe fewer (down to 1), so density of a large batch's candidates costs a bounded scan.
+# On 10M x 128 (IVF4096, SQ8, one core): 1.43 ms a query at 16 lists, 0.45 ms at 4, whose
+# densities keep a Spearman correlation of 0.992 with 64 lists' (0.9992 at 16).
+DENSITY_PROBES = 200_000
 
 
 def index_spec(n: int, d: int, memory: int = INDEX_MEMORY, exact_max: int = EXACT_MAX) -> str:
@@ -260,10 +267,14 @@ class PoolIndex:
     def search(self, x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         return self.index.search(self.prepare(x), k)
 
-    def density(self, x: np.ndarray, keys: np.ndarray, k: int = 10) -> np.ndarray:
+    def density(
+        self, x: np.ndarray, keys: np.ndarray, k: int = 10, *, threads: int = 1
+    ) -> np.ndarray:
         """Mean cosine similarity of each query to its ``k`` nearest pool rows, itself excluded
-        (``keys`` are the queries' own ids)."""
-        sims, ids = self.search(x, k + 1)
+        (``keys`` are the queries' own ids); an IVF index probes ``density_nprobe(len(x))``
+        lists, on ``threads`` OpenMP threads."""
+        with _searching(self.index, density_nprobe(len(x)), threads):
+            sims, ids = self.search(x, k + 1)
         drop = ids == np.asarray(keys)[:, None]
         drop[~drop.any(axis=1), -1] = True  # not found itself: keep the k best
         drop |= ids < 0  # fewer than k + 1 neighbours
@@ -300,6 +311,32 @@ class PoolIndex:
         return cls(index, meta["partitions"], mean, scale)
 
 
+def density_nprobe(n_queries: int) -> int:
+    """Lists an IVF density search probes per query: ``POOL_NPROBE`` while the queries are
+    few, fewer as they grow, so queries x lists stays within ``DENSITY_PROBES``."""
+    return max(1, min(POOL_NPROBE, DENSITY_PROBES // max(n_queries, 1)))
+
+
+@contextmanager
+def _searching(index: faiss.Index, nprobe: int, threads: int) -> Iterator[None]:
+    """Search ``index`` probing ``nprobe`` lists (an IVF index) on ``threads`` threads, then
+    put both back."""
+    try:
+        ivf = faiss.extract_index_ivf(index)
+    except RuntimeError:  # exact: nothing to probe
+        ivf = None
+    was_nprobe, was_threads = (ivf.nprobe if ivf else None), faiss.omp_get_max_threads()
+    if ivf:
+        ivf.nprobe = nprobe
+    faiss.omp_set_num_threads(threads)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(was_threads)
+        if ivf:
+            ivf.nprobe = was_nprobe
+
+
 def cached_pool_index(folder: str, pool_hash: str, build) -> tuple[PoolIndex, bool]:
     """The pool index for ``pool_hash`` from ``folder`` (fsspec), or ``build()`` it, save it and
     delete indices of earlier pool contents. Returns ``(index, built)``."""
@@ -332,11 +369,14 @@ def open_pool_index(folder: str, pool_hash: str, build) -> PoolIndex:
     return _OPEN[key]
 
 
-def pool_density(folder: str, pool_hash: str, build, x, partitions, rows, k: int = 10):
-    """``PoolIndex.density`` of rows ``x`` (at ``partitions``/``rows``), run where the index
-    lives: ``compute.on_worker`` keeps a pool-sized index out of the driver."""
+def pool_density(
+    folder: str, pool_hash: str, build, x, partitions, rows, k: int = 10, threads: int = 1
+):
+    """``PoolIndex.density`` of rows ``x`` (at ``partitions``/``rows``) on ``threads``
+    threads, run where the index lives: ``compute.on_worker`` keeps a pool-sized index out
+    of the driver."""
     index = open_pool_index(folder, pool_hash, build)
-    return index.density(x, index.keys(partitions, rows), k)
+    return index.density(x, index.keys(partitions, rows), k, threads=threads)
 
 
 def pool_assigner(folder: str, pool_hash: str, build) -> ClusterAssigner | None:

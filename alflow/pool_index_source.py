@@ -8,7 +8,7 @@ from functools import partial
 
 import pandas as pd
 
-from alflow.compute import on_worker
+from alflow.compute import host_threads, on_worker
 from alflow.context import ProjectContext
 from alflow.errors import AlflowError
 from alflow.index import PoolIndex, cached_pool_index
@@ -69,6 +69,8 @@ def pool_index(ctx: ProjectContext):
 
 
 def pool_density(client, source: tuple, frame: pd.DataFrame) -> Callable:
-    """Candidates' density from the pool index, computed on a worker (where it stays)."""
+    """Candidates' density from the pool index, computed on a worker (where it stays), on
+    the threads of its machine: the scoring pass is over, the other workers wait."""
     where = frame[PARTITION].to_numpy(), frame[ROW].to_numpy()
-    return lambda x: on_worker(client, density_on_worker, *source, x, *where)
+    threads = host_threads(client)
+    return lambda x: on_worker(client, density_on_worker, *source, x, *where, threads=threads)

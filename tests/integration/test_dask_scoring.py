@@ -7,7 +7,7 @@ import pandas as pd
 import pyarrow as pa
 from sklearn.linear_model import LogisticRegression
 
-from alflow.compute import score_pool
+from alflow.compute import host_threads, score_pool
 from alflow.pool import to_table, write_partition
 from alflow.scoring import ScoreRequest, keep_top, score_partition
 
@@ -65,3 +65,9 @@ def test_a_scheduler_address_uses_that_cluster(tmp_path, dask_client):
         req = ScoreRequest(rank_by="entropy", top_m=5, seed=0, round_id=1)
         res = score_pool(client, urls, model, req)
     assert res.rows_scored == 100 and len(res.candidates) == 5
+
+
+def test_one_task_after_the_pass_may_use_the_threads_of_its_machine(dask_client):
+    workers = dask_client.scheduler_info(n_workers=-1)["workers"].values()
+    assert len(workers) == 2 and {w["nthreads"] for w in workers} == {1}
+    assert host_threads(dask_client) == 2  # two one-thread workers on this machine

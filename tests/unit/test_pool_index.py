@@ -155,3 +155,21 @@ def test_density_where_the_index_lives_keeps_it_open_for_the_next_call(tmp_path,
     assert len(builds) == 1
     pool_density(folder, "dddd", build, x[:5], ["part-00000"] * 5, np.arange(5))
     assert len(builds) == 2  # a new pool content: built again
+
+
+def test_density_of_many_queries_probes_fewer_lists_and_stays_close(monkeypatch):
+    assert index_module.density_nprobe(100) == index_module.POOL_NPROBE
+    assert index_module.density_nprobe(50_000) == 4  # a 10k batch's candidates
+    assert index_module.density_nprobe(10_000_000) == 1
+    x = mixture(20_000, 16, 30, 3)
+    index = PoolIndex.build(chunked(x, 5_000), len(x), 16, standardize=False, exact_max=1_000)
+    ivf = faiss.extract_index_ivf(index.index)
+    keys = index.keys(["part-00000"] * 2_000, np.arange(2_000))
+    full = index.density(x[:2_000], keys)  # 2,000 queries probe POOL_NPROBE lists
+    threads = faiss.omp_get_max_threads()
+    monkeypatch.setattr(index_module, "DENSITY_PROBES", 4_000)  # 2 lists a query
+    fewer = index.density(x[:2_000], keys, threads=2)
+    assert ivf.nprobe == index_module.POOL_NPROBE and faiss.omp_get_max_threads() == threads
+    assert not np.array_equal(fewer, full)  # fewer lists were probed
+    assert np.corrcoef(fewer, full)[0, 1] > 0.95
+    assert np.abs(fewer - full).mean() < 0.02
