@@ -58,6 +58,11 @@ def vectors(rows: int, dim: int, seed: int, start: int = 0) -> tuple[np.ndarray,
     return x, comp % CLASSES
 
 
+def vector_classes(rows: int, seed: int, start: int) -> np.ndarray:
+    """The classes ``vectors(rows, dim, seed, start)`` gives, without drawing the vectors."""
+    return np.random.default_rng([seed, start]).integers(200, size=rows) % CLASSES
+
+
 def texts(rows: int, seed: int) -> tuple[list[str], np.ndarray]:
     """Sentences of 12 words, 4 of them from the class's own 30-word vocabulary."""
     rng = np.random.default_rng(seed)
@@ -92,13 +97,15 @@ def write_source(path: Path, rows: int, dim: int, text: bool, seed: int, prefix:
 def truth_of(ids: list[str], rows: int, dim: int, text: bool, seed: int) -> list[str]:
     """The truth of pool items, recomputed from their ids (the row number): labeling a batch
     needs no table of every id's label."""
+    blocks: dict[int, np.ndarray] = {}  # each 100k-row block's classes, drawn once
     out = []
     for item in ids:
         i = int(item[1:])
         start = i - i % 100_000
-        n = min(100_000, rows - start)
-        y = texts(n, seed + start)[1] if text else vectors(n, dim, seed, start)[1]
-        out.append(str(y[i - start]))
+        if start not in blocks:
+            n = min(100_000, rows - start)
+            blocks[start] = texts(n, seed + start)[1] if text else vector_classes(n, seed, start)
+        out.append(str(blocks[start][i - start]))
     return out
 
 
