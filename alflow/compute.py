@@ -3,9 +3,10 @@
 A ``LocalCluster`` by default; any scheduler address (``tcp://…``) when configured. The model
 (folded to float32 weights when it is linear) and the excluded-id set reach each worker once
 (scattered); partitions are scored where they are read, histograms included; per-partition
-candidates are merged by a tree reduction (``FAN_IN`` at a time), so only ``top_m`` rows reach
-the driver. A worker lost mid-pass only costs its partitions a rerun: every result is a pure
-function of its inputs.
+candidates are merged by a tree reduction (``merge_fan_in`` at a time, each merge run before
+the next partition is scored, so the cluster holds a few candidate sets, never the pool's),
+so only ``top_m`` rows reach the driver. A worker lost mid-pass only costs its partitions a
+rerun: every result is a pure function of its inputs.
 """
 
 from __future__ import annotations
@@ -79,6 +80,14 @@ def scheduler_address(cfg: ComputeConfig) -> str | None:
 
 
 FAN_IN = 8  # partitions merged per reduction task: fewer levels, one selection per task
+MERGE_ROWS = 1_000_000  # candidate rows one reduction task holds at most (~0.6 GB at 128-d)
+
+
+def merge_fan_in(top_m: int) -> int:
+    """Candidate sets merged per reduction task: ``FAN_IN``, fewer when each holds so many
+    rows (a batch of 100k keeps 500k candidates) that ``FAN_IN`` of them would not fit a
+    worker; at least two."""
+    return max(2, min(FAN_IN, MERGE_ROWS // max(top_m, 1)))
 
 
 def _merge(*parts: PartitionScores, req: ScoreRequest) -> PartitionScores:
@@ -118,16 +127,17 @@ def score_pool(
     if on_partition is not None:
         for _ in as_completed(futures):
             on_partition()
-    level = futures
+    level, depth, fan_in = futures, 0, merge_fan_in(req.top_m)
     while len(level) > 1:
+        depth += 1
         level = [
-            client.submit(_merge, *level[i : i + FAN_IN], req=req_f, pure=False)
-            if len(level[i : i + FAN_IN]) > 1
+            client.submit(_merge, *level[i : i + fan_in], req=req_f, pure=False, priority=depth)
+            if len(level[i : i + fan_in]) > 1
             else level[i]
-            for i in range(0, len(level), FAN_IN)
+            for i in range(0, len(level), fan_in)
         ]
     if assigner is not None:  # the final candidates only: M rows, not M per partition
-        level = [client.submit(with_clusters, level[0], assigner_f, pure=False)]
+        level = [client.submit(with_clusters, level[0], assigner_f, pure=False, priority=depth + 1)]
     return level[0].result().with_feature_columns()
 
 

@@ -5,8 +5,10 @@ from dataclasses import replace
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pytest
 from sklearn.linear_model import LogisticRegression
 
+from alflow import compute
 from alflow.compute import host_threads, score_pool
 from alflow.pool import to_table, write_partition
 from alflow.scoring import ScoreRequest, keep_top, score_partition
@@ -28,7 +30,9 @@ def write_pool(tmp_path, n_parts=5, rows=300):
     return urls, model
 
 
-def test_cluster_scoring_matches_single_process(tmp_path, dask_client):
+@pytest.mark.parametrize("merge_rows", [compute.MERGE_ROWS, 40 * 2])  # fan-in 8, then 2
+def test_cluster_scoring_matches_single_process(tmp_path, dask_client, monkeypatch, merge_rows):
+    monkeypatch.setattr(compute, "MERGE_ROWS", merge_rows)
     urls, model = write_pool(tmp_path)
     excluded = ["p0-0001", "p3-0100", "p4-0299"]
     ticks = []
@@ -71,3 +75,9 @@ def test_one_task_after_the_pass_may_use_the_threads_of_its_machine(dask_client)
     workers = dask_client.scheduler_info(n_workers=-1)["workers"].values()
     assert len(workers) == 2 and {w["nthreads"] for w in workers} == {1}
     assert host_threads(dask_client) == 2  # two one-thread workers on this machine
+
+
+def test_large_candidate_sets_are_merged_two_at_a_time():
+    assert compute.merge_fan_in(1_000) == compute.FAN_IN
+    assert compute.merge_fan_in(500_000) == 2  # a batch of 100k: 5 x 100k candidates
+    assert compute.merge_fan_in(compute.MERGE_ROWS // 4) == 4
