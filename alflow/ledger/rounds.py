@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, select, update
 
 from alflow.errors import LedgerError
-from alflow.ledger.bulk import insert_rows, set_items, states_of
+from alflow.ledger.bulk import set_items, states_of
 from alflow.ledger.records import ExportRecord, RoundRecord, record
 from alflow.ledger.schema import Export, Round, Selection
 from alflow.ledger.states import UNFINISHED_ROUND, ItemState, RoundStatus, SelectionReason
-from alflow.ledger.store import LedgerStore
+from alflow.ledger.store import LedgerStore, insert_many
 
 
 class RoundsLedger(LedgerStore):
@@ -97,25 +97,7 @@ class RoundsLedger(LedgerStore):
                     "not unlabeled (already selected, labeled or unknown); nothing was recorded"
                 )
             changed = set_items(s, ids, state=ItemState.SELECTED, round_id=round_id)
-            insert_rows(
-                s,
-                insert(Selection),
-                [
-                    {
-                        "round_id": round_id,
-                        "item_id": row["item_id"],
-                        "rank": int(row["rank"]),
-                        "utility": float(row["utility"]),
-                        "components": {c: float(row[c]) for c in components if pd.notna(row[c])},
-                        "predicted_label": row["predicted_label"],
-                        "predicted_score": None
-                        if pd.isna(row["predicted_score"])
-                        else float(row["predicted_score"]),
-                        "reason": row.get("reason", SelectionReason.STRATEGY),
-                    }
-                    for row in batch.to_dict("records")
-                ],
-            )
+            insert_many(s, Selection.__table__, _selection_columns(round_id, batch, components))
             s.execute(update(Round).where(Round.id == round_id).values(status=RoundStatus.SELECTED))
             return changed
 
@@ -177,3 +159,25 @@ class RoundsLedger(LedgerStore):
                 return None
             ids = s.execute(select(Selection.item_id).where(Selection.round_id == round_id))
             return set(ids.scalars())
+
+
+def _selection_columns(round_id: int, batch: pd.DataFrame, components: list[str]) -> dict:
+    """The ``selections`` rows of ``batch`` as columns of plain Python values (NaN as NULL;
+    a component is stored where it is not NaN)."""
+
+    def plain(column: str) -> list[Any]:
+        values = batch[column].astype(object)
+        return values.where(values.notna(), None).tolist()
+
+    parts = batch[components].astype(float).to_dict("records")  # [{}, ...] without any
+    reasons = batch["reason"] if "reason" in batch else [SelectionReason.STRATEGY] * len(batch)
+    return {
+        "round_id": [round_id] * len(batch),
+        "item_id": batch["item_id"].tolist(),
+        "rank": batch["rank"].astype(int).tolist(),
+        "utility": batch["utility"].astype(float).tolist(),
+        "components": [{c: v for c, v in p.items() if pd.notna(v)} for p in parts],
+        "predicted_label": plain("predicted_label"),
+        "predicted_score": plain("predicted_score"),
+        "reason": [str(r) for r in reasons],
+    }

@@ -51,14 +51,16 @@ def by_id(
 
 
 def insert_many(session: Session, table: Any, values: dict[str, list[Any]]) -> None:
-    """Insert rows given as equal-length columns (``name -> values``, bound as they are) into
-    ``table`` in one driver ``executemany``; a column left out that has a Python-side default
-    gets it, evaluated and bound once for all the rows. SQLAlchemy's per-row parameter handling
-    cost twice the database's own insert time on a 1M-row ingest."""
+    """Insert rows given as equal-length columns (``name -> values``) into ``table`` in one
+    driver ``executemany``, each value bound as its column's type binds it (JSON serialised,
+    timestamps as the dialect stores them); a column left out that has a Python-side default
+    gets it, evaluated once for all the rows. SQLAlchemy's per-row parameter handling cost
+    twice the database's own insert time on a 1M-row ingest."""
     conn = _driver(session)
     n = len(next(iter(values.values()), []))
-    values = {**values, **_defaults(conn.dialect, table, values.keys(), n)}
-    rows = list(zip(*values.values(), strict=True))
+    values = {**values, **_defaults(table, values.keys(), n)}
+    columns = [_bound(conn.dialect, table.columns[name], v) for name, v in values.items()]
+    rows = list(zip(*columns, strict=True))
     if rows:
         q = conn.dialect.identifier_preparer.quote
         marks = ", ".join([_mark(conn)] * len(values))
@@ -66,8 +68,8 @@ def insert_many(session: Session, table: Any, values: dict[str, list[Any]]) -> N
         conn.exec_driver_sql(f"INSERT INTO {q(table.name)} ({cols}) VALUES ({marks})", rows)
 
 
-def _defaults(dialect: Any, table: Any, given: Iterable[str], n: int) -> dict[str, list[Any]]:
-    """``n`` copies of the bound Python-side default of each column of ``table`` not ``given``."""
+def _defaults(table: Any, given: Iterable[str], n: int) -> dict[str, list[Any]]:
+    """``n`` copies of the Python-side default of each column of ``table`` not ``given``."""
     out: dict[str, list[Any]] = {}
     for col in table.columns:
         if (
@@ -76,10 +78,18 @@ def _defaults(dialect: Any, table: Any, given: Iterable[str], n: int) -> dict[st
             or not (col.default.is_scalar or col.default.is_callable)
         ):
             continue
-        value = col.default.arg(None) if col.default.is_callable else col.default.arg
-        bind = col.type.dialect_impl(dialect).bind_processor(dialect)
-        out[col.name] = [bind(value) if bind else value] * n
+        out[col.name] = [col.default.arg(None) if col.default.is_callable else col.default.arg] * n
     return out
+
+
+def _bound(dialect: Any, column: Any, values: list[Any]) -> list[Any]:
+    """``values`` as ``column``'s type binds them for ``dialect`` (most types: as they are)."""
+    bind = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if bind is None:
+        return values
+    if len(values) > 1 and values[0] is values[-1]:  # one default for every row: bound once
+        return [bind(values[0])] * len(values)
+    return [bind(v) for v in values]
 
 
 def _driver(session: Session) -> Any:
