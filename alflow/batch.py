@@ -17,7 +17,7 @@ from alflow.committee import build_committee
 from alflow.compute import on_worker, score_pool
 from alflow.context import ProjectContext
 from alflow.errors import AlflowError
-from alflow.index import pool_assigner
+from alflow.index.pool import pool_assigner
 from alflow.model import build_model, build_model_family
 from alflow.pool import join
 from alflow.pool_embedding import embedded_rows, has_pool_embedding

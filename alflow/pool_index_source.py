@@ -11,15 +11,15 @@ import pandas as pd
 from alflow.compute import host_threads, on_worker
 from alflow.context import ProjectContext
 from alflow.errors import AlflowError
-from alflow.index import PoolIndex, cached_pool_index
-from alflow.index import pool_density as density_on_worker
+from alflow.index.pool import PoolIndex, cached_pool_index
+from alflow.index.pool import pool_density as density_on_worker
 from alflow.pool import features_of, read_partition
 from alflow.scoring import PARTITION, ROW
 from alflow.strategies import StrategySpec
 
 
 def build_pool_index(urls: list[str], n: int, kind: str, seed: int, exact_max: int):
-    """The ``index.PoolIndex`` over the partitions at ``urls`` (``n`` rows of ``kind``): exact
+    """The ``index.pool.PoolIndex`` over the partitions at ``urls`` (``n`` rows of ``kind``): exact
     up to ``exact_max`` rows, IVF above."""
 
     def chunks():
@@ -51,7 +51,7 @@ def by_pool_index(ctx: ProjectContext, spec: StrategySpec) -> bool:
 def pool_index_source(ctx: ProjectContext) -> tuple[str, str, Callable]:
     """``(folder, pool hash, build)``: where the kNN index over the whole pool is kept, the
     content it is valid for, and how to build it (trained on a sample, filled partition by
-    partition). Picklable, so a Dask worker can load or build it (``index.pool_density``)."""
+    partition). Picklable, so a Dask worker can load or build it (``index.pool.pool_density``)."""
     kind = ctx.config.data.features.kind
     if kind in ("text", "tabular"):
         raise AlflowError("the pool index needs vector features (numeric or embedding)")

@@ -218,7 +218,7 @@ def score_features(
 
 def with_clusters(scores: PartitionScores, assigner) -> PartitionScores:
     """The candidates with their pool-level cluster (``CLUSTER``): ``assigner``
-    (``index.ClusterAssigner``) applied to their features, which the pass kept."""
+    (``index.pool.ClusterAssigner``) applied to their features, which the pass kept."""
     out = replace(scores)
     out.candidates = scores.candidates.assign(**{CLUSTER: assigner.assign(scores.features)})
     return out

@@ -47,7 +47,7 @@ from sklearn.preprocessing import StandardScaler
 from alflow.candidates import CandidateSources, build_candidates
 from alflow.compute import dask_client, on_worker, score_pool
 from alflow.config import ComputeConfig
-from alflow.index import (
+from alflow.index.pool import (
     PoolIndex,
     cached_pool_index,
     exact_knn,

@@ -58,18 +58,19 @@ def insert_many(session: Session, table: Any, values: dict[str, list[Any]]) -> N
     twice the database's own insert time on a 1M-row ingest."""
     conn = _driver(session)
     n = len(next(iter(values.values()), []))
-    values = {**values, **_defaults(table, values.keys(), n)}
-    columns = [_bound(conn.dialect, table.columns[name], v) for name, v in values.items()]
-    rows = list(zip(*columns, strict=True))
+    columns = {name: _bound(conn.dialect, table.columns[name], v) for name, v in values.items()}
+    columns |= _defaults(conn.dialect, table, values.keys(), n)
+    rows = list(zip(*columns.values(), strict=True))
     if rows:
         q = conn.dialect.identifier_preparer.quote
-        marks = ", ".join([_mark(conn)] * len(values))
-        cols = ", ".join(q(c) for c in values)
+        marks = ", ".join([_mark(conn)] * len(columns))
+        cols = ", ".join(q(c) for c in columns)
         conn.exec_driver_sql(f"INSERT INTO {q(table.name)} ({cols}) VALUES ({marks})", rows)
 
 
-def _defaults(table: Any, given: Iterable[str], n: int) -> dict[str, list[Any]]:
-    """``n`` copies of the Python-side default of each column of ``table`` not ``given``."""
+def _defaults(dialect: Any, table: Any, given: Iterable[str], n: int) -> dict[str, list[Any]]:
+    """``n`` copies of the Python-side default of each column of ``table`` not ``given``,
+    evaluated and bound once."""
     out: dict[str, list[Any]] = {}
     for col in table.columns:
         if (
@@ -78,18 +79,15 @@ def _defaults(table: Any, given: Iterable[str], n: int) -> dict[str, list[Any]]:
             or not (col.default.is_scalar or col.default.is_callable)
         ):
             continue
-        out[col.name] = [col.default.arg(None) if col.default.is_callable else col.default.arg] * n
+        value = col.default.arg(None) if col.default.is_callable else col.default.arg
+        out[col.name] = _bound(dialect, col, [value]) * n
     return out
 
 
 def _bound(dialect: Any, column: Any, values: list[Any]) -> list[Any]:
     """``values`` as ``column``'s type binds them for ``dialect`` (most types: as they are)."""
     bind = column.type.dialect_impl(dialect).bind_processor(dialect)
-    if bind is None:
-        return values
-    if len(values) > 1 and values[0] is values[-1]:  # one default for every row: bound once
-        return [bind(values[0])] * len(values)
-    return [bind(v) for v in values]
+    return values if bind is None else [bind(v) for v in values]
 
 
 def _driver(session: Session) -> Any:

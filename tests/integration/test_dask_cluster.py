@@ -21,7 +21,7 @@ from sklearn.preprocessing import StandardScaler
 
 from alflow.compute import dask_client, score_pool
 from alflow.config import ComputeConfig
-from alflow.index import ClusterAssigner
+from alflow.index.pool import ClusterAssigner
 from alflow.pool import to_table, write_partition
 from alflow.project import Project
 from alflow.scoring import CLUSTER, ScoreRequest

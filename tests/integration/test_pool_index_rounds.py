@@ -4,7 +4,7 @@ unchanged, rebuilt when it changes."""
 import numpy as np
 import pandas as pd
 
-from alflow import index as index_module
+from alflow.index import pool as index_module
 from alflow.project import Project
 from alflow.scoring import CLUSTER, FEATURES, stack
 from tests.conftest import make_config

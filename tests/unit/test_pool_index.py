@@ -4,15 +4,14 @@ import faiss
 import numpy as np
 import pytest
 
-from alflow import index as index_module
 from alflow.config import StrategyConfig
-from alflow.index import (
-    EXACT_MAX,
+from alflow.index import EXACT_MAX, knn_similarity
+from alflow.index import pool as index_module
+from alflow.index.pool import (
     PoolIndex,
     cached_pool_index,
     exact_knn,
     index_spec,
-    knn_similarity,
     pool_density,
     recall_at_k,
 )
