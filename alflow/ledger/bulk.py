@@ -17,8 +17,6 @@ from sqlalchemy.orm import Session
 from alflow.ledger.schema import Item, utcnow
 from alflow.ledger.store import by_id, chunks
 
-ROW_PARAMS = 900  # bound parameters per multi-row statement (every backend allows more)
-
 
 def states_of(s: Session, item_ids: Iterable[str]) -> dict[str, str]:
     """``item_id -> state`` of the known ids, read by key (locked for update on PostgreSQL)."""
@@ -34,21 +32,3 @@ def set_items(s: Session, item_ids: Sequence[str], **values: Any) -> int:
         )
         changed += res.rowcount
     return changed
-
-
-def insert_rows(
-    s: Session, stmt: Any, rows: Sequence[dict], returning: Any | None = None
-) -> list[Any]:
-    """Multi-row INSERTs of ``rows`` (a few hundred per statement), through ``stmt`` (a plain or
-    ``ON CONFLICT DO NOTHING`` insert); the ``returning`` column of the rows inserted."""
-    if not rows:
-        return []
-    per = max(1, ROW_PARAMS // len(rows[0]))
-    out: list[Any] = []
-    for i in range(0, len(rows), per):
-        part = stmt.values(list(rows[i : i + per]))
-        if returning is None:
-            s.execute(part)
-        else:
-            out.extend(s.execute(part.returning(returning)).scalars())
-    return out

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 import pandas as pd
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from alflow import faults
 from alflow.ledger import votes as vote_rules
-from alflow.ledger.bulk import insert_rows, set_items
+from alflow.ledger.bulk import set_items
 from alflow.ledger.records import EventRecord
 from alflow.ledger.schema import (
     AnnotationEvent,
@@ -19,10 +19,9 @@ from alflow.ledger.schema import (
     Item,
     ResolvedLabel,
     Selection,
-    utcnow,
 )
 from alflow.ledger.states import EventKind, ItemState
-from alflow.ledger.store import LedgerStore, by_id, chunks
+from alflow.ledger.store import LedgerStore, by_id, chunks, insert_many
 from alflow.resolution import AWAITING, Agreement, Policy, Resolution, Vote, agreement
 from alflow.votes import current_votes
 
@@ -76,29 +75,12 @@ class LabelsLedger(LedgerStore):
             rounds = dict(
                 by_id(s, Item, [e.item_id for e in events], Item.round_id, for_update=True)
             )
-            now = utcnow()
-            rows = [
-                {
-                    "event_key": e.event_key,
-                    "item_id": e.item_id,
-                    "round_id": rounds.get(e.item_id),
-                    "kind": e.kind,
-                    "label": e.label,
-                    "annotator": e.annotator,
-                    "annotation_ref": e.ref,
-                    "import_id": imp.id,
-                    "created_at": now,
-                    "event_time": e.at,
-                }
-                for e in events
-            ]
-            half = len(rows) // 2
-            # RETURNING, not rowcount: psycopg reports a row for an insert that was ignored
-            insert_new = self._insert_ignore(AnnotationEvent.__table__)
-            new = insert_rows(s, insert_new, rows[:half], AnnotationEvent.item_id)
+            new = _new_events(s, events)
+            half = len(new) // 2
+            _append_events(s, new[:half], rounds, imp.id)
             faults.checkpoint("mid_import")  # half the events written, not committed
-            new += insert_rows(s, insert_new, rows[half:], AnnotationEvent.item_id)
-            added, touched = len(new), set(new)
+            _append_events(s, new[half:], rounds, imp.id)
+            added, touched = len(new), {e.item_id for e in new}
             if retract_missing is not None:
                 present = {e.ref for e in events if e.ref is not None}
                 gone = vote_rules.retract_missing(
@@ -133,12 +115,17 @@ class LabelsLedger(LedgerStore):
             set_items(s, ids, state=state)
         for chunk in chunks(sorted(outcomes)):
             s.execute(delete(ResolvedLabel).where(ResolvedLabel.item_id.in_(chunk)))
-        labels = [
-            {"item_id": i, "label": r.label, "n_events": len(votes.get(i, ())), "rule": r.rule}
-            for i, r in sorted(outcomes.items())
-            if r.label is not None
-        ]
-        insert_rows(s, insert(ResolvedLabel), labels)
+        labeled = [(i, r) for i, r in sorted(outcomes.items()) if r.label is not None]
+        insert_many(
+            s,
+            ResolvedLabel.__table__,
+            {
+                "item_id": [i for i, _ in labeled],
+                "label": [r.label for _, r in labeled],
+                "n_events": [len(votes.get(i, ())) for i, _ in labeled],
+                "rule": [r.rule for _, r in labeled],
+            },
+        )
 
     def _current_votes(
         self, s: Session, item_ids: Sequence[str], round_id: int | None = None
@@ -194,3 +181,38 @@ class LabelsLedger(LedgerStore):
                 select(ResolvedLabel.item_id, ResolvedLabel.label).order_by(ResolvedLabel.item_id)
             )
             return pd.DataFrame(rows.tuples().all(), columns=["item_id", "label"])
+
+
+def _new_events(s: Session, events: Sequence[EventRecord]) -> list[EventRecord]:
+    """``events`` whose key the ledger has not seen, each key once (the first): an import of
+    a file already imported, or a line repeated in it, adds nothing. Read by key after the
+    items are locked, so no concurrent import adds one of these keys meanwhile; if one did, the
+    insert's unique key refuses it and the whole import rolls back."""
+    seen = {k for (k,) in by_id(s, AnnotationEvent, [e.event_key for e in events], key="event_key")}
+    out: list[EventRecord] = []
+    for e in events:
+        if e.event_key not in seen:
+            seen.add(e.event_key)
+            out.append(e)
+    return out
+
+
+def _append_events(
+    s: Session, events: Sequence[EventRecord], rounds: dict[str, int | None], import_id: int
+) -> None:
+    """Append ``events`` (all new) in one ``executemany``."""
+    insert_many(
+        s,
+        AnnotationEvent.__table__,
+        {
+            "event_key": [e.event_key for e in events],
+            "item_id": [e.item_id for e in events],
+            "round_id": [rounds.get(e.item_id) for e in events],
+            "kind": [e.kind for e in events],
+            "label": [e.label for e in events],
+            "annotator": [e.annotator for e in events],
+            "annotation_ref": [e.ref for e in events],
+            "import_id": [import_id] * len(events),
+            "event_time": [e.at for e in events],
+        },
+    )
