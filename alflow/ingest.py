@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from alflow import faults
 from alflow.config import AlflowConfig, DataConfig
 from alflow.errors import InputError
 from alflow.ingest_read import Chunk, read_chunks
@@ -81,6 +82,7 @@ class _Partitions:
             {"item_id": table.column("item_id").to_pylist(), "content_hash": self.hashes}
         )
         self.ingest.add_partition(name=name, target=self.target, sha256=sha, items=items)
+        faults.checkpoint("mid_ingest")  # a partition written and registered, not committed
         self.rows_added += len(items)
         self.pending.clear()
         self.hashes.clear()

@@ -16,10 +16,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from alflow.config import load_config
+from alflow.pool import join
 from alflow.project import Project
 from tests.conftest import make_config
 from tests.integration.invariants import check_consistency
@@ -85,8 +87,7 @@ def labels_file(project: Project, round_id: int) -> Path:
     return path
 
 
-@pytest.fixture
-def config_file(tmp_path, digits_csv, databases):
+def write_config(tmp_path: Path, databases) -> Path:
     """The digits config as YAML, its ledger and MLflow store on the backend under test."""
     config = make_config(
         Path("ws"),
@@ -97,10 +98,37 @@ def config_file(tmp_path, digits_csv, databases):
     raw = config.model_dump(mode="json") | {"storage": databases.storage()}  # JSON hides passwords
     path = tmp_path / "alflow.yaml"
     path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.fixture
+def config_file(tmp_path, digits_csv, databases):
+    """``write_config`` with the digits pool and evaluation set ingested."""
+    path = write_config(tmp_path, databases)
     project = Project(load_config(path))
     project.ingest(str(digits_csv[0]))
     project.ingest(str(digits_csv[1]), target="eval")
     return path
+
+
+def test_an_ingest_killed_after_a_partition_adds_each_row_once_on_rerun(
+    tmp_path, digits_csv, databases, prefect_api
+):
+    path = write_config(tmp_path, databases)  # 250-row chunks into >= 300-row partitions
+    killed(path, "ingest", str(digits_csv[0]), api=prefect_api, at="mid_ingest")
+    project = Project(load_config(path))
+    assert project.ledger.state_counts() == {} and project.ledger.partitions() == []
+    out = succeeded(path, "ingest", str(digits_csv[0]), api=prefect_api)
+    assert "1297" in out.replace(",", "")
+    names = [name for name, _ in project.ledger.partitions()]
+    assert len(names) == 3  # 500, 500 and 297 rows: the kill came after the first
+    ids = pd.concat(
+        pd.read_parquet(join(project.ws.pool_url, name), columns=["item_id"]) for name in names
+    )["item_id"]
+    assert len(ids) == ids.nunique() == 1297
+    assert project.ledger.state_counts() == {"unlabeled": 1297}
+    again = succeeded(path, "ingest", str(digits_csv[0]), api=prefect_api)
+    assert project.ledger.state_counts() == {"unlabeled": 1297}, again
 
 
 def test_a_round_survives_a_kill_at_every_step(config_file, databases, prefect_api):
