@@ -12,7 +12,8 @@ loses to margin sampling beyond two paired standard errors. Writes a markdown ta
 benchmarks/results/ and one learning-curve PNG per dataset.
 
 A strategy is a registered name, ``default`` (the shipped ``strategy`` section, whatever it is)
-or ``NAME/COLD@N`` (NAME after the cold start COLD while a class has fewer than N labels). Each
+``NAME(K=V;...)`` (one with ``params``) or ``NAME/COLD@N`` (NAME after the cold start COLD while
+a class has fewer than N labels). Each
 finished campaign is kept under ``<out-dir>/jobs/`` per (dataset, seed, protocol): rerunning an
 interrupted command resumes, and adding a strategy runs only that one (``--rerun NAMES`` runs
 kept ones again after their code changed).
@@ -43,6 +44,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 import matplotlib
 import numpy as np
 import pandas as pd
+import yaml
 from scipy import sparse
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -395,15 +397,24 @@ def run_baseline(name: str, c: Campaign) -> pd.DataFrame:
 
 def strategy_config(name: str) -> StrategyConfig:
     """A report column as the ``strategy`` section a user would write: ``default`` is alflow's
-    shipped default (``StrategyConfig()``), ``NAME`` a registered strategy, and
-    ``NAME/COLD@N`` NAME after the cold start COLD while some class has fewer than N labels."""
+    shipped default (``StrategyConfig()``), ``NAME`` a registered strategy, ``NAME(K=V;...)``
+    one with ``params``, and ``NAME/COLD@N`` NAME after the cold start COLD while some class
+    has fewer than N labels."""
     if name == DEFAULT_STRATEGY:
         return StrategyConfig()
     main, _, cold = name.partition("/")
-    if not cold:
-        return StrategyConfig(name=main)
-    cold_start, _, until = cold.partition("@")
-    return StrategyConfig(name=main, cold_start=cold_start, cold_start_until_per_class=int(until))
+    main, _, params = main.partition("(")
+    section: dict[str, Any] = {"name": main, "params": _params(params.removesuffix(")"))}
+    if cold:
+        cold_start, _, until = cold.partition("@")
+        section |= {"cold_start": cold_start, "cold_start_until_per_class": int(until)}
+    return StrategyConfig(**section)
+
+
+def _params(text: str) -> dict[str, Any]:
+    """``K=V;K=V`` with each V read as YAML would (``0.15`` a float, ``entropy`` a string)."""
+    pairs = (item.partition("=") for item in text.split(";") if item)
+    return {key.strip(): yaml.safe_load(value) for key, _, value in pairs}
 
 
 def run_alflow(name: str, c: Campaign) -> pd.DataFrame:

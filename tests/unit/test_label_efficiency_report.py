@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from benchmarks.label_efficiency import _merge, overall, paired_vs
+from alflow.config import StrategyConfig
+from benchmarks.label_efficiency import _merge, overall, paired_vs, strategy_config
 
 
 def _dataset(**per_seed: list[float]) -> dict:
@@ -65,3 +66,15 @@ def test_a_rerun_that_is_now_skipped_drops_its_old_curve():
     assert set(merged["curves"]) == {"margin"} and merged["skipped"] == {
         "typiclust": "pool too large"
     }
+
+
+def test_a_report_column_names_a_section_with_params_and_a_cold_start():
+    section = strategy_config("margin_explore(explore=0.15;utility=entropy)/density_coreset@30")
+    assert section.name == "margin_explore" and section.params == {
+        "explore": 0.15,
+        "utility": "entropy",
+    }
+    assert (section.cold_start, section.cold_start_until_per_class) == ("density_coreset", 30)
+    plain = strategy_config("margin")
+    assert plain.params == {} and plain.cold_start_until_per_class == 0
+    assert strategy_config("default") == StrategyConfig()
