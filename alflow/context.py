@@ -10,12 +10,12 @@ from typing import Any
 import pandas as pd
 import pyarrow as pa
 
+from alflow.data.pool import feature_columns, fetch_items, join, pool_hash
+from alflow.data.text_space import TextSpace, load_text_space
 from alflow.handles import Stores
-from alflow.labeled_features import LabeledFeatures
-from alflow.pool import feature_columns, fetch_items, join, pool_hash
-from alflow.resolution import Policy
-from alflow.score_cache import ScoreCache
-from alflow.text_space import TextSpace, load_text_space
+from alflow.labels.resolution import Policy
+from alflow.scoring.score_cache import ScoreCache
+from alflow.training.labeled_features import LabeledFeatures
 from alflow.vendors.registry import make_vendor
 
 

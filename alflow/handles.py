@@ -30,7 +30,7 @@ class Stores:
 
     @cached_property
     def tracker(self):
-        from alflow.tracking import Tracker
+        from alflow.tracking.mlflow_tracker import Tracker
 
         return Tracker(
             self.ws.mlflow_tracking_uri,
@@ -40,8 +40,8 @@ class Stores:
         )
 
     def ingest(self, url: str, *, target: str = "pool", progress=None):
-        """Add a file's new items to the pool or the evaluation set (``alflow.ingest``)."""
-        from alflow.ingest import ingest_into
+        """Add a file's new items to the pool or the evaluation set (``alflow.data.ingest``)."""
+        from alflow.data.ingest import ingest_into
 
         return ingest_into(self.ws, self.config, self.ledger, url, target=target, progress=progress)
 

@@ -1,12 +1,13 @@
 """A project: the facade flows, the CLI and tests call. Each method is one use case, implemented
 in its own module over pure policy functions:
 
-- ``alflow.rounds``: open a round, record its selection (``alflow.batch`` builds the batch,
-  ``alflow.selection_policy`` decides strategy and shares);
-- ``alflow.batch_export``: hand the batch to the vendor, the simulated annotator;
-- ``alflow.labels_import``: labels and weak labels back, validated, exactly once;
-- ``alflow.training``: retrain, evaluate, register, promote;
-- ``alflow.operations``: scheduling guards, the stop record (the status: ``alflow.handles``).
+- ``alflow.rounds.opening``: open a round, record its selection (``alflow.selection.batch`` builds
+the batch,
+  ``alflow.selection.policy`` decides strategy and shares);
+- ``alflow.rounds.export``: hand the batch to the vendor, the simulated annotator;
+- ``alflow.labels.importing``: labels and weak labels back, validated, exactly once;
+- ``alflow.training.retrain``: retrain, evaluate, register, promote;
+- ``alflow.rounds.operations``: scheduling guards, the stop record (the status: ``alflow.handles``).
 """
 
 from __future__ import annotations
@@ -16,22 +17,20 @@ from typing import Any
 
 import pandas as pd
 
-from alflow import (
-    batch_export,
-    external_model,
-    labels_import,
-    operations,
-    pool_index_source,
-    rounds,
-    training,
-)
-from alflow.batch import Progress, compute_selection
 from alflow.context import ProjectContext
-from alflow.labels_import import ImportReport, WeakImportReport
-from alflow.rounds import REPLAY_DIR, RoundStart
-from alflow.scoring import PartitionScores
-from alflow.selection_policy import SelectionInputs
-from alflow.training import TrainReport
+from alflow.labels import importing as labels_import
+from alflow.labels.importing import ImportReport, WeakImportReport
+from alflow.rounds import export as batch_export
+from alflow.rounds import opening as rounds
+from alflow.rounds import operations
+from alflow.rounds.opening import REPLAY_DIR, RoundStart
+from alflow.scoring import external_model
+from alflow.scoring.score import PartitionScores
+from alflow.selection import pool_index_source
+from alflow.selection.batch import Progress, compute_selection
+from alflow.selection.policy import SelectionInputs
+from alflow.training import retrain as training
+from alflow.training.retrain import TrainReport
 
 __all__ = [
     "REPLAY_DIR",

@@ -1,4 +1,4 @@
-"""A commented ``alflow.yaml`` written from what ``alflow.infer`` found in a data file.
+"""A commented ``alflow.yaml`` written from what ``alflow.data.infer`` found in a data file.
 
 The features section follows the columns: an embedding column if there is one, else the text
 with most characters, else a table (``kind: tabular`` with its numeric and categorical columns,
@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 
 from alflow.config import MISSING_MARKERS, config_from_dict
-from alflow.infer import SAMPLE_ROWS, Column, Inference, infer, read_sample
+from alflow.data.infer import SAMPLE_ROWS, Column, Inference, infer, read_sample
 
 COMMENT_AT = 34  # the column comments start at, as in the starter configs
 

@@ -21,7 +21,7 @@ class Workspace:
     exports_dir: Path
     imports_dir: Path
     reports_dir: Path
-    text_space: Path  # a text pool's fitted vectoriser and embedding (alflow.text_space)
+    text_space: Path  # a text pool's fitted vectoriser and embedding (alflow.data.text_space)
 
     @classmethod
     def from_config(cls, config: AlflowConfig) -> Workspace:

@@ -7,7 +7,8 @@
 ``load`` returns the raw official parts (cached per process); ``split`` caps and subsamples them
 with a seed: the official test split where there is one, else a stratified hold-out. Text features
 are 1-D object arrays of strings, numeric ones 2-D float64 arrays, and a mixed table (adult) is
-read from its raw cells as ingest reads a CSV (``alflow.coerce.tabular_block``: numbers, category
+read from its raw cells as ingest reads a CSV (``alflow.data.coerce.tabular_block``: numbers,
+category
 texts, gaps) into alflow's tabular block, with the ``data.features`` config a user would write;
 labels are 1-D string arrays.
 """
@@ -25,8 +26,8 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import train_test_split
 
-from alflow.coerce import tabular_block
 from alflow.config import FeaturesConfig
+from alflow.data.coerce import tabular_block
 
 TEXT = frozenset({"sms_spam", "20newsgroups", "ag_news_test", "imdb_acl"})  # kind "text"
 TABULAR = frozenset({"adult", "kddcup99_10pct", "mushroom", "electricity", "wine_quality"})

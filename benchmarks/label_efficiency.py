@@ -2,7 +2,8 @@
 
     python benchmarks/label_efficiency.py --datasets pendigits,sms_spam --seeds 2 --budget 200
 
-Every (dataset, seed) runs each alflow strategy through ``alflow.simulation.simulate`` and, with
+Every (dataset, seed) runs each alflow strategy through ``alflow.selection.simulation.simulate``
+and, with
 ``--baselines`` (the ``bench`` extra: modAL, scikit-activeml), the libraries' strategies under the
 same protocol: the same pool/test split, model factory, initial labels, batch size and budget.
 Reports per dataset and strategy the AULC (mean test accuracy over the rounds), accuracy at fixed
@@ -60,10 +61,10 @@ from alflow.config import (
     StrategyConfig,
     config_from_dict,
 )
-from alflow.model import build_model
-from alflow.simulation import Protocol, initial_labels, simulate
+from alflow.data.text_space import TextSpace, fit_text_space, sample_texts
+from alflow.selection.simulation import Protocol, initial_labels, simulate
 from alflow.strategies import REGISTRY
-from alflow.text_space import TextSpace, fit_text_space, sample_texts
+from alflow.training.model import build_model
 from benchmarks.datasets import LOADERS, POOL_CAP, TABULAR, TEXT, load, split
 
 matplotlib.use("Agg")
@@ -119,7 +120,8 @@ def model_config(
 
 
 def make_model(config: AlflowConfig, space: TextSpace | None = None) -> Pipeline:
-    """The round's model (``alflow.model.build_model``). Text is vectorised once per campaign
+    """The round's model (``alflow.training.model.build_model``). Text is vectorised once per
+    campaign
     by the pool's own vectoriser (``text_features``), so the model here is the round's pipeline
     without its first step, the frozen vectoriser: the same fit and probabilities."""
     model = build_model(config, space)
@@ -129,7 +131,7 @@ def make_model(config: AlflowConfig, space: TextSpace | None = None) -> Pipeline
 def text_features(
     x_pool: np.ndarray, x_test: np.ndarray, config: AlflowConfig, seed: int
 ) -> tuple[TextSpace, sparse.csr_matrix, sparse.csr_matrix, np.ndarray]:
-    """The pool's text space as the first pool ingest fits it (``alflow.text_space``: a sample
+    """The pool's text space as the first pool ingest fits it (``alflow.data.text_space``: a sample
     of ``text_sample_rows`` texts), the pool and test sets through its vectoriser, and the
     pool's embedding (LSA, or the sentence encoder's) applied partition by partition, as ingest
     writes it."""
@@ -418,7 +420,8 @@ def _params(text: str) -> dict[str, Any]:
 
 
 def run_alflow(name: str, c: Campaign) -> pd.DataFrame:
-    """alflow's strategy ``name`` (``strategy_config``) through ``alflow.simulation.simulate``."""
+    """alflow's strategy ``name`` (``strategy_config``) through
+    ``alflow.selection.simulation.simulate``."""
     return simulate(
         strategy_config(name),
         c.x_pool,
@@ -882,7 +885,7 @@ def job_path(out_dir: Path, job: Job) -> Path:
     key = f"{job.initial},{job.batch},{job.budget}"
     if job.late_batch:
         key += f",late{job.late_batch}"
-    if job.dataset in TEXT:  # the pool's TF-IDF and its embedding (alflow.text_space)
+    if job.dataset in TEXT:  # the pool's TF-IDF and its embedding (alflow.data.text_space)
         key += f",pool-tfidf-{job.text_embedding}"
     if job.dataset in TABULAR:  # the raw table through the tabular pipeline
         key += ",tabular-raw"

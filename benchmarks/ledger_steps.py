@@ -24,8 +24,8 @@ from report import emit
 from sqlalchemy import event
 
 from alflow.config import ResolutionConfig
+from alflow.labels.resolution import Policy
 from alflow.ledger import EventRecord, Ledger
-from alflow.resolution import Policy
 
 
 def fill(led: Ledger, rows: int) -> None:

@@ -3,8 +3,8 @@
     python benchmarks/scale.py --rows 1000000 --dim 128
     python benchmarks/scale.py --rows 10000000 --dim 128   # about 5 GB of Parquet
 
-Writes a clustered synthetic pool (a Gaussian mixture) in the workspace format (``alflow.pool``),
-then measures, in one run:
+Writes a clustered synthetic pool (a Gaussian mixture) in the workspace format
+(``alflow.data.pool``), then measures, in one run:
   * alflow's scoring pass (``compute.score_pool``: Dask workers stream the partitions, the model and
     the excluded ids are scattered once, candidates merge by a tree reduction), warm workers;
   * the pool index's one-time build (``index.PoolIndex``) on a worker, as rounds build it (the
@@ -44,9 +44,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from alflow.candidates import CandidateSources, build_candidates
-from alflow.compute import dask_client, on_worker, score_pool
 from alflow.config import ComputeConfig
+from alflow.data.pool import features_of, pool_hash, read_partition, to_table, write_partition
 from alflow.index.pool import (
     PoolIndex,
     cached_pool_index,
@@ -57,8 +56,9 @@ from alflow.index.pool import (
     pool_density,
     recall_at_k,
 )
-from alflow.pool import features_of, pool_hash, read_partition, to_table, write_partition
-from alflow.scoring import CLUSTER, FEATURES, PARTITION, ROW, ScoreRequest, stack
+from alflow.scoring.compute import dask_client, on_worker, score_pool
+from alflow.scoring.score import CLUSTER, FEATURES, PARTITION, ROW, ScoreRequest, stack
+from alflow.selection.candidates import CandidateSources, build_candidates
 from alflow.strategies import candidate_count, get_strategy
 from alflow.strategies.uncertainty import entropy
 

@@ -103,7 +103,7 @@ def model(
     csv: CsvOpt = None,
 ) -> None:
     """The round and the labels (human and pseudo) that trained a model version."""
-    from alflow.tracking import read_run_csv
+    from alflow.tracking.mlflow_tracker import read_run_csv
 
     project = _project(config)
     training = project.ledger.training_of_version(version)

@@ -7,7 +7,7 @@ from prefect.runtime import flow_run
 
 import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
-from alflow.stopping import stop_reason
+from alflow.rounds.stopping import stop_reason
 from flows.heartbeats import without_heartbeats
 from flows.rounds import labeling_round, reimport_and_retrain
 from tasks import round_tasks as t

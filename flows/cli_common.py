@@ -67,7 +67,7 @@ def _reread_settings() -> None:
     import prefect.context
     import prefect.logging.configuration
 
-    from alflow.compute import reread_config
+    from alflow.scoring.compute import reread_config
     from flows.user_errors import quiet_expected_failures
 
     prefect.context.refresh_global_settings_context()

@@ -126,9 +126,9 @@ def replay(
     """
 
     cfg = with_services(load(config))
-    from alflow.compute import shared_client
     from alflow.project import Project
-    from alflow.replay import replay_round
+    from alflow.rounds.replay import replay_round
+    from alflow.scoring.compute import shared_client
 
     report = replay_round(Project(cfg), round_id, shared_client(cfg.compute))
     for note in report.notes:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from alflow import plots
 from alflow.demo import MARKER, digits_config, write_digits
 from alflow.errors import AlflowError
+from alflow.tracking import plots
 from flows.campaign import campaign
 from flows.heartbeats import command_heartbeats
 from tasks.context import project_for

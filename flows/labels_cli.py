@@ -24,7 +24,7 @@ def export(
 ) -> None:
     """Write every resolved human label (item_id, label) with the item's features."""
     from alflow.handles import Stores
-    from alflow.labels_export import export_labels
+    from alflow.labels.exporting import export_labels
 
     n = export_labels(Stores(load(config)), out)
     typer.echo(f"wrote {n} labels to {out}")

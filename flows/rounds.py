@@ -15,8 +15,8 @@ from prefect.utilities.annotations import quote
 import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
 from alflow.errors import ConfigError
-from alflow.labels_export import retrain_refusal
-from alflow.operations import release_round_lock
+from alflow.labels.exporting import retrain_refusal
+from alflow.rounds.operations import release_round_lock
 from flows import schedules
 from flows.user_errors import quiet_expected_failures
 from tasks import round_tasks as t
@@ -93,7 +93,7 @@ def labeling_round(
 
 
 def _select(config: AlflowConfig, round_id: int) -> int:
-    """The selection stages in order, as tasks (``alflow.rounds.select`` composes the same
+    """The selection stages in order, as tasks (``alflow.rounds.opening.select`` composes the same
     functions): score, weigh, diversify, record-selection. The batch's size."""
     scored = t.score(config, round_id)
     if scored is None:  # recorded by an earlier attempt at this round

@@ -11,7 +11,7 @@ from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterTag
 
 import tasks  # noqa: F401  (offline defaults before Prefect loads)
 from alflow.config import AlflowConfig
-from alflow.stopping import stop_reason
+from alflow.rounds.stopping import stop_reason
 from tasks.context import project_for
 
 logger = logging.getLogger("alflow.schedules")

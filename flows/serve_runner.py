@@ -32,8 +32,8 @@ from prefect.logging.handlers import APILogWorker
 from prefect.states import Crashed
 
 import tasks  # noqa: F401  (offline defaults before Prefect loads)
-from alflow.compute import close_shared_clients
 from alflow.config import load_config
+from alflow.scoring.compute import close_shared_clients
 from alflow.workspace import Workspace
 from flows.deployments import deployments as campaign_deployments
 from flows.local_services import wait_healthy

@@ -35,8 +35,8 @@ PRELOAD = (  # flows.cli itself is imported above
     "flows.rounds",
     "flows.ingest",
     "alflow.project",
-    "alflow.replay",
-    "alflow.plots",
+    "alflow.rounds.replay",
+    "alflow.tracking.plots",
 )
 MAX_REQUEST = 1 << 22  # the arguments and environment of one command
 

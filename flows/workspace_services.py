@@ -39,7 +39,7 @@ from flows.warm import code_fingerprint
 
 SWITCH = "ALFLOW_LOCAL_SERVICES"
 IDLE = "ALFLOW_SERVICES_IDLE_SECONDS"
-SCHEDULER = "ALFLOW_LOCAL_SCHEDULER"  # alflow.compute.LOCAL_SCHEDULER (not imported: Dask)
+SCHEDULER = "ALFLOW_LOCAL_SCHEDULER"  # alflow.scoring.compute.LOCAL_SCHEDULER (not imported: Dask)
 STATE, LAST_USED, LOG = "services.json", "last-used", "services.log"
 
 
@@ -224,7 +224,7 @@ def _cluster(compute: list | None) -> Iterator[str | None]:
     if compute is None:
         yield None
         return
-    from alflow.compute import local_cluster
+    from alflow.scoring.compute import local_cluster
 
     n_workers, threads, memory = compute
     shape = ComputeConfig(n_workers=n_workers, threads_per_worker=threads, memory_limit=memory)

@@ -8,7 +8,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from alflow.config import AlflowConfig
-from alflow.ingest_read import row_count
+from alflow.data.ingest_read import row_count
 from alflow.stages import stage
 from tasks.context import project_for
 from tasks.progress import progress_bar

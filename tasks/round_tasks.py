@@ -2,7 +2,8 @@
 
 guard -> open-round -> score -> weigh -> diversify -> record-selection -> export, then (in
 ``reimport_and_retrain``) pull-labels / reimport -> retrain. Each wraps one core function: the
-flow composes exactly the functions ``alflow.batch.pick_batch`` and the simulation compose.
+flow composes exactly the functions ``alflow.selection.batch.pick_batch`` and the simulation
+compose.
 
 Between tasks travel configs, round ids and small results; the scored round (the candidates,
 never the pool) is handed from ``score`` to ``weigh`` and ``diversify`` in memory (the flow
@@ -21,12 +22,14 @@ import pandas as pd
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
-from alflow import batch, operations, rounds
-from alflow.batch import Weighed
-from alflow.compute import shared_client
 from alflow.config import AlflowConfig
-from alflow.operations import Admission
-from alflow.rounds import ScoredRound
+from alflow.rounds import opening as rounds
+from alflow.rounds import operations
+from alflow.rounds.opening import ScoredRound
+from alflow.rounds.operations import Admission
+from alflow.scoring.compute import shared_client
+from alflow.selection import batch
+from alflow.selection.batch import Weighed
 from alflow.stages import stage
 from tasks.context import project_for
 from tasks.progress import progress_bar

@@ -181,8 +181,8 @@ def digits_csv(tmp_path: Path, digits_frame: pd.DataFrame) -> tuple[Path, Path]:
 @pytest.fixture(scope="session")
 def dask_client():
     """A real LocalCluster (2 worker processes) shared by the session."""
-    from alflow.compute import dask_client as open_client
     from alflow.config import ComputeConfig
+    from alflow.scoring.compute import dask_client as open_client
 
     with ExitStack() as stack:
         with pytest.MonkeyPatch.context() as env:

@@ -8,6 +8,7 @@ import pandas as pd
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from alflow.labels.votes import EventRow, standings
 from alflow.ledger.labels import LabelsLedger
 from alflow.ledger.schema import (
     AnnotationEvent,
@@ -21,7 +22,6 @@ from alflow.ledger.schema import (
 )
 from alflow.ledger.states import ItemState
 from alflow.ledger.votes import vote_rows
-from alflow.votes import EventRow, standings
 
 ANNOTATION_COLUMNS = ["event", "item_id", "round", "kind", "annotator", "label", "ref", "at"]
 ANNOTATION_COLUMNS += ["status", "by"]
@@ -163,8 +163,8 @@ class AuditLedger(LabelsLedger):
 
     def annotations(self) -> pd.DataFrame:
         """Every annotation event in import order (``ANNOTATION_COLUMNS``) with its standing
-        under the vote rules (``alflow.votes``): ``status`` is ``counts`` for the one event of
-        each vote that counts, ``superseded`` or ``retracted`` (``by`` names the event that
+        under the vote rules (``alflow.labels.votes``): ``status`` is ``counts`` for the one event
+        of each vote that counts, ``superseded`` or ``retracted`` (``by`` names the event that
         took its place or retracted it) or ``retraction``. ``at`` is the vendor's time (else
         the import's). Agreement is computed over the ``counts`` label rows."""
         with self.transaction() as s:

@@ -9,6 +9,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from alflow import faults
+from alflow.labels.resolution import AWAITING, Agreement, Policy, Resolution, Vote, agreement
+from alflow.labels.votes import current_votes
 from alflow.ledger import votes as vote_rules
 from alflow.ledger.bulk import set_items
 from alflow.ledger.records import EventRecord
@@ -22,8 +24,6 @@ from alflow.ledger.schema import (
 )
 from alflow.ledger.states import EventKind, ItemState
 from alflow.ledger.store import LedgerStore, by_id, chunks, insert_many
-from alflow.resolution import AWAITING, Agreement, Policy, Resolution, Vote, agreement
-from alflow.votes import current_votes
 
 
 class LabelsLedger(LedgerStore):
@@ -60,7 +60,7 @@ class LabelsLedger(LedgerStore):
     ) -> tuple[int, int]:
         """Append new events, then re-resolve touched items, in one transaction.
 
-        ``resolver`` is the resolution policy (``alflow.resolution.Policy``); a policy that
+        ``resolver`` is the resolution policy (``alflow.labels.resolution.Policy``); a policy that
         ``needs_all_items`` re-resolves every item with label votes. ``retract_missing`` (a ref
         prefix such as ``label-studio:``) marks ``events`` as the vendor's full state: every
         annotation under that prefix missing from it gets a retraction event. Returns
@@ -130,7 +130,7 @@ class LabelsLedger(LedgerStore):
     def _current_votes(
         self, s: Session, item_ids: Sequence[str], round_id: int | None = None
     ) -> dict[str, list[Vote]]:
-        """Each item's counting votes under the vote rules (``alflow.votes``)."""
+        """Each item's counting votes under the vote rules (``alflow.labels.votes``)."""
         return current_votes(vote_rules.vote_rows(s, item_ids, round_id))
 
     def round_agreement(self, round_id: int) -> Agreement:

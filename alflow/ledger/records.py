@@ -26,7 +26,7 @@ class EventRecord:
     label: str | None
     annotator: str | None
     ref: str | None = None  # the vendor's annotation id: the newest event per ref counts
-    at: datetime | None = None  # the vendor's time: supersession order (``alflow.votes``)
+    at: datetime | None = None  # the vendor's time: supersession order (``alflow.labels.votes``)
 
 
 @dataclass(frozen=True)

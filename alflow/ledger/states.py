@@ -27,7 +27,7 @@ class RoundStatus(StrEnum):
 
 class EventKind(StrEnum):
     """What an annotation event says: a vote, an adjudicated ground truth, a skip, or the
-    retraction of an annotation the vendor no longer has (``alflow.votes``)."""
+    retraction of an annotation the vendor no longer has (``alflow.labels.votes``)."""
 
     LABEL = "label"
     GROUND_TRUTH = "ground_truth"

@@ -1,4 +1,4 @@
-"""The ledger's side of the vote rules (``alflow.votes``): reading events as ``EventRow`` and
+"""The ledger's side of the vote rules (``alflow.labels.votes``): reading events as ``EventRow`` and
 appending retractions for annotations a vendor's full-state pull no longer has."""
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from alflow.labels.votes import RETRACT, EventRow, retractions
 from alflow.ledger.schema import AnnotationEvent, utcnow
-from alflow.votes import RETRACT, EventRow, retractions
 
 _COLUMNS = (
     AnnotationEvent.id,

@@ -17,7 +17,7 @@ from sklearn.base import clone
 from threadpoolctl import threadpool_limits
 
 from alflow import strategy_params as P
-from alflow.committee import aligned_proba
+from alflow.selection.committee import aligned_proba
 from alflow.strategies.base import Candidates, register, top_k
 
 LOOK_AHEAD = frozenset({"features", "labeled", "estimator"})

@@ -13,7 +13,7 @@ from typing import Protocol
 import pandas as pd
 
 from alflow import faults
-from alflow.pool import file_sha256
+from alflow.data.pool import file_sha256
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from alflow.pool import read_partition
+from alflow.data.pool import read_partition
 from flows.cli import app
 from tests.conftest import require_dataset
 

@@ -6,14 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alflow.batch import committee_builder
-from alflow.model import build_model, build_model_family
-from alflow.pool import features_of, join, read_partition
-from alflow.portfolio import PORTFOLIO
+from alflow.data.pool import features_of, join, read_partition
 from alflow.project import Project
-from alflow.selection_policy import choose_strategy
-from alflow.simulation import SimulatedPool, simulated_batch
+from alflow.selection.batch import committee_builder
+from alflow.selection.policy import choose_strategy
+from alflow.selection.portfolio import PORTFOLIO
+from alflow.selection.simulation import SimulatedPool, simulated_batch
 from alflow.strategies import REGISTRY, get_strategy
+from alflow.training.model import build_model, build_model_family
 from tests.conftest import make_config
 from tests.integration.test_project import one_round
 

@@ -19,12 +19,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from alflow.compute import dask_client, score_pool
 from alflow.config import ComputeConfig
+from alflow.data.pool import to_table, write_partition
 from alflow.index.pool import ClusterAssigner
-from alflow.pool import to_table, write_partition
 from alflow.project import Project
-from alflow.scoring import CLUSTER, ScoreRequest
+from alflow.scoring.compute import dask_client, score_pool
+from alflow.scoring.score import CLUSTER, ScoreRequest
 from flows.local_services import free_port
 from tests.conftest import ROOT, make_config
 

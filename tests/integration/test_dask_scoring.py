@@ -8,10 +8,10 @@ import pyarrow as pa
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from alflow import compute
-from alflow.compute import host_threads, score_pool
-from alflow.pool import to_table, write_partition
-from alflow.scoring import ScoreRequest, keep_top, score_partition
+from alflow.data.pool import to_table, write_partition
+from alflow.scoring import compute
+from alflow.scoring.compute import host_threads, score_pool
+from alflow.scoring.score import ScoreRequest, keep_top, score_partition
 
 
 def write_pool(tmp_path, n_parts=5, rows=300):
@@ -58,8 +58,8 @@ def test_random_selection_does_not_depend_on_cluster(tmp_path, dask_client):
 
 
 def test_a_scheduler_address_uses_that_cluster(tmp_path, dask_client):
-    from alflow.compute import dask_client as open_client
     from alflow.config import ComputeConfig
+    from alflow.scoring.compute import dask_client as open_client
 
     urls, model = write_pool(tmp_path, n_parts=2, rows=50)
     address = dask_client.scheduler.address

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from alflow.config import load_config
-from alflow.pool import join
+from alflow.data.pool import join
 from alflow.project import Project
 from tests.conftest import make_config
 from tests.integration.invariants import check_consistency

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from alflow.config import dump_config
 from alflow.csvsafe import read_csv
-from alflow.keys import label_key
 from alflow.project import Project
+from alflow.tracking.keys import label_key
 from alflow.vendors.registry import VENDORS
 from flows.cli import app
 from tests import vendor_returns

@@ -10,8 +10,8 @@ import yaml
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from alflow.batch_export import display_columns
 from alflow.errors import InputError
+from alflow.rounds.export import display_columns
 from flows.cli import app
 from flows.rounds import labeling_round, reimport_and_retrain
 from tasks.context import project_for
@@ -220,7 +220,7 @@ def test_deleted_annotations_are_retracted(tmp_path, label_studio, monkeypatch, 
     import numpy as np
     import pandas as pd
 
-    from alflow.pool import join, to_table, write_partition
+    from alflow.data.pool import join, to_table, write_partition
     from alflow.project import Project
     from alflow.vendors.sniff import label_studio_kind
 

@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.exc import IntegrityError
 
 from alflow.errors import LedgerError
+from alflow.labels.resolution import Policy
 from alflow.ledger import (
     EventRecord,
     ExportRecord,
@@ -21,7 +22,6 @@ from alflow.ledger import (
     migrate,
 )
 from alflow.ledger.schema import Base
-from alflow.resolution import Policy
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import event
 
 from alflow.config import ResolutionConfig
+from alflow.labels.resolution import Policy
 from alflow.ledger import EventRecord, Ledger
-from alflow.resolution import Policy
 
 POOL, BATCH = 5_000, 1_000
 # tables that grow with the pool: no step of a round may walk them

@@ -11,13 +11,13 @@ import pyarrow.parquet as pq
 import yaml
 from typer.testing import CliRunner
 
-from alflow.committee import aligned_proba
-from alflow.pool import features_of, join, read_partition
+from alflow.data.pool import features_of, join, read_partition
 from alflow.project import Project
-from alflow.replay import replay_round
-from alflow.report import SECTIONS
-from alflow.scoring import random_scores
+from alflow.rounds.replay import replay_round
+from alflow.scoring.score import random_scores
+from alflow.selection.committee import aligned_proba
 from alflow.strategies import UTILITIES
+from alflow.tracking.report import SECTIONS
 from flows.cli import app
 from tests.conftest import make_config
 from tests.integration.test_project import one_round

@@ -6,7 +6,7 @@ import pandas as pd
 
 from alflow.index import pool as index_module
 from alflow.project import Project
-from alflow.scoring import CLUSTER, FEATURES, stack
+from alflow.scoring.score import CLUSTER, FEATURES, stack
 from tests.conftest import make_config
 from tests.integration.test_project import one_round
 

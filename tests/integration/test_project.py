@@ -12,7 +12,7 @@ import pytest
 from mlflow import MlflowClient
 
 from alflow.project import Project
-from alflow.rounds import round_portfolio_history
+from alflow.rounds.opening import round_portfolio_history
 from tests.conftest import make_config
 
 

@@ -18,10 +18,10 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from typer.testing import CliRunner
 
-from alflow.compute import shared_client
 from alflow.errors import ConfigError
-from alflow.labels_export import export_labels
-from alflow.replay import replay_round
+from alflow.labels.exporting import export_labels
+from alflow.rounds.replay import replay_round
+from alflow.scoring.compute import shared_client
 from flows.cli import app
 from flows.rounds import labeling_round, reimport_and_retrain
 from tasks.context import project_for
@@ -61,7 +61,7 @@ def batch_with_features(project, round_id: int, frame: pd.DataFrame) -> pd.DataF
 def loads_per_worker(config) -> list[int]:
     """How often each worker of the flows' cluster loaded a pyfunc (``PYFUNC_LOADS`` there)."""
     counts = shared_client(config.compute).run(
-        lambda: len(getattr(sys.modules.get("alflow.tracking"), "PYFUNC_LOADS", []))
+        lambda: len(getattr(sys.modules.get("alflow.tracking.mlflow_tracker"), "PYFUNC_LOADS", []))
     )
     return list(counts.values())
 

@@ -12,14 +12,14 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from alflow.batch import committee_builder
 from alflow.config import load_config
-from alflow.model import build_model, build_model_family
-from alflow.pool import features_of, join, read_partition
+from alflow.data.pool import features_of, join, read_partition
+from alflow.data.text_space import load_text_space
 from alflow.project import Project
-from alflow.selection_policy import choose_strategy
-from alflow.simulation import SimulatedPool, simulated_batch
-from alflow.text_space import load_text_space
+from alflow.selection.batch import committee_builder
+from alflow.selection.policy import choose_strategy
+from alflow.selection.simulation import SimulatedPool, simulated_batch
+from alflow.training.model import build_model, build_model_family
 from flows.cli import app
 from tests.conftest import require_dataset
 from tests.integration.test_project import one_round

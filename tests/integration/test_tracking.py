@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.dummy import DummyClassifier
 from sklearn.linear_model import LogisticRegression
 
-from alflow.tracking import Tracker
+from alflow.tracking.mlflow_tracker import Tracker
 
 
 def test_register_load_and_alias(tmp_path, databases):

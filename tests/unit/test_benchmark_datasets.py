@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alflow.tabular import is_tabular, n_numeric
+from alflow.data.tabular import is_tabular, n_numeric
 from benchmarks.datasets import LOADERS, POOL_CAP, TABULAR, TEXT, load, split
 from tests.conftest import DATASETS, require_dataset
 

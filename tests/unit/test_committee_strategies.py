@@ -8,7 +8,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import make_pipeline
 
-from alflow.committee import aligned_proba, build_committee, committee_proba
+from alflow.selection.committee import aligned_proba, build_committee, committee_proba
 from alflow.strategies import REGISTRY, Candidates
 from alflow.strategies.committee import bald, consensus_entropy, kl_to_consensus, vote_entropy
 from alflow.strategies.expected import (

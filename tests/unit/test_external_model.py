@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 from alflow.errors import ConfigError
-from alflow.estimators import sample_weight_param
-from alflow.external_model import PyfuncScorer, class_probabilities
-from alflow.model import build_model
+from alflow.scoring.external_model import PyfuncScorer, class_probabilities
+from alflow.training.estimators import sample_weight_param
+from alflow.training.model import build_model
 from tests.conftest import make_config
 
 LABELS = ("<=50K", ">50K", "other")

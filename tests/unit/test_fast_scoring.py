@@ -9,10 +9,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from alflow.committee import aligned_proba
-from alflow.linear_scorer import linear_scorer, utilities_t
-from alflow.pool import features_of, read_partition, to_table, write_partition
-from alflow.scoring import (
+from alflow.data.pool import features_of, read_partition, to_table, write_partition
+from alflow.scoring.linear_scorer import linear_scorer, utilities_t
+from alflow.scoring.score import (
     ROW,
     PartitionScores,
     ScoreRequest,
@@ -21,6 +20,7 @@ from alflow.scoring import (
     merge_all,
     score_partition,
 )
+from alflow.selection.committee import aligned_proba
 from alflow.strategies import UTILITIES
 
 

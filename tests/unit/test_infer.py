@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from alflow.config import config_from_dict
+from alflow.data.infer import classify, infer, read_sample
+from alflow.data.ingest import ingest_file
 from alflow.errors import InputError
-from alflow.infer import classify, infer, read_sample
-from alflow.ingest import ingest_file
 from alflow.ledger import Ledger
 from alflow.starter import config_from_file, features_kind, render
 

@@ -11,12 +11,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from alflow.config import config_from_dict
+from alflow.data.ingest import ingest_file
+from alflow.data.ingest_read import read_chunks, row_count
+from alflow.data.ingest_validate import vector_column
+from alflow.data.pool import features_of, read_partition
 from alflow.errors import InputError
-from alflow.ingest import ingest_file
-from alflow.ingest_read import read_chunks, row_count
-from alflow.ingest_validate import vector_column
 from alflow.ledger import Ledger
-from alflow.pool import features_of, read_partition
 
 
 def data_config(**overrides):

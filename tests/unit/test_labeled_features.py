@@ -8,9 +8,9 @@ import shutil
 import numpy as np
 import pyarrow as pa
 
-from alflow import labeled_features
-from alflow.labeled_features import LabeledFeatures
-from alflow.pool import to_table
+from alflow.data.pool import to_table
+from alflow.training import labeled_features
+from alflow.training.labeled_features import LabeledFeatures
 
 X = np.arange(200 * 4, dtype=np.float32).reshape(200, 4)
 IDS = [f"i{n:03d}" for n in range(200)]

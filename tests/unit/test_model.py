@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from alflow.config import config_from_dict
-from alflow.model import build_model, evaluate, holdout_mask
+from alflow.training.model import build_model, evaluate, holdout_mask
 
 TEXTS = [
     "win cash now",
@@ -55,8 +55,8 @@ def test_holdout_is_stable_and_about_the_right_size():
 def test_a_committee_of_different_estimators():
     from sklearn.datasets import load_digits
 
-    from alflow.committee import committee_proba
-    from alflow.model import build_model_family
+    from alflow.selection.committee import committee_proba
+    from alflow.training.model import build_model_family
 
     x, y = load_digits(return_X_y=True)
     y = y.astype(str)

@@ -3,8 +3,8 @@
 import pandas as pd
 import pytest
 
-from alflow.control import label_saving, labels_needed
-from alflow.report import agreement_table
+from alflow.rounds.control import label_saving, labels_needed
+from alflow.tracking.report import agreement_table
 
 
 def test_labels_needed_interpolates_the_learning_curve():

@@ -5,13 +5,13 @@ import pandas as pd
 import pytest
 
 from alflow.config import config_from_dict
+from alflow.data.ingest import ingest_file
+from alflow.data.pool import features_of, read_partition
+from alflow.data.tabular import block
 from alflow.errors import ConfigError, InputError
-from alflow.ingest import ingest_file
-from alflow.keys import label_key, label_keys
 from alflow.ledger import Ledger
-from alflow.model import build_model, represent
-from alflow.pool import features_of, read_partition
-from alflow.tabular import block
+from alflow.tracking.keys import label_key, label_keys
+from alflow.training.model import build_model, represent
 
 LABELS = ["<=50K", ">50K", "a/b", "with space", "é ü 中文", "x" * 100]
 

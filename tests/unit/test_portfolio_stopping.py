@@ -1,7 +1,7 @@
 import numpy as np
 
-from alflow.portfolio import arm_probabilities, choose_arm, gains
-from alflow.stopping import agreement, plateaued, predictions_stable
+from alflow.rounds.stopping import agreement, plateaued, predictions_stable
+from alflow.selection.portfolio import arm_probabilities, choose_arm, gains
 
 ARMS = ["margin", "coreset", "random"]
 
@@ -45,7 +45,7 @@ def test_stabilizing_predictions():
 
 
 def test_campaign_stop_reasons():
-    from alflow.stopping import stop_reason
+    from alflow.rounds.stopping import stop_reason
     from tests.conftest import make_config
 
     def curve(values, kappas=None, labels=20):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from alflow.config import ResolutionConfig
-from alflow.resolution import Policy, Resolution, Vote, agreement, dawid_skene, resolve
+from alflow.labels.resolution import Policy, Resolution, Vote, agreement, dawid_skene, resolve
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from alflow.score_cache import ScoreCache, cache_key, ids_hash
-from alflow.scoring import FEATURES, PartitionScores, stack
-from alflow.tabular import block, is_tabular
+from alflow.data.tabular import block, is_tabular
+from alflow.scoring.score import FEATURES, PartitionScores, stack
+from alflow.scoring.score_cache import ScoreCache, cache_key, ids_hash
 
 
 @pytest.mark.parametrize("features", ["numeric", "text"])

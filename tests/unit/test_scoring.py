@@ -4,9 +4,16 @@ import pyarrow as pa
 import pytest
 from sklearn.linear_model import LogisticRegression
 
-from alflow.candidates import CandidateSources, build_candidates
-from alflow.pool import to_table, write_partition
-from alflow.scoring import FEATURES, ScoreRequest, keep_top, random_scores, score_partition, stack
+from alflow.data.pool import to_table, write_partition
+from alflow.scoring.score import (
+    FEATURES,
+    ScoreRequest,
+    keep_top,
+    random_scores,
+    score_partition,
+    stack,
+)
+from alflow.selection.candidates import CandidateSources, build_candidates
 from alflow.strategies import REGISTRY
 
 

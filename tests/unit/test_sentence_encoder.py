@@ -6,12 +6,12 @@ import pandas as pd
 import pytest
 
 from alflow.config import config_from_dict
+from alflow.data.pool import features_of, read_partition
+from alflow.data.text_space import fit_text_space, load_text_space
 from alflow.handles import Stores
-from alflow.pool import features_of, read_partition
-from alflow.text_space import fit_text_space, load_text_space
 
 encoder = pytest.importorskip(
-    "alflow.sentence_encoder",
+    "alflow.data.sentence_encoder",
     reason="the optional encoder extra is not installed: pip install -e '.[encoder]'",
 )
 

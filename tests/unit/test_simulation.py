@@ -8,9 +8,9 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from alflow.candidates import DENSITY_K, CandidateSources, Embedded, build_candidates
 from alflow.index import knn_similarity
-from alflow.simulation import Protocol, initial_labels, simulate
+from alflow.selection.candidates import DENSITY_K, CandidateSources, Embedded, build_candidates
+from alflow.selection.simulation import Protocol, initial_labels, simulate
 from alflow.strategies import REGISTRY
 
 

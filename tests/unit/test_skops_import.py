@@ -1,4 +1,5 @@
-"""skops.io imported through alflow.skops_import: the first import keeps skops's list of trusted
+"""skops.io imported through alflow.training.skops_import: the first import keeps skops's list of
+trusted
 scikit-learn estimators, later ones reuse it without importing every scikit-learn module, and
 the list skops trusts is the same either way."""
 
@@ -12,7 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = (
-    "import json, sys; from alflow.skops_import import import_skops_io;"
+    "import json, sys; from alflow.training.skops_import import import_skops_io;"
     "m = import_skops_io();"
     "print(json.dumps([m._trusted_types.SKLEARN_ESTIMATOR_TYPE_NAMES,"
     " 'sklearn.semi_supervised' in sys.modules]))"

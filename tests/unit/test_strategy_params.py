@@ -14,9 +14,9 @@ from sklearn.linear_model import LogisticRegression
 
 from alflow.config import StrategyConfig, config_from_dict
 from alflow.errors import ConfigError
-from alflow.scoring import ScoreRequest, score_features
-from alflow.selection_policy import choose_strategy
-from alflow.simulation import SimulatedPool, simulated_batch
+from alflow.scoring.score import ScoreRequest, score_features
+from alflow.selection.policy import choose_strategy
+from alflow.selection.simulation import SimulatedPool, simulated_batch
 from alflow.strategies import REGISTRY, get_strategy, top_k
 from alflow.strategy_params import (
     PORTFOLIO,

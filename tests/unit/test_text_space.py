@@ -6,17 +6,17 @@ import pandas as pd
 import pytest
 
 from alflow.config import config_from_dict
-from alflow.errors import InputError
-from alflow.handles import Stores
-from alflow.model import build_model
-from alflow.pool import features_of, read_partition
-from alflow.text_space import (
+from alflow.data.pool import features_of, read_partition
+from alflow.data.text_space import (
     SINGLETONS_DROPPED_FROM,
     fit_text_space,
     load_text_space,
     sample_texts,
     save_text_space,
 )
+from alflow.errors import InputError
+from alflow.handles import Stores
+from alflow.training.model import build_model
 
 WORDS = [
     "apple",

@@ -1,7 +1,7 @@
 import pytest
 
 from alflow.errors import InputError
-from alflow.weak import read_weak_labels
+from alflow.labels.weak import read_weak_labels
 
 LABELS = ["cat", "dog", "eel"]
 
