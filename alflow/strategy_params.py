@@ -63,7 +63,7 @@ class ClusterMargin(Params):
 class MarginExplore(UtilityParams):
     explore: Annotated[
         float, Field(ge=0.0, le=1.0, description="share of the batch drawn uniformly")
-    ] = 0.3
+    ] = 0.1
 
 
 class StochasticPower(UtilityParams):

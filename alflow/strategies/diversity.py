@@ -156,11 +156,11 @@ def select_margin_explore(
     *,
     random_state=None,
     utility: str = "margin",
-    explore: float = 0.3,
+    explore: float = 0.1,
 ) -> np.ndarray:
     """(1 - explore) x B by ``utility``, the rest a uniform sample of the pool: the candidates
     also hold the pool's top items by seeded random score, so the highest random scores among
-    the rest are a uniform draw (an exploration slice, e.g. 70/30; Osugi, Kim and Scott,
+    the rest are a uniform draw (an exploration slice, 90/10 by default; Osugi, Kim and Scott,
     ICDM 2005)."""
     n_explore = round(explore * batch_size)
     exploit = top_k(candidates.utilities[utility], batch_size - n_explore, candidates.item_ids)
