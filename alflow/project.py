@@ -1,9 +1,8 @@
 """A project: the facade flows, the CLI and tests call. Each method is one use case, implemented
 in its own module over pure policy functions:
 
-- ``alflow.rounds.opening``: open a round, record its selection (``alflow.selection.batch`` builds
-the batch,
-  ``alflow.selection.policy`` decides strategy and shares);
+- ``alflow.rounds.opening``: open a round, record its selection (``alflow.selection.batch``
+  builds the batch, ``alflow.selection.policy`` decides strategy and shares);
 - ``alflow.rounds.export``: hand the batch to the vendor, the simulated annotator;
 - ``alflow.labels.importing``: labels and weak labels back, validated, exactly once;
 - ``alflow.training.retrain``: retrain, evaluate, register, promote;
@@ -18,18 +17,16 @@ from typing import Any
 import pandas as pd
 
 from alflow.context import ProjectContext
-from alflow.labels import importing as labels_import
+from alflow.labels import importing
 from alflow.labels.importing import ImportReport, WeakImportReport
-from alflow.rounds import export as batch_export
-from alflow.rounds import opening as rounds
-from alflow.rounds import operations
+from alflow.rounds import export, opening, operations
 from alflow.rounds.opening import REPLAY_DIR, RoundStart
 from alflow.scoring import external_model
 from alflow.scoring.score import PartitionScores
 from alflow.selection import pool_index_source
 from alflow.selection.batch import Progress, compute_selection
 from alflow.selection.policy import SelectionInputs
-from alflow.training import retrain as training
+from alflow.training import retrain
 from alflow.training.retrain import TrainReport
 
 __all__ = [
@@ -48,19 +45,19 @@ class Project(ProjectContext):
 
     # ----------------------------------------------------------------- rounds
     def next_round_id(self) -> int:
-        return rounds.next_round_id(self)
+        return opening.next_round_id(self)
 
     def start_round(self, flow_run_id: str | None = None) -> RoundStart:
-        return rounds.start_round(self, flow_run_id)
+        return opening.start_round(self, flow_run_id)
 
     def scoring_model(self) -> tuple[Any, str | None, str | None]:
-        return rounds.scoring_model(self)
+        return opening.scoring_model(self)
 
     def select(self, round_id: int, client, on_partition: Progress | None = None) -> pd.DataFrame:
-        return rounds.select(self, round_id, client, on_partition)
+        return opening.select(self, round_id, client, on_partition)
 
     def selection_inputs(self, round_id: int, model, version: str | None) -> SelectionInputs:
-        return rounds.selection_inputs(self, round_id, model, version)
+        return opening.selection_inputs(self, round_id, model, version)
 
     def compute_selection(
         self, inputs: SelectionInputs, model, client, on_partition=None, cache=None
@@ -75,28 +72,28 @@ class Project(ProjectContext):
 
     # --------------------------------------------------------- export, labels
     def export(self, round_id: int) -> dict[str, Any]:
-        return batch_export.export(self, round_id)
+        return export.export(self, round_id)
 
     def simulate_annotation(self, round_id: int) -> Path:
-        return batch_export.simulate_annotation(self, round_id)
+        return export.simulate_annotation(self, round_id)
 
     def pull_labels(self) -> Path:
-        return labels_import.pull_labels(self)
+        return importing.pull_labels(self)
 
     def import_labels(self, path: str | Path, full_state: bool = False) -> ImportReport:
-        return labels_import.import_labels(self, path, full_state)
+        return importing.import_labels(self, path, full_state)
 
     def import_weak_labels(self, path: str | Path) -> WeakImportReport:
-        return labels_import.import_weak_labels(self, path)
+        return importing.import_weak_labels(self, path)
 
     def check_trainable(self) -> None:
-        training.check_trainable(self)
+        retrain.check_trainable(self)
 
     def check_scoring_model(self, client) -> str:
         return external_model.check_scoring_model(self, client)
 
     def retrain(self, round_id: int | None = None, flow_run_id: str | None = None) -> TrainReport:
-        return training.retrain(self, round_id, flow_run_id)
+        return retrain.retrain(self, round_id, flow_run_id)
 
     # ------------------------------------------------------------- operations
     def round_lock(self):

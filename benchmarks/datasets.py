@@ -8,9 +8,8 @@
 with a seed: the official test split where there is one, else a stratified hold-out. Text features
 are 1-D object arrays of strings, numeric ones 2-D float64 arrays, and a mixed table (adult) is
 read from its raw cells as ingest reads a CSV (``alflow.data.coerce.tabular_block``: numbers,
-category
-texts, gaps) into alflow's tabular block, with the ``data.features`` config a user would write;
-labels are 1-D string arrays.
+category texts, gaps) into alflow's tabular block, with the ``data.features`` config a user would
+write; labels are 1-D string arrays.
 """
 
 from __future__ import annotations

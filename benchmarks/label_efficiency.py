@@ -3,21 +3,19 @@
     python benchmarks/label_efficiency.py --datasets pendigits,sms_spam --seeds 2 --budget 200
 
 Every (dataset, seed) runs each alflow strategy through ``alflow.selection.simulation.simulate``
-and, with
-``--baselines`` (the ``bench`` extra: modAL, scikit-activeml), the libraries' strategies under the
-same protocol: the same pool/test split, model factory, initial labels, batch size and budget.
-Reports per dataset and strategy the AULC (mean test accuracy over the rounds), accuracy at fixed
-label counts, labels needed to reach 95% and 98% of full-pool accuracy and the saving against
-random at 95%; then each strategy's mean AULC rank across datasets and the datasets where it
-loses to margin sampling beyond two paired standard errors. Writes a markdown table and JSON to
+and, with ``--baselines`` (the ``bench`` extra: modAL, scikit-activeml), the libraries' strategies
+under the same protocol: the same pool/test split, model factory, initial labels, batch size and
+budget. Reports per dataset and strategy the AULC (mean test accuracy over the rounds), accuracy at
+fixed label counts, labels needed to reach 95% and 98% of full-pool accuracy and the saving against
+random at 95%; then each strategy's mean AULC rank across datasets and the datasets where it loses
+to margin sampling beyond two paired standard errors. Writes a markdown table and JSON to
 benchmarks/results/ and one learning-curve PNG per dataset.
 
-A strategy is a registered name, ``default`` (the shipped ``strategy`` section, whatever it is)
-``NAME(K=V;...)`` (one with ``params``) or ``NAME/COLD@N`` (NAME after the cold start COLD while
-a class has fewer than N labels). Each
-finished campaign is kept under ``<out-dir>/jobs/`` per (dataset, seed, protocol): rerunning an
-interrupted command resumes, and adding a strategy runs only that one (``--rerun NAMES`` runs
-kept ones again after their code changed).
+A strategy is a registered name, ``default`` (the shipped ``strategy`` section, whatever it is),
+``NAME(K=V;...)`` (one with ``params``) or ``NAME/COLD@N`` (NAME after the cold start COLD while a
+class has fewer than N labels). Each finished campaign is kept under ``<out-dir>/jobs/`` per
+(dataset, seed, protocol): rerunning an interrupted command resumes, and adding a strategy runs only
+that one (``--rerun NAMES`` runs kept ones again after their code changed).
 """
 
 from __future__ import annotations
@@ -121,9 +119,8 @@ def model_config(
 
 def make_model(config: AlflowConfig, space: TextSpace | None = None) -> Pipeline:
     """The round's model (``alflow.training.model.build_model``). Text is vectorised once per
-    campaign
-    by the pool's own vectoriser (``text_features``), so the model here is the round's pipeline
-    without its first step, the frozen vectoriser: the same fit and probabilities."""
+    campaign by the pool's own vectoriser (``text_features``), so the model here is the round's
+    pipeline without its first step, the frozen vectoriser: the same fit and probabilities."""
     model = build_model(config, space)
     return model[1:] if space is not None else model
 

@@ -3,7 +3,7 @@
 guard -> open-round -> score -> weigh -> diversify -> record-selection -> export, then (in
 ``reimport_and_retrain``) pull-labels / reimport -> retrain. Each wraps one core function: the
 flow composes exactly the functions ``alflow.selection.batch.pick_batch`` and the simulation
-compose.
+compose (``alflow.selection.simulation``).
 
 Between tasks travel configs, round ids and small results; the scored round (the candidates,
 never the pool) is handed from ``score`` to ``weigh`` and ``diversify`` in memory (the flow
@@ -23,8 +23,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from alflow.config import AlflowConfig
-from alflow.rounds import opening as rounds
-from alflow.rounds import operations
+from alflow.rounds import opening, operations
 from alflow.rounds.opening import ScoredRound
 from alflow.rounds.operations import Admission
 from alflow.scoring.compute import shared_client
@@ -71,7 +70,7 @@ def _guard(config: AlflowConfig, scheduled: bool) -> Admission:
 @task(name="open-round", timeout_seconds=TIMEOUTS["open-round"], retries=2, **_OPTIONS)
 def open_round(config: AlflowConfig, flow_run_id: str | None) -> dict:
     """Open the next round (or resume an unfinished one) with its MLflow run."""
-    return asdict(rounds.start_round(project_for(config), flow_run_id))
+    return asdict(opening.start_round(project_for(config), flow_run_id))
 
 
 # the first call may start a LocalCluster and load a model from its store: minutes, not hours
@@ -89,7 +88,7 @@ def score(config: AlflowConfig, round_id: int) -> ScoredRound | None:
     n_parts = len(project.ledger.partitions("pool"))
     client = shared_client(config.compute)
     with progress_bar(f"round {round_id}: scoring partitions", n_parts) as advance:
-        return rounds.score_round(project, round_id, client, on_partition=advance)
+        return opening.score_round(project, round_id, client, on_partition=advance)
 
 
 @task(name="weigh", timeout_seconds=TIMEOUTS["weigh"], retries=2, **_OPTIONS)
@@ -109,7 +108,7 @@ def diversify(scored: ScoredRound, weighed: Weighed) -> pd.DataFrame:
 @task(name="record-selection", timeout_seconds=TIMEOUTS["record-selection"], retries=2, **_OPTIONS)
 def record_selection(config: AlflowConfig, scored: ScoredRound, picked: pd.DataFrame) -> int:
     """Record the batch (once) in the ledger and the round's MLflow run; its size."""
-    return len(rounds.record_selection(project_for(config), scored, picked))
+    return len(opening.record_selection(project_for(config), scored, picked))
 
 
 @task(name="export", timeout_seconds=TIMEOUTS["export"], retries=2, **_OPTIONS)

@@ -2,9 +2,8 @@
 
 Files are read in chunks (``alflow.data.ingest_read``) and every chunk is validated
 (``alflow.data.ingest_validate``); problems are reported with file, line or row, and column. An
-ingest
-is one ledger transaction: it commits whole, or changes nothing. Items already in the pool are
-skipped, so re-ingesting a file adds nothing and a new file adds only new items.
+ingest is one ledger transaction: it commits whole, or changes nothing. Items already in the pool
+are skipped, so re-ingesting a file adds nothing and a new file adds only new items.
 
 A text pool's first ingest fits the pool's text space (``alflow.data.text_space``) on a sample of
 the file first; every pool partition of a text pool then carries its rows' embedding (``x``).

@@ -1,9 +1,8 @@
 """The labeled-features store (``alflow.training.labeled_features``) on real SQLite and PostgreSQL
-ledgers:
-a retrain after several imports reads no pool partition (the pool folder is moved away) and fits
-the same model as one that read the pool; an import killed before or while it keeps the features
-(a real SIGKILL of the importing process) and rerun stores every labeled item exactly once; a
-superseding vote changes the label the model trains on, not the stored rows."""
+ledgers: a retrain after several imports reads no pool partition (the pool folder is moved away) and
+fits the same model as one that read the pool; an import killed before or while it keeps the
+features (a real SIGKILL of the importing process) and rerun stores every labeled item exactly once;
+a superseding vote changes the label the model trains on, not the stored rows."""
 
 from __future__ import annotations
 

@@ -1,7 +1,6 @@
 """skops.io imported through alflow.training.skops_import: the first import keeps skops's list of
-trusted
-scikit-learn estimators, later ones reuse it without importing every scikit-learn module, and
-the list skops trusts is the same either way."""
+trusted scikit-learn estimators, later ones reuse it without importing every scikit-learn module,
+and the list skops trusts is the same either way."""
 
 from __future__ import annotations
 
