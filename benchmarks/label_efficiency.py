@@ -583,6 +583,7 @@ def summarise_dataset(runs: list[dict], names: list[str], checkpoints: list[int]
         own = s["labels_to"][str(THRESHOLDS[0])]
         s["saving_95"] = 1 - own / base if (base and own and name != "random") else None
     return {
+        "saving_ceiling_95": saving_ceiling(strategies.get("random")),
         "pool": runs[0]["pool"],
         "test": runs[0]["test"],
         "classes": runs[0]["classes"],
@@ -590,6 +591,18 @@ def summarise_dataset(runs: list[dict], names: list[str], checkpoints: list[int]
         "strategies": strategies,
         "skipped": skipped,
     }
+
+
+def saving_ceiling(random: dict | None) -> float | None:
+    """The largest saving at 95% any strategy can have on this dataset: every strategy starts
+    from the same random initial labels, so the earliest it can reach 95% and differ from random
+    is the round after its first chosen batch (None where random never reaches 95%)."""
+    base = (random or {}).get("labels_to", {}).get(str(THRESHOLDS[0]))
+    if not base:
+        return None
+    labels = random["curve"]["labels"]
+    first_chosen = labels[1] if len(labels) > 1 else labels[0]
+    return max(0.0, 1 - first_chosen / base) if base > labels[0] else 0.0
 
 
 def paired_vs(d: dict, name: str, reference: str = REFERENCE) -> dict | None:
@@ -742,7 +755,24 @@ def markdown(report: dict, checkpoints: list[int]) -> str:
     for name, d in report["datasets"].items():
         lines += dataset_table(name, d, checkpoints, p["budget"])
     lines += overall_table(report["overall"], len(report["datasets"]))
+    lines += ceiling_line(report["datasets"])
     return "\n".join(lines)
+
+
+def ceiling_line(datasets: dict[str, dict]) -> list[str]:
+    """The protocol's bound on the mean saving at 95%: what a strategy reaching 95% right after
+    its first chosen batch on every dataset would score."""
+    ceilings = [c for d in datasets.values() if (c := d.get("saving_ceiling_95")) is not None]
+    if not ceilings:
+        return []
+    return [
+        f"Ceiling of the mean saving vs random at 95% under this protocol: "
+        f"{np.mean(ceilings):+.0%}, the mean over the datasets where random reaches 95% "
+        f"({len(ceilings)}) for a strategy at 95% one batch after the initial labels on every "
+        "one; no strategy can save anything where random reaches 95% at the initial labels or "
+        f"one batch later ({sum(c == 0 for c in ceilings)} of them).",
+        "",
+    ]
 
 
 def highlighted(strategies: dict) -> list[str]:

@@ -1,9 +1,18 @@
-"""The label-efficiency report's paired comparison against margin sampling."""
+"""The label-efficiency report: the paired comparison against margin sampling, merging kept
+jobs, and the protocol's ceiling on the saving at 95%."""
 
 from __future__ import annotations
 
 from alflow.config import StrategyConfig
-from benchmarks.label_efficiency import _merge, overall, paired_vs, strategy_config
+from benchmarks.label_efficiency import (
+    _merge,
+    ceiling_line,
+    overall,
+    paired_vs,
+    saving_ceiling,
+    strategy_config,
+    summarise_dataset,
+)
 
 
 def _dataset(**per_seed: list[float]) -> dict:
@@ -78,3 +87,40 @@ def test_a_report_column_names_a_section_with_params_and_a_cold_start():
     plain = strategy_config("margin")
     assert plain.params == {} and plain.cold_start_until_per_class == 0
     assert strategy_config("default") == StrategyConfig()
+
+
+def _run(full: float, **accuracy: list[float]) -> dict:
+    labels = [20, 40, 60, 80, 100]
+    return {
+        "pool": 100,
+        "test": 50,
+        "classes": 2,
+        "full_pool_accuracy": full,
+        "curves": {
+            n: {"labels": labels, "accuracy": a, "macro_f1": a} for n, a in accuracy.items()
+        },
+        "skipped": {},
+    }
+
+
+def test_the_saving_ceiling_is_what_reaching_95_percent_after_the_first_chosen_batch_saves():
+    # random reaches 0.95 of 1.0 at 80 labels; the earliest any strategy can is 40 -> 50%
+    run = _run(1.0, random=[0.5, 0.6, 0.7, 0.96, 0.97], margin=[0.5, 0.96, 0.97, 0.97, 0.98])
+    d = summarise_dataset([run], ["random", "margin"], [100])
+    assert d["saving_ceiling_95"] == 0.5 and d["strategies"]["margin"]["saving_95"] == 0.5
+    assert d["saving_ceiling_95"] >= d["strategies"]["margin"]["saving_95"]
+
+
+def test_no_saving_is_possible_where_random_reaches_95_percent_at_the_initial_labels():
+    at_start = summarise_dataset([_run(1.0, random=[0.96] * 5)], ["random"], [100])
+    never = summarise_dataset([_run(1.0, random=[0.5] * 5)], ["random"], [100])
+    assert at_start["saving_ceiling_95"] == 0.0 and never["saving_ceiling_95"] is None
+    assert saving_ceiling(None) is None
+
+
+def test_the_ceiling_line_averages_over_datasets_where_random_reaches_95_percent():
+    datasets = {"a": {"saving_ceiling_95": 0.5}, "b": {"saving_ceiling_95": 0.0}, "c": {}}
+    line = ceiling_line(datasets)[0]
+    assert "+25%, the mean over the datasets where random reaches 95% (2)" in line
+    assert "(1 of them)" in line
+    assert ceiling_line({"c": {"saving_ceiling_95": None}}) == []
