@@ -64,6 +64,14 @@ class MarginExplore(UtilityParams):
     explore: Annotated[
         float, Field(ge=0.0, le=1.0, description="share of the batch drawn uniformly")
     ] = 0.1
+    explore_at_least: Annotated[
+        int,
+        Field(
+            ge=0,
+            description="uniform draws per batch at least, never past a fifth of the batch "
+            "(none when explore is 0)",
+        ),
+    ] = 3
 
 
 class StochasticPower(UtilityParams):

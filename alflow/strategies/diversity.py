@@ -149,6 +149,14 @@ def select_cluster_margin(
     return top[round_robin(clusters, rng.permutation(len(top)), batch_size, smallest_first)]
 
 
+def exploration_count(batch_size: int, explore: float, at_least: int) -> int:
+    """round(explore x B) uniform draws, raised to ``at_least`` but never past a fifth of the
+    batch by that floor (3 of 20 at the defaults, 10 of 100); none when ``explore`` is 0."""
+    if explore == 0:
+        return 0
+    return max(round(explore * batch_size), min(at_least, batch_size // 5))
+
+
 @register("margin_explore", rank_by="margin", also_rank_by=("random",), params=P.MarginExplore)
 def select_margin_explore(
     candidates: Candidates,
@@ -157,12 +165,14 @@ def select_margin_explore(
     random_state=None,
     utility: str = "margin",
     explore: float = 0.1,
+    explore_at_least: int = 3,
 ) -> np.ndarray:
     """(1 - explore) x B by ``utility``, the rest a uniform sample of the pool: the candidates
     also hold the pool's top items by seeded random score, so the highest random scores among
     the rest are a uniform draw (an exploration slice, 90/10 by default; Osugi, Kim and Scott,
-    ICDM 2005)."""
-    n_explore = round(explore * batch_size)
+    ICDM 2005). A small batch still draws ``explore_at_least`` items uniformly
+    (``exploration_count``)."""
+    n_explore = exploration_count(batch_size, explore, explore_at_least)
     exploit = top_k(candidates.utilities[utility], batch_size - n_explore, candidates.item_ids)
     rest = np.setdiff1d(np.arange(len(candidates)), exploit)
     order = top_k(candidates.utilities["random"][rest], n_explore, candidates.item_ids[rest])

@@ -1,9 +1,11 @@
 """Each density, diversity and cold-start strategy does what its docstring claims."""
 
 import numpy as np
+import pytest
 
 from alflow.index import k_center_greedy, kmeans, knn_similarity
 from alflow.strategies import REGISTRY, Candidates
+from alflow.strategies.diversity import exploration_count
 
 
 def blobs(sizes, d=4, spread=0.2, seed=0):
@@ -79,6 +81,32 @@ def test_exploration_slice_sizes():
     picked = select("margin_explore", cands(x, utility), 10, explore=0.3)
     top7 = set(np.argsort(-utility)[:7])
     assert top7 <= set(picked) and len(set(picked)) == 10
+
+
+@pytest.mark.parametrize(
+    ("batch", "explore", "at_least", "expected"),
+    [
+        (20, 0.1, 3, 3),  # the floor lifts round(2.0) to 3
+        (100, 0.1, 3, 10),  # the share is above the floor
+        (10, 0.1, 3, 2),  # the floor stops at a fifth of the batch
+        (4, 0.1, 3, 0),  # a fifth of 4 rounds down to none; round(0.4) is 0
+        (20, 0.0, 3, 0),  # no exploration asked for, none given
+        (20, 0.1, 0, 2),  # the floor switched off: the plain share
+    ],
+)
+def test_the_exploration_count_has_a_floor_capped_at_a_fifth_of_the_batch(
+    batch, explore, at_least, expected
+):
+    assert exploration_count(batch, explore, at_least) == expected
+
+
+def test_a_small_batch_explores_the_floor_and_keeps_the_top_by_utility():
+    x, _ = blobs([100])
+    utility = np.linspace(0, 1, 100)
+    picked = select("margin_explore", cands(x, utility), 20)
+    assert set(np.argsort(-utility)[:17]) <= set(picked) and len(set(picked)) == 20
+    plain = select("margin_explore", cands(x, utility), 20, explore_at_least=0)
+    assert set(np.argsort(-utility)[:18]) <= set(plain)
 
 
 def test_stochastic_batches_favour_high_utility_but_vary_with_the_seed():
