@@ -71,7 +71,7 @@ class MarginExplore(UtilityParams):
             description="uniform draws per batch at least, never past a fifth of the batch "
             "(none when explore is 0)",
         ),
-    ] = 3
+    ] = 4
 
 
 class StochasticPower(UtilityParams):

@@ -151,7 +151,7 @@ def select_cluster_margin(
 
 def exploration_count(batch_size: int, explore: float, at_least: int) -> int:
     """round(explore x B) uniform draws, raised to ``at_least`` but never past a fifth of the
-    batch by that floor (3 of 20 at the defaults, 10 of 100); none when ``explore`` is 0."""
+    batch by that floor (4 of 20 at the defaults, 10 of 100); none when ``explore`` is 0."""
     if explore == 0:
         return 0
     return max(round(explore * batch_size), min(at_least, batch_size // 5))
@@ -165,7 +165,7 @@ def select_margin_explore(
     random_state=None,
     utility: str = "margin",
     explore: float = 0.1,
-    explore_at_least: int = 3,
+    explore_at_least: int = 4,
 ) -> np.ndarray:
     """(1 - explore) x B by ``utility``, the rest a uniform sample of the pool: the candidates
     also hold the pool's top items by seeded random score, so the highest random scores among

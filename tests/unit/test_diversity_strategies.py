@@ -86,9 +86,10 @@ def test_exploration_slice_sizes():
 @pytest.mark.parametrize(
     ("batch", "explore", "at_least", "expected"),
     [
-        (20, 0.1, 3, 3),  # the floor lifts round(2.0) to 3
-        (100, 0.1, 3, 10),  # the share is above the floor
-        (10, 0.1, 3, 2),  # the floor stops at a fifth of the batch
+        (20, 0.1, 4, 4),  # the floor lifts round(2.0) to 4
+        (20, 0.1, 3, 3),
+        (100, 0.1, 4, 10),  # the share is above the floor
+        (10, 0.1, 4, 2),  # the floor stops at a fifth of the batch
         (4, 0.1, 3, 0),  # a fifth of 4 rounds down to none; round(0.4) is 0
         (20, 0.0, 3, 0),  # no exploration asked for, none given
         (20, 0.1, 0, 2),  # the floor switched off: the plain share
@@ -104,7 +105,7 @@ def test_a_small_batch_explores_the_floor_and_keeps_the_top_by_utility():
     x, _ = blobs([100])
     utility = np.linspace(0, 1, 100)
     picked = select("margin_explore", cands(x, utility), 20)
-    assert set(np.argsort(-utility)[:17]) <= set(picked) and len(set(picked)) == 20
+    assert set(np.argsort(-utility)[:16]) <= set(picked) and len(set(picked)) == 20
     plain = select("margin_explore", cands(x, utility), 20, explore_at_least=0)
     assert set(np.argsort(-utility)[:18]) <= set(plain)
 
