@@ -583,7 +583,7 @@ def summarise_dataset(runs: list[dict], names: list[str], checkpoints: list[int]
         own = s["labels_to"][str(THRESHOLDS[0])]
         s["saving_95"] = 1 - own / base if (base and own and name != "random") else None
     return {
-        "saving_ceiling_95": saving_ceiling(strategies.get("random")),
+        "saving_ceiling_95": saving_ceiling(base, strategies.get("random", {})),
         "pool": runs[0]["pool"],
         "test": runs[0]["test"],
         "classes": runs[0]["classes"],
@@ -593,16 +593,15 @@ def summarise_dataset(runs: list[dict], names: list[str], checkpoints: list[int]
     }
 
 
-def saving_ceiling(random: dict | None) -> float | None:
-    """The largest saving at 95% any strategy can have on this dataset: every strategy starts
-    from the same random initial labels, so the earliest it can reach 95% and differ from random
-    is the round after its first chosen batch (None where random never reaches 95%)."""
-    base = (random or {}).get("labels_to", {}).get(str(THRESHOLDS[0]))
+def saving_ceiling(base: int | None, random: dict) -> float | None:
+    """The largest saving at 95% any strategy can have on this dataset, given ``base``, the
+    labels random needs: every strategy starts from the same random initial labels, so the
+    earliest it can reach 95% and differ from random is the round after its first chosen batch
+    (None where random never reaches 95%)."""
     if not base:
         return None
-    labels = random["curve"]["labels"]
-    first_chosen = labels[1] if len(labels) > 1 else labels[0]
-    return max(0.0, 1 - first_chosen / base) if base > labels[0] else 0.0
+    initial, *chosen = random["curve"]["labels"]
+    return 1 - chosen[0] / base if base > initial else 0.0
 
 
 def paired_vs(d: dict, name: str, reference: str = REFERENCE) -> dict | None:

@@ -115,7 +115,7 @@ def test_no_saving_is_possible_where_random_reaches_95_percent_at_the_initial_la
     at_start = summarise_dataset([_run(1.0, random=[0.96] * 5)], ["random"], [100])
     never = summarise_dataset([_run(1.0, random=[0.5] * 5)], ["random"], [100])
     assert at_start["saving_ceiling_95"] == 0.0 and never["saving_ceiling_95"] is None
-    assert saving_ceiling(None) is None
+    assert saving_ceiling(None, {"curve": {"labels": [20, 40]}}) is None
 
 
 def test_the_ceiling_line_averages_over_datasets_where_random_reaches_95_percent():
